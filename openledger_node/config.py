@@ -1,0 +1,150 @@
+"""Typed node configuration: one section per subsystem, loaded from TOML.
+
+Values come from a TOML file and can be overridden by environment variables
+named `OPENLEDGER__<SECTION>__<FIELD>` (for example
+`OPENLEDGER__SEQUENCER__BLOCK_TIME=1`). Validation errors name the bad field.
+Private keys never live in a committed file: they come from the environment or
+an encrypted keystore.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from openledger_node.exceptions import ConfigError
+from openledger_node.primitives import SEQUENCER_FEE_VAULT_ADDRESS
+
+ENV_PREFIX = "OPENLEDGER__"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChainConfig(Section):
+    chain_id: int = Field(161299, gt=0, description="EIP-155 chain id")
+    network: Literal["dev", "testnet", "mainnet"] = Field(
+        "dev", description="dev enables the test-mnemonic accounts and dev-only RPC"
+    )
+    genesis: Path = Field(Path("configs/genesis-devnet.json"), description="genesis file")
+    gas_limit: int = Field(30_000_000, ge=5_000_000, le=1_000_000_000)
+    block_time: float = Field(2.0, gt=0, le=60, description="seconds between blocks")
+    base_fee_max_change_denominator: int = Field(8, ge=1)
+    elasticity_multiplier: int = Field(2, ge=1)
+    min_base_fee: int = Field(0, ge=0, description="floor of the base fee, wei")
+
+
+class StorageConfig(Section):
+    data_dir: Path = Field(Path("data/devnet"), description="LevelDB data directory")
+    sync_writes: bool = Field(
+        False, description="fsync every block write (survives power loss, slower)"
+    )
+
+
+class TxPoolConfig(Section):
+    price_limit: int = Field(1, ge=0, description="minimum fee cap (wei) to enter the pool")
+    price_bump: int = Field(10, ge=1, le=1000, description="replacement bump, percent")
+    account_slots: int = Field(16, ge=1, description="pending slots per sender")
+    global_slots: int = Field(5120, ge=1, description="pending slots in all")
+    account_queue: int = Field(64, ge=1, description="queued (nonce-gap) slots per sender")
+    global_queue: int = Field(1024, ge=1, description="queued slots in all")
+    max_tx_size: int = Field(128 * 1024, ge=1024, description="bytes")
+    journal: bool = Field(True, description="journal accepted transactions to disk")
+
+
+class SequencerConfig(Section):
+    enabled: bool = True
+    mode: Literal["interval", "instant"] = Field(
+        "interval", description="interval: a block every block_time; instant: on arrival"
+    )
+    fee_recipient: str = Field(
+        "0x" + SEQUENCER_FEE_VAULT_ADDRESS.hex(),
+        description="coinbase of sealed blocks; receives priority fees",
+    )
+
+    @field_validator("fee_recipient")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        if not (value.startswith("0x") and len(value) == 42):
+            raise ValueError("must be a 0x-prefixed 20-byte hex address")
+        try:
+            bytes.fromhex(value[2:])
+        except ValueError as exc:
+            raise ValueError("must be a 0x-prefixed 20-byte hex address") from exc
+        return value
+
+
+class LogConfig(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    json_format: bool = Field(False, description="one JSON object per line")
+
+
+class NodeConfig(Section):
+    chain: ChainConfig = ChainConfig()
+    storage: StorageConfig = StorageConfig()
+    txpool: TxPoolConfig = TxPoolConfig()
+    sequencer: SequencerConfig = SequencerConfig()
+    log: LogConfig = LogConfig()
+
+
+def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        path = [part.lower() for part in key[len(ENV_PREFIX):].split("__") if part]
+        if len(path) != 2:
+            raise ConfigError(
+                f"environment variable {key}: expected {ENV_PREFIX}<SECTION>__<FIELD>"
+            )
+        section, field = path
+        data.setdefault(section, {})
+        if not isinstance(data[section], dict):
+            raise ConfigError(f"environment variable {key}: {section} is not a section")
+        data[section][field] = value
+    return data
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        lines.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
+    return "; ".join(lines)
+
+
+def load_config(
+    path: Path | None = None,
+    environ: dict[str, str] | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> NodeConfig:
+    """Load and validate a config. Relative paths resolve against the file's directory's parent
+    when they do not exist relative to the working directory, so `configs/devnet.toml` works
+    from the repository root and from an installed copy."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: invalid TOML: {exc}") from exc
+    data = _apply_env(data, dict(os.environ if environ is None else environ))
+    for section, fields in (overrides or {}).items():
+        data.setdefault(section, {}).update(fields)
+    try:
+        config = NodeConfig.model_validate(data)
+    except ValidationError as exc:
+        where = f"config {path}" if path else "config"
+        raise ConfigError(f"{where}: {_describe(exc)}") from exc
+    if path is not None and not config.chain.genesis.is_absolute() and not config.chain.genesis.exists():
+        candidate = Path(path).resolve().parent.parent / config.chain.genesis
+        if candidate.exists():
+            config = config.model_copy(
+                update={"chain": config.chain.model_copy(update={"genesis": candidate})}
+            )
+    return config

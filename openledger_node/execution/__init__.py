@@ -1,0 +1,1 @@
+"""Execution layer: OpenLedgerVM on py-evm, transactions, genesis and apply_block."""

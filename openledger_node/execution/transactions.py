@@ -1,0 +1,189 @@
+"""Transaction decoding, the deposit transaction type and its source hash.
+
+Signed transactions are py-evm's Prague transaction objects; the deposit type
+(0x7E, as in the OP Stack) is ours. `decode_transaction` is the one entry point
+for raw bytes from the wire, the pool journal and the chain store: it checks the
+envelope, rejects unsupported types, and recovers the sender once so that later
+stages read the cached value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+import rlp
+from eth.abc import SignedTransactionAPI
+from eth.vm.forks.berlin.transactions import calculate_txn_intrinsic_gas_berlin
+from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+from eth_hash.auto import keccak
+from rlp.sedes import Binary, big_endian_int, binary, boolean
+
+from openledger_node.exceptions import (
+    InvalidSignature,
+    TxDecodeError,
+    UnsupportedTxType,
+)
+from openledger_node.primitives import (
+    BLOB_TX_TYPE,
+    DEPOSIT_TX_TYPE,
+    Address,
+    Hash32,
+)
+
+_address_or_empty = Binary.fixed_length(20, allow_empty=True)
+
+
+class DepositTransaction(rlp.Serializable):  # type: ignore[misc]
+    """A deposit derived from L1: no signature and no fee; `mint` is credited to
+    `sender` before execution and stays credited even when the call fails."""
+
+    fields = [
+        ("source_hash", Binary.fixed_length(32)),
+        ("sender", Binary.fixed_length(20)),
+        ("to", _address_or_empty),
+        ("mint", big_endian_int),
+        ("value", big_endian_int),
+        ("gas", big_endian_int),
+        ("is_system_tx", boolean),
+        ("data", binary),
+    ]
+
+    type_id = DEPOSIT_TX_TYPE
+    # The fee fields py-evm's executor reads: a deposit pays nothing.
+    gas_price = 0
+    max_fee_per_gas = 0
+    max_priority_fee_per_gas = 0
+    access_list: tuple[Any, ...] = ()
+    nonce = 0  # not part of the deposit; the sender's nonce still increments
+
+    source_hash: bytes
+    sender: bytes
+    to: bytes
+    mint: int
+    value: int
+    gas: int
+    is_system_tx: bool
+    data: bytes
+
+    def encode(self) -> bytes:
+        return bytes([DEPOSIT_TX_TYPE]) + rlp.encode(self)
+
+    @property
+    def hash(self) -> Hash32:
+        return Hash32(keccak(self.encode()))
+
+    @property
+    def intrinsic_gas(self) -> int:
+        return int(calculate_txn_intrinsic_gas_berlin(self))
+
+    def validate(self) -> None:
+        """Field checks py-evm's executor runs first; a decoded deposit always passes
+        (its gas is checked against the intrinsic gas when it is applied)."""
+
+    def __repr__(self) -> str:
+        return (
+            f"DepositTransaction(source=0x{self.source_hash.hex()}, from=0x{self.sender.hex()}, "
+            f"to=0x{self.to.hex()}, mint={self.mint}, value={self.value}, gas={self.gas})"
+        )
+
+
+Transaction = Union[SignedTransactionAPI, DepositTransaction]
+
+
+def is_deposit(tx: Transaction) -> bool:
+    return tx.type_id == DEPOSIT_TX_TYPE
+
+
+def user_deposit_source_hash(l1_block_hash: bytes, log_index: int) -> Hash32:
+    """sourceHash of a user deposit: keccak256(bytes32(0) ++ keccak256(l1BlockHash ++ uint256(logIndex)))."""
+    deposit_id = keccak(l1_block_hash + log_index.to_bytes(32, "big"))
+    return Hash32(keccak((0).to_bytes(32, "big") + deposit_id))
+
+
+def l1_info_source_hash(l1_block_hash: bytes, sequence_number: int) -> Hash32:
+    """sourceHash of the L1-info deposit (domain 1, as in the OP Stack)."""
+    deposit_id = keccak(l1_block_hash + sequence_number.to_bytes(32, "big"))
+    return Hash32(keccak((1).to_bytes(32, "big") + deposit_id))
+
+
+def tx_type(tx: Transaction) -> int:
+    """The EIP-2718 type of any transaction; legacy is 0."""
+    type_id = getattr(tx, "type_id", None)
+    return 0 if type_id is None else int(type_id)
+
+
+def encode_transaction(tx: Transaction) -> bytes:
+    """Canonical encoding: the typed envelope, or the plain RLP list for legacy."""
+    if isinstance(tx, DepositTransaction):
+        return tx.encode()
+    return bytes(tx.encode())
+
+
+def tx_hash(tx: Transaction) -> Hash32:
+    return Hash32(bytes(tx.hash))
+
+
+def decode_transaction(raw: bytes, *, recover_sender: bool = True) -> Transaction:
+    """Decode a transaction in its canonical encoding.
+
+    Raises `TxDecodeError` on malformed bytes, `UnsupportedTxType` for blob and
+    unknown types, `InvalidSignature` when the sender cannot be recovered.
+    """
+    if not raw:
+        raise TxDecodeError("empty input")
+    first = raw[0]
+    if first == DEPOSIT_TX_TYPE:
+        try:
+            return rlp.decode(raw[1:], sedes=DepositTransaction)  # type: ignore[no-any-return]
+        except (rlp.DecodingError, rlp.DeserializationError, ValueError) as exc:
+            raise TxDecodeError(f"deposit transaction: {exc}") from exc
+    if first == BLOB_TX_TYPE:
+        raise UnsupportedTxType(first, "blob transactions are not accepted on this chain")
+    if first < 0x7F and first not in (0x01, 0x02, 0x04):
+        raise UnsupportedTxType(first)
+    try:
+        tx = PragueTransactionBuilder.decode(raw)
+    except Exception as exc:  # py-evm raises assorted rlp and validation errors
+        raise TxDecodeError(str(exc) or type(exc).__name__) from exc
+    if recover_sender:
+        recover(tx)
+    return tx
+
+
+def recover(tx: SignedTransactionAPI) -> Address:
+    """Recover (and cache on the object) the sender of a signed transaction."""
+    try:
+        tx.check_signature_validity()
+        return Address(bytes(tx.sender))
+    except Exception as exc:  # eth_keys raises BadSignature / ValidationError
+        raise InvalidSignature(f"invalid sender: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class TxFees:
+    """The fee fields of any transaction type, normalised as EIP-1559."""
+
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+
+    def effective_tip(self, base_fee: int) -> int:
+        return min(self.max_priority_fee_per_gas, self.max_fee_per_gas - base_fee)
+
+    def effective_gas_price(self, base_fee: int) -> int:
+        return min(self.max_fee_per_gas, self.max_priority_fee_per_gas + base_fee)
+
+
+def tx_fees(tx: Transaction) -> TxFees:
+    return TxFees(int(tx.max_fee_per_gas), int(tx.max_priority_fee_per_gas))
+
+
+def chain_id_of(tx: SignedTransactionAPI) -> int | None:
+    """The chain id a signed transaction commits to (None: pre-EIP-155 legacy)."""
+    chain_id = getattr(tx, "chain_id", None)
+    if chain_id is not None:
+        return int(chain_id)
+    v = int(tx.v)
+    if v in (27, 28):
+        return None
+    return (v - 35) // 2

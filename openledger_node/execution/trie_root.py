@@ -1,0 +1,73 @@
+"""Root of an ordered Merkle-Patricia trie (transactions, receipts) in one pass.
+
+Blocks commit to their transactions and receipts as the trie keyed by
+rlp(index). Building it with insertions into a HexaryTrie re-hashes the path on
+every insert; here the keys are known up front, so the trie is built bottom-up
+once, each node encoded and hashed a single time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import rlp
+from eth_hash.auto import keccak
+
+BLANK_ROOT = keccak(rlp.encode(b""))
+
+
+def _nibbles(key: bytes) -> tuple[int, ...]:
+    out: list[int] = []
+    for byte in key:
+        out.append(byte >> 4)
+        out.append(byte & 0x0F)
+    return tuple(out)
+
+
+def _hex_prefix(nibbles: Sequence[int], leaf: bool) -> bytes:
+    flag = 2 if leaf else 0
+    if len(nibbles) % 2:
+        prefixed = [flag + 1, *nibbles]
+    else:
+        prefixed = [flag, 0, *nibbles]
+    return bytes(prefixed[i] * 16 + prefixed[i + 1] for i in range(0, len(prefixed), 2))
+
+
+def _reference(node: object) -> object:
+    """A child as its parent holds it: inline when its encoding is under 32 bytes."""
+    encoded = rlp.encode(node)
+    return node if len(encoded) < 32 else keccak(encoded)
+
+
+def _build(items: Sequence[tuple[tuple[int, ...], bytes]], depth: int) -> object:
+    if len(items) == 1:
+        key, value = items[0]
+        return [_hex_prefix(key[depth:], True), value]
+    # Longest common prefix beyond `depth` becomes an extension node.
+    first, last = items[0][0], items[-1][0]  # items are sorted, so these bound the prefix
+    common = depth
+    while common < len(first) and common < len(last) and first[common] == last[common]:
+        common += 1
+    if common > depth:
+        child = _build(items, common)
+        return [_hex_prefix(first[depth:common], False), _reference(child)]
+    branch: list[object] = [b""] * 17
+    start = 0
+    if len(items[0][0]) == depth:  # a key ends here: its value sits in the branch
+        branch[16] = items[0][1]
+        start = 1
+    group_start = start
+    for i in range(start, len(items) + 1):
+        if i == len(items) or (i > group_start and items[i][0][depth] != items[group_start][0][depth]):
+            nibble = items[group_start][0][depth]
+            branch[nibble] = _reference(_build(items[group_start:i], depth + 1))
+            group_start = i
+    return branch
+
+
+def ordered_trie_root(values: Sequence[bytes]) -> bytes:
+    """Root of the trie {rlp(i): values[i]}."""
+    if not values:
+        return BLANK_ROOT
+    items = sorted((_nibbles(rlp.encode(i)), bytes(v)) for i, v in enumerate(values))
+    return keccak(rlp.encode(_build(items, 0)))

@@ -1,0 +1,132 @@
+"""OpenLedgerVM: py-evm's Prague fork with the rollup's fee and deposit rules.
+
+What changes from Prague, and nothing else:
+- the base fee is credited to the base-fee vault instead of burned, so the OPEN
+  supply is conserved; the priority fee goes to the block's coinbase (the
+  sequencer's fee recipient) as on Ethereum;
+- deposit transactions (type 0x7E) are executed without signature, nonce check or
+  fee: `mint` is credited to the sender before the call and stays even if the call
+  reverts;
+- transaction validation raises the node's typed errors instead of py-evm's
+  generic ValidationError.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI
+from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.constants import STANDARD_TOKEN_COST, TOTAL_COST_FLOOR_PER_TOKEN
+from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
+from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
+
+from openledger_node.exceptions import (
+    FeeCapTooLow,
+    InsufficientFunds,
+    IntrinsicGasTooLow,
+    InvalidTransaction,
+    NonceTooHigh,
+    NonceTooLow,
+    TipAboveFeeCap,
+)
+from openledger_node.primitives import BASE_FEE_VAULT_ADDRESS, DEPOSIT_TX_TYPE
+
+GAS_TX = 21_000
+
+
+def data_floor_gas(data: bytes) -> int:
+    """EIP-7623 minimum gas of a transaction carrying `data`."""
+    zeros = data.count(0)
+    tokens = zeros + (len(data) - zeros) * STANDARD_TOKEN_COST
+    return int(GAS_TX + TOTAL_COST_FLOOR_PER_TOKEN * tokens)
+
+
+def required_gas(tx: Any) -> int:
+    """The least gas a transaction may carry: intrinsic gas or the EIP-7623 floor."""
+    return max(int(tx.intrinsic_gas), data_floor_gas(bytes(tx.data)))
+
+
+class OpenLedgerTransactionExecutor(PragueTransactionExecutor):
+    base_fee_vault = BASE_FEE_VAULT_ADDRESS
+
+    def build_evm_message(self, transaction: SignedTransactionAPI) -> MessageAPI:
+        if transaction.type_id == DEPOSIT_TX_TYPE:
+            # The mint happens outside the message's snapshot, so a reverting call keeps it.
+            self.vm_state.delta_balance(transaction.sender, cast(Any, transaction).mint)
+        return super().build_evm_message(transaction)
+
+    def finalize_computation(
+        self, transaction: SignedTransactionAPI, computation: ComputationAPI
+    ) -> ComputationAPI:
+        if transaction.type_id == DEPOSIT_TX_TYPE:
+            # No fee was bought, so nothing is refunded or paid; only self-destructs apply.
+            for account in computation.get_accounts_for_deletion():
+                self.vm_state.delete_account(account)
+            return computation
+        finalized = super().finalize_computation(transaction, computation)
+        base_fee = self.vm_state.execution_context.base_fee_per_gas
+        gas_used = transaction_gas_used(transaction, finalized)
+        self.vm_state.delta_balance(self.base_fee_vault, gas_used * base_fee)
+        return finalized
+
+
+def transaction_gas_used(transaction: Any, computation: ComputationAPI) -> int:
+    """Gas charged for a transaction, as py-evm's finalize_computation computes it."""
+    gas_remaining = computation.get_gas_remaining()
+    if transaction.type_id == DEPOSIT_TX_TYPE:
+        return int(transaction.gas - gas_remaining)
+    gas_refund = OpenLedgerTransactionExecutor.calculate_gas_refund(
+        computation, transaction.gas - gas_remaining
+    )
+    floor = getattr(computation, "data_floor_gas", 0)
+    return int(transaction.gas - gas_remaining - gas_refund + floor)
+
+
+class OpenLedgerState(PragueState):
+    transaction_executor_class = OpenLedgerTransactionExecutor
+
+    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        if transaction.type_id == DEPOSIT_TX_TYPE:
+            need = required_gas(transaction)
+            if transaction.gas < need:
+                raise IntrinsicGasTooLow(transaction.gas, need)
+            return
+        validate_signed_transaction(self, transaction)
+
+
+def validate_signed_transaction(state: Any, tx: SignedTransactionAPI) -> None:
+    """The checks a block applies to a user transaction against the current state."""
+    base_fee = int(state.execution_context.base_fee_per_gas)
+    fee_cap = int(tx.max_fee_per_gas)
+    tip = int(tx.max_priority_fee_per_gas)
+    if tip > fee_cap:
+        raise TipAboveFeeCap(tip, fee_cap)
+    if fee_cap < base_fee:
+        raise FeeCapTooLow(fee_cap, base_fee, "base fee")
+    need = required_gas(tx)
+    if tx.gas < need:
+        raise IntrinsicGasTooLow(tx.gas, need)
+    if not tx.to and len(tx.data) > MAX_INITCODE_SIZE:
+        raise InvalidTransaction(
+            f"max initcode size exceeded: code size {len(tx.data)} limit {MAX_INITCODE_SIZE}"
+        )
+    sender = tx.sender
+    state_nonce = state.get_nonce(sender)
+    if tx.nonce < state_nonce:
+        raise NonceTooLow(sender, tx.nonce, state_nonce)
+    if tx.nonce > state_nonce:
+        raise NonceTooHigh(sender, tx.nonce, state_nonce)
+    balance = state.get_balance(sender)
+    cost = tx.gas * fee_cap + tx.value
+    if balance < cost:
+        raise InsufficientFunds(sender, balance, cost)
+    if tx.type_id == 0x04 and not tx.authorization_list:
+        raise InvalidTransaction("EIP-7702 transaction with empty auth list")
+
+
+class OpenLedgerVM(PragueVM):
+    """Prague with the rollup's fee and deposit rules (see module docstring)."""
+
+    fork = "openledger-prague"
+    _state_class = OpenLedgerState

@@ -1,0 +1,46 @@
+"""Domain types and protocol constants shared by every part of the node."""
+
+from __future__ import annotations
+
+from typing import NewType
+
+from eth_utils import to_canonical_address
+
+Address = NewType("Address", bytes)  # 20 bytes, canonical
+Hash32 = NewType("Hash32", bytes)  # 32 bytes
+Wei = NewType("Wei", int)
+BlockNumber = NewType("BlockNumber", int)
+
+ZERO_ADDRESS = Address(b"\x00" * 20)
+ZERO_HASH = Hash32(b"\x00" * 32)
+
+OPEN = 10**18  # one OPEN in wei
+TOTAL_SUPPLY = 1_000_000_000 * OPEN
+
+# Transaction types.
+LEGACY_TX_TYPE = 0x00
+ACCESS_LIST_TX_TYPE = 0x01
+DYNAMIC_FEE_TX_TYPE = 0x02
+BLOB_TX_TYPE = 0x03
+SET_CODE_TX_TYPE = 0x04
+DEPOSIT_TX_TYPE = 0x7E
+
+MAX_TX_SIZE = 128 * 1024  # bytes, as geth's txpool
+
+
+def addr(hex_address: str) -> Address:
+    """Canonical 20-byte address from a hex string (any case)."""
+    return Address(to_canonical_address(hex_address))
+
+
+# The account that sends the L1-info system deposit at the start of each block.
+DEPOSITOR_ACCOUNT = addr("0xdeaddeaddeaddeaddeaddeaddeaddeaddead0001")
+
+# Predeploys, at the OP Stack addresses so that tooling written for it applies.
+L1_BLOCK_ADDRESS = addr("0x4200000000000000000000000000000000000015")
+L2_TO_L1_MESSAGE_PASSER_ADDRESS = addr("0x4200000000000000000000000000000000000016")
+SEQUENCER_FEE_VAULT_ADDRESS = addr("0x4200000000000000000000000000000000000011")
+BASE_FEE_VAULT_ADDRESS = addr("0x4200000000000000000000000000000000000019")
+
+# Gas given to the L1-info system deposit; it is not charged to anyone.
+L1_INFO_DEPOSIT_GAS = 1_000_000

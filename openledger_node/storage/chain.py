@@ -1,0 +1,243 @@
+"""The chain store: headers, bodies, receipts, indexes and heads in LevelDB.
+
+Layout (one LevelDB, one key prefix per table):
+
+    s + node hash            state trie nodes and code (py-evm's keys)
+    h + block hash           header (RLP)
+    n + number (8 bytes)     canonical block hash
+    b + block hash           body: RLP list of [raw transaction, sender]
+    r + block hash           receipts (RLP list of stored receipts)
+    t + tx hash              block number (8) ++ block hash (32) ++ index (4)
+    a + address + number     log index by emitting address (empty value)
+    o + topic + number       log index by topic (empty value)
+    H + name                 head hash: unsafe, safe, finalized
+    g                        genesis hash
+
+`write_block` puts a block, its state trie nodes and every index that points at
+it in one write batch: after a crash the store holds the whole block or none of
+it, and the `unsafe` head always names a block whose state is complete.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import plyvel
+import rlp
+from eth.vm.forks.prague.blocks import PragueBlockHeader
+from eth_hash.auto import keccak
+
+from openledger_node.exceptions import BlockNotFound, StorageError
+from openledger_node.execution.types import Receipt
+from openledger_node.storage.leveldb import LevelDB, OverlayDB
+
+STATE_PREFIX = b"s"
+HEADS = ("unsafe", "safe", "finalized")
+
+
+def _num(number: int) -> bytes:
+    return number.to_bytes(8, "big")
+
+
+@dataclass(frozen=True)
+class StoredBlock:
+    header: PragueBlockHeader
+    transactions: tuple[bytes, ...]  # canonical encodings
+    senders: tuple[bytes, ...]
+
+    @property
+    def hash(self) -> bytes:
+        return bytes(self.header.hash)
+
+    @property
+    def number(self) -> int:
+        return int(self.header.block_number)
+
+
+@dataclass(frozen=True)
+class TxLocation:
+    block_number: int
+    block_hash: bytes
+    index: int
+
+
+@dataclass(frozen=True)
+class Heads:
+    unsafe: PragueBlockHeader
+    safe: PragueBlockHeader
+    finalized: PragueBlockHeader
+
+
+class ChainStore:
+    """Owns the node's LevelDB. Thread-safe for one writer and many readers."""
+
+    def __init__(self, path: Path, *, sync_writes: bool = False, create: bool = True) -> None:
+        path = Path(path)
+        if not create and not path.exists():
+            raise StorageError(f"data directory {path} does not exist; run `openledger-node init` first")
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = plyvel.DB(str(path), create_if_missing=create)
+        except plyvel.IOError as exc:
+            raise StorageError(f"cannot open LevelDB at {path}: {exc}") from exc
+        except plyvel.CorruptionError as exc:
+            raise StorageError(f"LevelDB at {path} is corrupt: {exc}") from exc
+        self.path = path
+        self._sync = sync_writes
+        self._lock = threading.Lock()
+        self.state_db = LevelDB(self._db, STATE_PREFIX, sync=sync_writes)
+        self._header_cache: dict[bytes, PragueBlockHeader] = {}
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._db.closed)
+
+    # --- writing ---------------------------------------------------------------
+
+    def write_genesis(self, header: PragueBlockHeader, state: OverlayDB) -> None:
+        self.write_block(header, (), (), (), state, heads=HEADS)
+        self._db.put(b"g", bytes(header.hash), sync=True)
+
+    def write_block(
+        self,
+        header: PragueBlockHeader,
+        transactions: Sequence[bytes],
+        senders: Sequence[bytes],
+        receipts: Sequence[Receipt],
+        state: OverlayDB,
+        heads: Sequence[str] = ("unsafe",),
+    ) -> None:
+        """Write a block as the canonical block at its height, atomically."""
+        block_hash = bytes(header.hash)
+        number = int(header.block_number)
+        num = _num(number)
+        with self._lock, self._db.write_batch(sync=self._sync) as batch:
+            state.write_to(batch, STATE_PREFIX)
+            batch.put(b"h" + block_hash, rlp.encode(header))
+            batch.put(b"n" + num, block_hash)
+            batch.put(
+                b"b" + block_hash,
+                rlp.encode([[raw, sender] for raw, sender in zip(transactions, senders, strict=True)]),
+            )
+            batch.put(b"r" + block_hash, rlp.encode([r.encode_stored() for r in receipts]))
+            for index, raw in enumerate(transactions):
+                tx_hash = keccak(raw)
+                batch.put(b"t" + tx_hash, num + block_hash + index.to_bytes(4, "big"))
+            addresses: set[bytes] = set()
+            topics: set[bytes] = set()
+            for receipt in receipts:
+                for log in receipt.logs:
+                    addresses.add(log.address)
+                    topics.update(log.topics)
+            for address in addresses:
+                batch.put(b"a" + address + num, b"")
+            for topic in topics:
+                batch.put(b"o" + topic + num, b"")
+            for name in heads:
+                batch.put(b"H" + name.encode(), block_hash)
+        self._header_cache[block_hash] = header
+
+    def set_head(self, name: str, block_hash: bytes) -> None:
+        if name not in HEADS:
+            raise ValueError(f"unknown head {name!r}")
+        self.header_by_hash(block_hash)
+        self._db.put(b"H" + name.encode(), block_hash, sync=self._sync)
+
+    # --- reading ---------------------------------------------------------------
+
+    @property
+    def genesis_hash(self) -> bytes | None:
+        value = self._db.get(b"g")
+        return None if value is None else bytes(value)
+
+    def head(self, name: str = "unsafe") -> PragueBlockHeader:
+        value = self._db.get(b"H" + name.encode())
+        if value is None:
+            raise StorageError(f"no {name} head: the data directory has no genesis")
+        return self.header_by_hash(bytes(value))
+
+    def heads(self) -> Heads:
+        return Heads(self.head("unsafe"), self.head("safe"), self.head("finalized"))
+
+    def header_by_hash(self, block_hash: bytes) -> PragueBlockHeader:
+        cached = self._header_cache.get(block_hash)
+        if cached is not None:
+            return cached
+        value = self._db.get(b"h" + block_hash)
+        if value is None:
+            raise BlockNotFound(f"0x{block_hash.hex()}")
+        header = rlp.decode(value, sedes=PragueBlockHeader)
+        if len(self._header_cache) > 4096:
+            self._header_cache.clear()
+        self._header_cache[block_hash] = header
+        return header  # type: ignore[no-any-return]
+
+    def canonical_hash(self, number: int) -> bytes | None:
+        value = self._db.get(b"n" + _num(number))
+        return None if value is None else bytes(value)
+
+    def header_by_number(self, number: int) -> PragueBlockHeader:
+        block_hash = self.canonical_hash(number)
+        if block_hash is None:
+            raise BlockNotFound(number)
+        return self.header_by_hash(block_hash)
+
+    def block_by_hash(self, block_hash: bytes) -> StoredBlock:
+        header = self.header_by_hash(block_hash)
+        body = self._db.get(b"b" + block_hash)
+        if body is None:
+            raise StorageError(f"block 0x{block_hash.hex()} has a header but no body")
+        entries = rlp.decode(body)
+        return StoredBlock(
+            header,
+            tuple(bytes(raw) for raw, _ in entries),
+            tuple(bytes(sender) for _, sender in entries),
+        )
+
+    def block_by_number(self, number: int) -> StoredBlock:
+        block_hash = self.canonical_hash(number)
+        if block_hash is None:
+            raise BlockNotFound(number)
+        return self.block_by_hash(block_hash)
+
+    def receipts(self, block_hash: bytes) -> tuple[Receipt, ...]:
+        value = self._db.get(b"r" + block_hash)
+        if value is None:
+            raise BlockNotFound(f"0x{block_hash.hex()}")
+        return tuple(Receipt.decode_stored(item) for item in rlp.decode(value))
+
+    def tx_location(self, tx_hash: bytes) -> TxLocation | None:
+        value = self._db.get(b"t" + tx_hash)
+        if value is None:
+            return None
+        location = TxLocation(
+            int.from_bytes(value[:8], "big"), bytes(value[8:40]), int.from_bytes(value[40:44], "big")
+        )
+        if self.canonical_hash(location.block_number) != location.block_hash:
+            return None  # the block it pointed at is no longer canonical
+        return location
+
+    def log_block_numbers(self, key: bytes, first: int, last: int) -> Iterator[int]:
+        """Block numbers in [first, last] with a log from `key` (a 20-byte address)
+        or with `key` among its topics (a 32-byte topic), ascending."""
+        prefix = (b"a" if len(key) == 20 else b"o") + key
+        for raw_key in self._db.iterator(
+            start=prefix + _num(first), stop=prefix + _num(last + 1), include_value=False
+        ):
+            yield int.from_bytes(raw_key[-8:], "big")
+
+    def ancestor_hashes(self, parent: PragueBlockHeader, count: int = 256) -> Iterator[bytes]:
+        """Hashes of `parent` and its ancestors, most recent first, read lazily
+        (py-evm consumes them only when a contract executes BLOCKHASH)."""
+        header = parent
+        for _ in range(count):
+            yield bytes(header.hash)
+            if header.block_number == 0:
+                return
+            header = self.header_by_hash(bytes(header.parent_hash))
