@@ -211,8 +211,21 @@ function write(artifacts, outDir) {
     if (!fs.existsSync(target) || fs.readFileSync(target, 'utf8') !== text) fs.writeFileSync(target, text);
   }
   // A contract that was renamed or removed must not leave its artifact behind.
+  // Only files that are artifacts themselves are removed, so a mistaken --out
+  // (say, the repository root) cannot delete package.json.
   for (const file of fs.readdirSync(outDir)) {
-    if (file.endsWith('.json') && !wanted.has(file)) fs.rmSync(path.join(outDir, file));
+    if (file.endsWith('.json') && !wanted.has(file) && isArtifactFile(path.join(outDir, file))) {
+      fs.rmSync(path.join(outDir, file));
+    }
+  }
+}
+
+function isArtifactFile(file) {
+  try {
+    const data = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return ['abi', 'bytecode', 'compiler', 'contractName', 'deployedBytecode', 'sourceName'].every((k) => k in data);
+  } catch {
+    return false;
   }
 }
 

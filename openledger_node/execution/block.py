@@ -18,6 +18,7 @@ from eth.abc import AtomicDatabaseAPI, StateAPI
 from eth.constants import BLANK_ROOT_HASH, EMPTY_UNCLE_HASH
 from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague.blocks import PragueBlockHeader
+from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 
@@ -66,6 +67,16 @@ def l1_info_deposit(origin: L1Origin, sequence_number: int) -> DepositTransactio
         is_system_tx=False,  # post-Regolith semantics: metered like any deposit
         data=data,
     )
+
+
+def decode_l1_info(data: bytes) -> tuple[L1Origin, int]:
+    """The L1 origin and sequence number recorded by an L1-info deposit's calldata."""
+    if data[:4] != SET_L1_BLOCK_VALUES_SELECTOR:
+        raise InvalidBlock("first transaction is not an L1-info deposit")
+    number, timestamp, base_fee, block_hash, sequence_number = abi_decode(
+        ["uint64", "uint64", "uint256", "bytes32", "uint64"], data[4:]
+    )
+    return L1Origin(number, timestamp, base_fee, bytes(block_hash)), int(sequence_number)
 
 
 def execution_header(env: BlockEnv) -> PragueBlockHeader:

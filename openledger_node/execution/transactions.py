@@ -31,6 +31,8 @@ from openledger_node.primitives import (
     Hash32,
 )
 
+SECPK1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
 _address_or_empty = Binary.fixed_length(20, allow_empty=True)
 
 
@@ -152,9 +154,19 @@ def decode_transaction(raw: bytes, *, recover_sender: bool = True) -> Transactio
 
 
 def recover(tx: SignedTransactionAPI) -> Address:
-    """Recover (and cache on the object) the sender of a signed transaction."""
+    """Recover (and cache on the object) the sender of a signed transaction.
+
+    One public-key recovery: a key recovered from (r, s, y) verifies the signature
+    by construction, so py-evm's separate verify step would only repeat the work.
+    High-s signatures are refused (EIP-2), as every client does.
+    """
     try:
-        tx.check_signature_validity()
+        r, s, y_parity = int(tx.r), int(tx.s), int(tx.y_parity)
+    except Exception as exc:  # a legacy v that encodes no parity
+        raise InvalidSignature(f"invalid transaction v, r, s values: {exc}") from exc
+    if not (0 < r < SECPK1_N and 0 < s <= SECPK1_N // 2 and y_parity in (0, 1)):
+        raise InvalidSignature("invalid transaction v, r, s values")
+    try:
         return Address(bytes(tx.sender))
     except Exception as exc:  # eth_keys raises BadSignature / ValidationError
         raise InvalidSignature(f"invalid sender: {exc}") from exc

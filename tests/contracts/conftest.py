@@ -2,9 +2,9 @@
 compiled predeploys on, independent of the node's execution layer.
 
 Test modules reach everything here through the ``evm`` fixture (an
-``EvmHarness``: accounts, predeploy addresses, ABI helpers, execution), never by
-importing this file: several test directories have a rootless ``conftest.py``,
-so ``import conftest`` would be ambiguous.
+``EvmHarness``: accounts, predeploy addresses, ABI helpers, execution). They
+import this file only for type checking: with several ``conftest.py`` files in
+the suite, a runtime ``import conftest`` could bind the wrong one.
 
 Predeploys are placed the way the node's genesis places them: their creation
 code (constructor arguments appended) runs as a create message whose address
@@ -16,7 +16,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from eth import constants
@@ -26,10 +26,11 @@ from eth.db.atomic import AtomicDB
 from eth.vm.forks.prague import PragueVM
 from eth.vm.message import Message
 from eth.vm.spoof import SpoofTransaction
-from eth_abi import decode, encode
-from eth_keys import keys
+from eth_abi.abi import decode, encode
+from eth_keys.datatypes import PrivateKey
 from eth_typing import Address
-from eth_utils import keccak, to_canonical_address
+from eth_utils.address import to_canonical_address
+from eth_utils.crypto import keccak
 
 from contracts import load_artifact
 
@@ -45,24 +46,23 @@ SEQUENCER_FEE_VAULT_ADDRESS = to_canonical_address("0x42000000000000000000000000
 BASE_FEE_VAULT_ADDRESS = to_canonical_address("0x4200000000000000000000000000000000000019")
 
 
-def private_key(seed: int) -> keys.PrivateKey:
+def private_key(seed: int) -> PrivateKey:
     """Deterministic test key number ``seed`` (seed >= 1)."""
-    return keys.PrivateKey(seed.to_bytes(32, "big"))
+    return PrivateKey(seed.to_bytes(32, "big"))
 
 
 ALICE = private_key(1)
 BOB = private_key(2)
 
 
-def address_of(key: keys.PrivateKey) -> Address:
+def address_of(key: PrivateKey) -> Address:
     return Address(key.public_key.to_canonical_address())
 
 
-def _split_types(signature: str) -> tuple[str, list[str]]:
-    """``"f(uint64,bytes32)"`` -> ``("f", ["uint64", "bytes32"])`` (no nested tuples)."""
-    name, _, rest = signature.partition("(")
-    inner = rest[:-1]
-    return name, [t for t in inner.split(",") if t]
+def _argument_types(signature: str) -> list[str]:
+    """``"f(uint64,bytes32)"`` -> ``["uint64", "bytes32"]`` (flat signatures only)."""
+    inner = signature[signature.index("(") + 1 : signature.rindex(")")]
+    return [t for t in inner.split(",") if t]
 
 
 def selector(signature: str) -> bytes:
@@ -71,8 +71,7 @@ def selector(signature: str) -> bytes:
 
 def encode_call(signature: str, *args: Any) -> bytes:
     """Calldata for ``signature`` (e.g. ``"withdraw()"``) with ``args``."""
-    _, types = _split_types(signature)
-    return selector(signature) + encode(types, list(args))
+    return selector(signature) + encode(_argument_types(signature), list(args))
 
 
 def event_topic(signature: str) -> bytes:
@@ -140,10 +139,9 @@ class EvmHarness:
             "mix_hash": constants.ZERO_HASH32,
         }
         genesis_state = {
-            address: {"balance": FUNDED_BALANCE, "nonce": 0, "code": b"", "storage": {}}
-            for address in funded
+            address: {"balance": FUNDED_BALANCE, "nonce": 0, "code": b"", "storage": {}} for address in funded
         }
-        self.chain = chain_class.from_genesis(AtomicDB(), genesis_params, genesis_state)
+        self.chain = chain_class.from_genesis(AtomicDB(), cast(Any, genesis_params), cast(Any, genesis_state))
         self.vm: VirtualMachineAPI = self.chain.get_vm()
         self.header = self.vm.get_header()
         self.state: StateAPI = self.vm.state
@@ -155,8 +153,19 @@ class EvmHarness:
         assert base_fee is not None
         return int(base_fee)
 
-    def place(self, address: Address, contract: str, ctor_types: Sequence[str] = (), ctor_args: Sequence[Any] = ()) -> None:
-        """Run ``contract``'s creation code at ``address``, as genesis does."""
+    def place(
+        self,
+        address: Address,
+        contract: str,
+        ctor_types: Sequence[str] = (),
+        ctor_args: Sequence[Any] = (),
+        *,
+        check: bool = True,
+    ) -> ComputationAPI:
+        """Run ``contract``'s creation code at ``address``, as genesis does.
+
+        With ``check`` (the default) a failing constructor fails the test.
+        """
         init_code = load_artifact(contract).bytecode + encode(list(ctor_types), list(ctor_args))
         message = Message(
             gas=30_000_000,
@@ -169,9 +178,10 @@ class EvmHarness:
         )
         context = self.state.get_transaction_context_class()(gas_price=0, origin=constants.ZERO_ADDRESS)
         computation = self.state.computation_class.apply_create_message(self.state, message, context)
-        if not computation.is_success:
+        if check and not computation.is_success:
             raise AssertionError(f"placing {contract} at 0x{address.hex()} failed: {computation.error!r}")
         self.state.lock_changes()
+        return computation
 
     def balance(self, address: Address) -> int:
         return int(self.state.get_balance(address))
@@ -181,14 +191,14 @@ class EvmHarness:
 
     def transact(
         self,
-        sender: keys.PrivateKey | Address,
+        sender: PrivateKey | Address,
         to: Address,
         data: bytes = b"",
         value: int = 0,
         gas: int = 1_000_000,
     ) -> TxResult:
         """Apply one legacy transaction; ``sender`` is a key (signed) or an address (spoofed)."""
-        from_address = address_of(sender) if isinstance(sender, keys.PrivateKey) else sender
+        from_address = address_of(sender) if isinstance(sender, PrivateKey) else sender
         unsigned = self.vm.create_unsigned_transaction(
             nonce=self.state.get_nonce(from_address),
             gas_price=self.gas_price,
@@ -198,14 +208,16 @@ class EvmHarness:
             data=data,
         )
         tx: SignedTransactionAPI
-        if isinstance(sender, keys.PrivateKey):
+        if isinstance(sender, PrivateKey):
             tx = unsigned.as_signed_transaction(sender, chain_id=CHAIN_ID)
         else:
             tx = SpoofTransaction(unsigned, from_=sender)  # type: ignore[assignment]
         self.state.lock_changes()
         with warnings.catch_warnings():
             # py-evm warns on every SELFDESTRUCT; the Burner relies on it by design.
-            warnings.filterwarnings("ignore", message="SELFDESTRUCT opcode present", category=DeprecationWarning)
+            warnings.filterwarnings(
+                "ignore", message="SELFDESTRUCT opcode present", category=DeprecationWarning
+            )
             computation = self.state.apply_transaction(tx)
         return self._result(tx, computation)
 
@@ -247,7 +259,8 @@ class EvmHarness:
             success=computation.is_success,
             output=computation.output,
             logs=logs,
-            gas_used=self.vm.finalize_gas_used(tx, computation),
+            # Receipts' gas accounting (intrinsic gas, refunds, EIP-7623 floor).
+            gas_used=int(cast(Any, self.vm).finalize_gas_used(tx, computation)),
             gas_price=self.gas_price,
         )
 

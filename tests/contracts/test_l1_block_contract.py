@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from eth_abi import decode
-from eth_utils import to_canonical_address
+from eth_abi.abi import decode
+from eth_utils.address import to_canonical_address
 
 from contracts import load_artifact
 
 if TYPE_CHECKING:
     from conftest import EvmHarness, TxResult
-    from eth_keys import keys
+    from eth_keys.datatypes import PrivateKey
     from eth_typing import Address
 
 SET_L1_BLOCK_VALUES = "setL1BlockValues(uint64,uint64,uint256,bytes32,uint64)"
@@ -35,7 +35,7 @@ def l1_block(evm: EvmHarness) -> EvmHarness:
     return evm
 
 
-def _set_values(evm: EvmHarness, sender: keys.PrivateKey | Address, seq: int = SEQUENCE_NUMBER) -> TxResult:
+def _set_values(evm: EvmHarness, sender: PrivateKey | Address, seq: int = SEQUENCE_NUMBER) -> TxResult:
     data = evm.encode_call(SET_L1_BLOCK_VALUES, NUMBER, TIMESTAMP, BASEFEE, HASH, seq)
     return evm.transact(sender, evm.l1_block_address, data, gas=L1_INFO_GAS_LIMIT)
 

@@ -1,0 +1,40 @@
+# The two commands a new user needs:
+#   make run    start the devnet sequencer (creates .venv and installs on first use)
+#   make test   run the test suite (installs Python and npm dependencies on first use)
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+NPM_STAMP := node_modules/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: run test test-slow bench compile-contracts clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/openledger-node sequencer --config configs/devnet.toml
+
+test: $(STAMP) $(NPM_STAMP)
+	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
+
+test-slow: $(STAMP) $(NPM_STAMP)
+	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/block_production.py
+	$(PY) bench/crash_recovery.py
+
+compile-contracts: $(NPM_STAMP)
+	node contracts/compile.mjs
+
+clean:
+	rm -rf $(VENV) node_modules data

@@ -1,0 +1,26 @@
+"""Read-only views of the state at a block, for the pool and (later) RPC."""
+
+from __future__ import annotations
+
+from eth.abc import DatabaseAPI
+from eth.db.account import AccountDB
+
+
+class StateView:
+    """Accounts, code and storage at one state root. Never writes."""
+
+    def __init__(self, db: DatabaseAPI, state_root: bytes) -> None:
+        self.state_root = state_root
+        self._accounts = AccountDB(db, state_root)
+
+    def get_nonce(self, address: bytes) -> int:
+        return int(self._accounts.get_nonce(address))
+
+    def get_balance(self, address: bytes) -> int:
+        return int(self._accounts.get_balance(address))
+
+    def get_code(self, address: bytes) -> bytes:
+        return bytes(self._accounts.get_code(address))
+
+    def get_storage(self, address: bytes, slot: int) -> int:
+        return int(self._accounts.get_storage(address, slot, from_journal=False))

@@ -1,0 +1,163 @@
+"""`openledger-node`: the command line of the node.
+
+    openledger-node init --config configs/devnet.toml
+    openledger-node sequencer --config configs/devnet.toml [--mode instant]
+    openledger-node accounts
+
+Errors in configuration or data directory end the command with a one-line message
+that names the problem and exit code 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from openledger_node import __version__
+from openledger_node.config import LogConfig, NodeConfig, load_config
+from openledger_node.exceptions import OpenLedgerError
+
+DEFAULT_CONFIG = Path("configs/devnet.toml")
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def setup_logging(config: LogConfig) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if config.json_format:
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(config.level.upper())
+
+
+def _config(args: argparse.Namespace) -> NodeConfig:
+    overrides: dict[str, dict[str, Any]] = {}
+    if getattr(args, "data_dir", None):
+        overrides.setdefault("storage", {})["data_dir"] = args.data_dir
+    if getattr(args, "mode", None):
+        overrides.setdefault("sequencer", {})["mode"] = args.mode
+    if getattr(args, "block_time", None):
+        overrides.setdefault("chain", {})["block_time"] = args.block_time
+    path = args.config if args.config is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    return load_config(path, overrides=overrides)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from openledger_node.node import init_datadir
+
+    config = _config(args)
+    setup_logging(config.log)
+    header, created = init_datadir(config)
+    verb = "wrote" if created else "already holds"
+    print(
+        f"{config.storage.data_dir} {verb} genesis 0x{bytes(header.hash).hex()} "
+        f"(chain id {config.chain.chain_id}, state root 0x{bytes(header.state_root).hex()})"
+    )
+    return 0
+
+
+def cmd_accounts(args: argparse.Namespace) -> int:
+    from openledger_node.execution.genesis import DEV_ACCOUNTS, DEV_MNEMONIC, dev_private_keys
+
+    print(f"Dev accounts (mnemonic: \"{DEV_MNEMONIC}\"); for dev networks only:")
+    for i, (address, key) in enumerate(zip(DEV_ACCOUNTS, dev_private_keys(), strict=True)):
+        print(f"({i}) 0x{address.hex()}  private key 0x{key.hex()}")
+    return 0
+
+
+def cmd_sequencer(args: argparse.Namespace) -> int:
+    from openledger_node.node import Node
+
+    config = _config(args)
+    setup_logging(config.log)
+    node = Node.open(config)
+    if config.chain.network == "dev":
+        cmd_accounts(args)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    head = node.store.head("unsafe")
+    node.start()
+    print(
+        f"sequencer running: chain id {config.chain.chain_id}, head {head.block_number}, "
+        f"mode {config.sequencer.mode}, block time {config.chain.block_time}s, "
+        f"data dir {config.storage.data_dir}",
+        flush=True,
+    )
+    try:
+        while not stop.wait(0.5):
+            if node.driver.failure is not None:
+                raise node.driver.failure
+            if args.stop_after_blocks and node.store.head("unsafe").block_number >= args.stop_after_blocks:
+                break
+    finally:
+        node.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="openledger-node", description="OpenLedger rollup node")
+    parser.add_argument("--version", action="version", version=f"openledger-node {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", type=Path, default=None, help="TOML config (default configs/devnet.toml)")
+        p.add_argument("--data-dir", type=Path, default=None, help="override storage.data_dir")
+
+    p_init = sub.add_parser("init", help="write the genesis block into the data directory")
+    common(p_init)
+    p_init.set_defaults(func=cmd_init)
+
+    p_seq = sub.add_parser("sequencer", help="run the sequencer")
+    common(p_seq)
+    p_seq.add_argument("--mode", choices=["interval", "instant"], default=None)
+    p_seq.add_argument("--block-time", type=float, default=None, help="seconds between blocks")
+    p_seq.add_argument("--stop-after-blocks", type=int, default=0, help=argparse.SUPPRESS)
+    p_seq.set_defaults(func=cmd_sequencer)
+
+    p_acc = sub.add_parser("accounts", help="print the funded dev accounts and their keys")
+    p_acc.set_defaults(func=cmd_accounts)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    started = time.monotonic()
+    try:
+        return int(args.func(args))
+    except OpenLedgerError as exc:
+        print(f"openledger-node {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        logging.getLogger("openledger.node").debug("exit after %.1fs", time.monotonic() - started)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Fixtures shared by the whole suite: a genesis, an initialised chain store,
+funded dev keys and a transaction signer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from openledger_node.execution.block import BlockEnv, BlockExecutor, next_base_fee
+from openledger_node.execution.genesis import GenesisSpec, build_genesis, dev_private_keys, load_genesis
+from openledger_node.execution.state import StateView
+from openledger_node.execution.transactions import Transaction, decode_transaction, encode_transaction
+from openledger_node.primitives import SEQUENCER_FEE_VAULT_ADDRESS
+from openledger_node.storage import ChainStore, OverlayDB
+
+REPO = Path(__file__).resolve().parent.parent
+GENESIS_PATH = REPO / "configs" / "genesis-devnet.json"
+CHAIN_ID = 161299
+
+
+@pytest.fixture(scope="session")
+def genesis_spec() -> GenesisSpec:
+    return load_genesis(GENESIS_PATH)
+
+
+@pytest.fixture(scope="session")
+def dev_keys() -> list[bytes]:
+    return dev_private_keys()
+
+
+@pytest.fixture()
+def store(tmp_path: Path, genesis_spec: GenesisSpec) -> Iterator[ChainStore]:
+    chain = ChainStore(tmp_path / "chain")
+    overlay = OverlayDB(chain.state_db)
+    chain.write_genesis(build_genesis(genesis_spec, overlay), overlay)
+    yield chain
+    if not chain.closed:
+        chain.close()
+
+
+class Signer:
+    """Signs transactions from a dev key with sensible defaults and decodes them."""
+
+    def __init__(self, key: bytes, chain_id: int = CHAIN_ID) -> None:
+        self.account = Account.from_key(key)
+        self.address = bytes.fromhex(self.account.address[2:])
+        self.chain_id = chain_id
+        self.nonce = 0
+
+    def raw(self, **fields: Any) -> bytes:
+        tx: dict[str, Any] = {
+            "type": 2,
+            "chainId": self.chain_id,
+            "nonce": self.nonce,
+            "maxFeePerGas": 3 * 10**9,
+            "maxPriorityFeePerGas": 10**8,
+            "gas": 21_000,
+            "to": "0x" + "22" * 20,
+            "value": 1,
+        }
+        tx.update(fields)
+        if tx.get("type") in (0, 1):
+            tx.pop("maxFeePerGas", None)
+            tx.pop("maxPriorityFeePerGas", None)
+            tx.setdefault("gasPrice", 3 * 10**9)
+            if tx["type"] == 0:
+                del tx["type"]
+        if "nonce" not in fields:
+            self.nonce += 1
+        return bytes(self.account.sign_transaction(tx).raw_transaction)
+
+    def tx(self, **fields: Any) -> Transaction:
+        return decode_transaction(self.raw(**fields))
+
+
+@pytest.fixture()
+def signers(dev_keys: list[bytes]) -> list[Signer]:
+    return [Signer(k) for k in dev_keys]
+
+
+def next_env(store: ChainStore, genesis_spec: GenesisSpec, **changes: Any) -> BlockEnv:
+    parent = store.head("unsafe")
+    fields: dict[str, Any] = dict(
+        chain_id=genesis_spec.chain_id,
+        number=int(parent.block_number) + 1,
+        parent_hash=bytes(parent.hash),
+        parent_state_root=bytes(parent.state_root),
+        timestamp=int(parent.timestamp) + 2,
+        coinbase=SEQUENCER_FEE_VAULT_ADDRESS,
+        gas_limit=int(parent.gas_limit),
+        base_fee=next_base_fee(parent.gas_limit, parent.gas_used, parent.base_fee_per_gas, 2, 8),
+        l1_origin=genesis_spec.l1_origin,
+        sequence_number=int(parent.block_number) + 1,
+        prev_hashes=store.ancestor_hashes(parent),
+    )
+    fields.update(changes)
+    return BlockEnv(**fields)
+
+
+def seal_and_store(store: ChainStore, executor: BlockExecutor, overlay: OverlayDB) -> Any:
+    block = executor.seal()
+    store.write_block(
+        block.header,
+        [encode_transaction(tx) for tx in block.transactions],
+        [bytes(tx.sender) for tx in block.transactions],
+        block.receipts,
+        overlay,
+    )
+    return block
+
+
+def head_state(store: ChainStore) -> StateView:
+    return StateView(store.state_db, bytes(store.head("unsafe").state_root))

@@ -1,0 +1,75 @@
+"""The `openledger-node` command line, run as a real process."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "openledger_node.node.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_init_then_sequencer_produces_blocks(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    init = cli("init", "--config", "configs/devnet.toml", "--data-dir", data)
+    assert init.returncode == 0, init.stderr
+    assert "wrote genesis 0x" in init.stdout
+    again = cli("init", "--config", "configs/devnet.toml", "--data-dir", data)
+    assert again.returncode == 0 and "already holds genesis" in again.stdout
+    run = cli("sequencer", "--config", "configs/devnet.toml", "--data-dir", data,
+              "--block-time", "0.1", "--stop-after-blocks", "3")
+    assert run.returncode == 0, run.stderr
+    assert "sequencer running: chain id 161299" in run.stdout
+    assert "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266" in run.stdout  # dev accounts printed
+    assert "sealed block number=3" in run.stderr
+    # Restart continues from the stored head.
+    rerun = cli("sequencer", "--config", "configs/devnet.toml", "--data-dir", data,
+                "--block-time", "0.1", "--stop-after-blocks", "5")
+    assert rerun.returncode == 0, rerun.stderr
+    last = max(int(n) for n in re.findall(r"sealed block number=(\d+)", run.stderr))
+    assert f"head {last}," in rerun.stdout
+
+
+def test_bad_config_field_exits_with_named_error(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[chain]\nblock_time = 'fast'\n")
+    result = cli("sequencer", "--config", str(config), "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 2
+    assert "chain.block_time" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_env_override_bad_value_is_named(tmp_path: Path) -> None:
+    result = cli("init", "--config", "configs/devnet.toml", "--data-dir", str(tmp_path / "d"),
+                 env={"OPENLEDGER__TXPOOL__PRICE_BUMP": "-3"})
+    assert result.returncode == 2 and "txpool.price_bump" in result.stderr
+
+
+def test_init_with_other_genesis_fails(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    assert cli("init", "--config", "configs/devnet.toml", "--data-dir", data).returncode == 0
+    genesis = tmp_path / "g.json"
+    genesis.write_text((REPO / "configs" / "genesis-devnet.json").read_text().replace('"timestamp": "0x0"', '"timestamp": "0x5"'))
+    result = cli("init", "--config", "configs/devnet.toml", "--data-dir", data,
+                 env={"OPENLEDGER__CHAIN__GENESIS": str(genesis)})
+    assert result.returncode == 2
+    assert "holds genesis" in result.stderr and "fresh data directory" in result.stderr
+
+
+def test_accounts_prints_keys() -> None:
+    result = cli("accounts")
+    assert result.returncode == 0
+    assert "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80" in result.stdout
