@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import multiprocessing
 import os
 import platform
 import resource
 import sys
 import tempfile
 import time
-import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path

@@ -147,6 +147,13 @@ class OversizedTransaction(InvalidTransaction):
         super().__init__(f"oversized data: transaction size {size}, limit {limit}")
 
 
+class InitCodeTooLarge(InvalidTransaction):
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"max initcode size exceeded: code size {size} limit {limit}")
+
+
 class FeeOverflow(InvalidTransaction):
     def __init__(self) -> None:
         super().__init__("fee cap or tip does not fit in 256 bits")
@@ -169,6 +176,11 @@ class ReplacementUnderpriced(PoolError):
     def __init__(self, bump_percent: int) -> None:
         self.bump_percent = bump_percent
         super().__init__("replacement transaction underpriced")
+
+
+class PoolClosed(PoolError):
+    def __init__(self) -> None:
+        super().__init__("transaction pool is shutting down")
 
 
 class PoolFull(PoolError):

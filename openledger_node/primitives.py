@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import NewType
 
+from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import to_canonical_address
 
-Address = NewType("Address", bytes)  # 20 bytes, canonical
-Hash32 = NewType("Hash32", bytes)  # 32 bytes
+# Address (20 bytes, canonical), Hash32 and BlockNumber are eth_typing's, so that
+# values pass to py-evm unchanged.
 Wei = NewType("Wei", int)
-BlockNumber = NewType("BlockNumber", int)
+
+__all__ = ["Address", "BlockNumber", "Hash32", "Wei"]
 
 ZERO_ADDRESS = Address(b"\x00" * 20)
 ZERO_HASH = Hash32(b"\x00" * 32)

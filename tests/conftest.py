@@ -11,9 +11,18 @@ import pytest
 from eth_account import Account
 
 from openledger_node.execution.block import BlockEnv, BlockExecutor, next_base_fee
-from openledger_node.execution.genesis import GenesisSpec, build_genesis, dev_private_keys, load_genesis
+from openledger_node.execution.genesis import (
+    GenesisSpec,
+    build_genesis,
+    dev_private_keys,
+    load_genesis,
+)
 from openledger_node.execution.state import StateView
-from openledger_node.execution.transactions import Transaction, decode_transaction, encode_transaction
+from openledger_node.execution.transactions import (
+    Transaction,
+    decode_transaction,
+    encode_transaction,
+)
 from openledger_node.primitives import SEQUENCER_FEE_VAULT_ADDRESS
 from openledger_node.storage import ChainStore, OverlayDB
 

@@ -17,12 +17,16 @@ from typing import Any, cast
 
 from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI
 from eth.vm.forks.prague import PragueVM
-from eth.vm.forks.prague.constants import STANDARD_TOKEN_COST, TOTAL_COST_FLOOR_PER_TOKEN
+from eth.vm.forks.prague.constants import (
+    STANDARD_TOKEN_COST,
+    TOTAL_COST_FLOOR_PER_TOKEN,
+)
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
 
 from openledger_node.exceptions import (
     FeeCapTooLow,
+    InitCodeTooLarge,
     InsufficientFunds,
     IntrinsicGasTooLow,
     InvalidTransaction,
@@ -108,9 +112,7 @@ def validate_signed_transaction(state: Any, tx: SignedTransactionAPI) -> None:
     if tx.gas < need:
         raise IntrinsicGasTooLow(tx.gas, need)
     if not tx.to and len(tx.data) > MAX_INITCODE_SIZE:
-        raise InvalidTransaction(
-            f"max initcode size exceeded: code size {len(tx.data)} limit {MAX_INITCODE_SIZE}"
-        )
+        raise InitCodeTooLarge(len(tx.data), MAX_INITCODE_SIZE)
     sender = tx.sender
     state_nonce = state.get_nonce(sender)
     if tx.nonce < state_nonce:

@@ -78,7 +78,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_accounts(args: argparse.Namespace) -> int:
-    from openledger_node.execution.genesis import DEV_ACCOUNTS, DEV_MNEMONIC, dev_private_keys
+    from openledger_node.execution.genesis import (
+        DEV_ACCOUNTS,
+        DEV_MNEMONIC,
+        dev_private_keys,
+    )
 
     print(f"Dev accounts (mnemonic: \"{DEV_MNEMONIC}\"); for dev networks only:")
     for i, (address, key) in enumerate(zip(DEV_ACCOUNTS, dev_private_keys(), strict=True)):

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import plyvel
-from eth.abc import AtomicDatabaseAPI, AtomicWriteBatchAPI, DatabaseAPI
+from eth.abc import AtomicWriteBatchAPI, DatabaseAPI
 from eth.db.backends.base import BaseAtomicDB, BaseDB
 
 _DELETED = object()

@@ -5,7 +5,13 @@ block builder (which takes the best executable ones and reports each new head).
 """
 
 from openledger_node.txpool.journal import JournalContents, TxJournal, read_journal
-from openledger_node.txpool.pool import BestTransactions, PoolContent, PoolTx, StateReader, TxPool
+from openledger_node.txpool.pool import (
+    BestTransactions,
+    PoolContent,
+    PoolTx,
+    StateReader,
+    TxPool,
+)
 from openledger_node.txpool.validation import (
     decode_pool_transaction,
     floor_data_gas,

@@ -29,6 +29,7 @@ from openledger_node.config import TxPoolConfig
 from openledger_node.exceptions import (
     AlreadyKnown,
     OpenLedgerError,
+    PoolClosed,
     ReplacementUnderpriced,
     SenderLimitReached,
     Underpriced,
@@ -216,7 +217,7 @@ class TxPool:
         try:
             with self._lock:
                 if self._closed:
-                    raise RuntimeError("txpool is closed")
+                    raise PoolClosed()
                 ptx = PoolTx.of(tx, raw, next(self._seq))
                 if ptx.hash in self._by_hash:
                     raise AlreadyKnown(ptx.hash)

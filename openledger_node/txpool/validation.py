@@ -17,6 +17,7 @@ from openledger_node.exceptions import (
     FeeCapTooLow,
     FeeOverflow,
     GasLimitExceeded,
+    InitCodeTooLarge,
     InsufficientFunds,
     IntrinsicGasTooLow,
     NonceTooLow,
@@ -125,7 +126,7 @@ def validate_stateless(
     if tx_chain_id != chain_id:
         raise WrongChainId(tx_chain_id, chain_id)
     if is_create(tx) and len(tx.data) > MAX_INITCODE_SIZE:
-        raise OversizedTransaction(len(tx.data), MAX_INITCODE_SIZE)
+        raise InitCodeTooLarge(len(tx.data), MAX_INITCODE_SIZE)
     gas = int(tx.gas)
     if gas > block_gas_limit:
         raise GasLimitExceeded(gas, block_gas_limit)

@@ -15,6 +15,7 @@ import random
 import re
 import signal
 import subprocess
+import threading
 import sys
 import time
 from dataclasses import dataclass
@@ -91,17 +92,23 @@ def kill_cycle(data_dir: Path, rng: random.Random, *, min_wait: float = 0.5, max
     if ready != "READY":
         proc.kill()
         raise AssertionError(f"worker did not start: {ready!r}")
+    # Drain the pipe while the worker runs: a full pipe would block its prints and
+    # with them the load.
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
     time.sleep(rng.uniform(min_wait, max_wait))
     proc.send_signal(signal.SIGKILL)
-    out, _ = proc.communicate()
+    proc.wait()
+    reader.join()
     # A line cut by the kill was never fully delivered, so it does not count as an ack.
-    acked = [bytes.fromhex(m.group(1)) for m in map(_ACK.fullmatch, out.splitlines()) if m]
+    acked = [bytes.fromhex(m.group(1)) for m in map(_ACK.fullmatch, (l.rstrip("\n") for l in lines)) if m]
     return verify(data_dir, acked)
 
 
 def verify(data_dir: Path, acked: list[bytes]) -> KillReport:
-    from trie.iter import NodeIterator
     from trie import HexaryTrie
+    from trie.iter import NodeIterator
 
     from openledger_node.config import load_config
     from openledger_node.execution.block import apply_block

@@ -17,7 +17,12 @@ from openledger_node.exceptions import (
     TipAboveFeeCap,
     UnsupportedTxType,
 )
-from openledger_node.execution.block import BlockExecutor, apply_block, decode_l1_info, next_base_fee
+from openledger_node.execution.block import (
+    BlockExecutor,
+    apply_block,
+    decode_l1_info,
+    next_base_fee,
+)
 from openledger_node.execution.genesis import DEV_ACCOUNTS
 from openledger_node.execution.state import StateView
 from openledger_node.execution.transactions import (

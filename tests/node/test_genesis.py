@@ -10,7 +10,12 @@ from eth_account import Account
 
 from openledger_node.config import load_config
 from openledger_node.exceptions import ConfigError, GenesisMismatch, UnsafeDevAccounts
-from openledger_node.execution.genesis import DEV_ACCOUNTS, DEV_MNEMONIC, dev_private_keys, load_genesis
+from openledger_node.execution.genesis import (
+    DEV_ACCOUNTS,
+    DEV_MNEMONIC,
+    dev_private_keys,
+    load_genesis,
+)
 from openledger_node.node import Node, init_datadir
 from openledger_node.primitives import (
     BASE_FEE_VAULT_ADDRESS,

@@ -10,7 +10,10 @@ import pytest
 
 from openledger_node.config import load_config
 from openledger_node.execution.block import decode_l1_info
-from openledger_node.execution.transactions import DepositTransaction, user_deposit_source_hash
+from openledger_node.execution.transactions import (
+    DepositTransaction,
+    user_deposit_source_hash,
+)
 from openledger_node.execution.types import L1Origin
 from openledger_node.node import Node
 from openledger_node.primitives import DEPOSIT_TX_TYPE

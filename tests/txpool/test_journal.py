@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from openledger_node.exceptions import PoolClosed
 from openledger_node.txpool import TxPool, read_journal
 from openledger_node.txpool.journal import MAGIC, TxJournal, encode_record
 
@@ -125,7 +126,7 @@ def test_new_head_and_close_rewrite_only_live_transactions(tmp_path: Path) -> No
     pool.close()
     assert read_journal(path).records == [signed(1, 1)]
     assert not (tmp_path / "txpool.journal.tmp").exists()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(PoolClosed):
         pool.add_raw(signed(3, 0))
 
 

@@ -10,6 +10,7 @@ from openledger_node.exceptions import (
     FeeCapTooLow,
     FeeOverflow,
     GasLimitExceeded,
+    InitCodeTooLarge,
     InsufficientFunds,
     IntrinsicGasTooLow,
     InvalidSignature,
@@ -21,7 +22,10 @@ from openledger_node.exceptions import (
     UnsupportedTxType,
     WrongChainId,
 )
-from openledger_node.execution.transactions import DepositTransaction, decode_transaction
+from openledger_node.execution.transactions import (
+    DepositTransaction,
+    decode_transaction,
+)
 from openledger_node.txpool import floor_data_gas, intrinsic_gas
 
 from .helpers import (
@@ -173,7 +177,7 @@ def test_oversized_transaction() -> None:
 
 def test_oversized_initcode() -> None:
     initcode = b"\x00" * (2 * 24_576 + 1)
-    with pytest.raises(OversizedTransaction) as err:
+    with pytest.raises(InitCodeTooLarge, match="max initcode size exceeded") as err:
         make_pool().add_raw(signed(1, 0, gas=GAS_LIMIT, to=b"", data=initcode))
     assert err.value.limit == 2 * 24_576
 
