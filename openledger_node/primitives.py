@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import NewType
 
 from eth_typing import Address, BlockNumber, Hash32
-from eth_utils import to_canonical_address
 
 # Address (20 bytes, canonical), Hash32 and BlockNumber are eth_typing's, so that
 # values pass to py-evm unchanged.
@@ -31,8 +30,10 @@ MAX_TX_SIZE = 128 * 1024  # bytes, as geth's txpool
 
 
 def addr(hex_address: str) -> Address:
-    """Canonical 20-byte address from a hex string (any case)."""
-    return Address(to_canonical_address(hex_address))
+    """Canonical 20-byte address from a 0x-prefixed hex string (any case)."""
+    if not hex_address.startswith(("0x", "0X")) or len(hex_address) != 42:
+        raise ValueError(f"{hex_address!r} is not a 0x-prefixed 20-byte hex address")
+    return Address(bytes.fromhex(hex_address[2:]))
 
 
 # The account that sends the L1-info system deposit at the start of each block.

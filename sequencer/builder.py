@@ -39,6 +39,7 @@ from openledger_node.execution.transactions import (
     encode_transaction,
 )
 from openledger_node.execution.types import BlockEnv, L1Origin
+from openledger_node.primitives import Address
 from openledger_node.storage import ChainStore, OverlayDB
 from sequencer.sources import DepositSource, L1OriginSource
 
@@ -102,7 +103,7 @@ class BlockBuilder:
         return next_base_fee(
             parent.gas_limit,
             parent.gas_used,
-            parent.base_fee_per_gas,
+            int(parent.base_fee_per_gas or 0),
             self.chain.elasticity_multiplier,
             self.chain.base_fee_max_change_denominator,
             self.chain.min_base_fee,
@@ -127,10 +128,10 @@ class BlockBuilder:
         return BlockEnv(
             chain_id=self.chain.chain_id,
             number=int(parent.block_number) + 1,
-            parent_hash=bytes(parent.hash),
-            parent_state_root=bytes(parent.state_root),
+            parent_hash=parent.hash,
+            parent_state_root=parent.state_root,
             timestamp=timestamp,
-            coinbase=self.fee_recipient,
+            coinbase=Address(self.fee_recipient),
             gas_limit=self.chain.gas_limit,
             base_fee=self.base_fee_after(parent),
             l1_origin=origin,

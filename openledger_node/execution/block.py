@@ -18,8 +18,8 @@ from eth.abc import AtomicDatabaseAPI, StateAPI
 from eth.constants import BLANK_ROOT_HASH, EMPTY_UNCLE_HASH
 from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague.blocks import PragueBlockHeader
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_hash.auto import keccak
 
 from openledger_node.exceptions import (
@@ -44,11 +44,14 @@ from openledger_node.primitives import (
     L1_BLOCK_ADDRESS,
     L1_INFO_DEPOSIT_GAS,
     ZERO_HASH,
+    Address,
+    BlockNumber,
+    Hash32,
 )
 
 # setL1BlockValues(uint64,uint64,uint256,bytes32,uint64)
 SET_L1_BLOCK_VALUES_SELECTOR = keccak(b"setL1BlockValues(uint64,uint64,uint256,bytes32,uint64)")[:4]
-EMPTY_REQUESTS_HASH = hashlib.sha256(b"").digest()
+EMPTY_REQUESTS_HASH = Hash32(hashlib.sha256(b"").digest())
 
 
 def l1_info_deposit(origin: L1Origin, sequence_number: int) -> DepositTransaction:
@@ -76,7 +79,7 @@ def decode_l1_info(data: bytes) -> tuple[L1Origin, int]:
     number, timestamp, base_fee, block_hash, sequence_number = abi_decode(
         ["uint64", "uint64", "uint256", "bytes32", "uint64"], data[4:]
     )
-    return L1Origin(number, timestamp, base_fee, bytes(block_hash)), int(sequence_number)
+    return L1Origin(number, timestamp, base_fee, Hash32(bytes(block_hash))), int(sequence_number)
 
 
 def execution_header(env: BlockEnv) -> PragueBlockHeader:
@@ -90,7 +93,7 @@ def execution_header(env: BlockEnv) -> PragueBlockHeader:
         receipt_root=BLANK_ROOT_HASH,
         bloom=0,
         difficulty=0,
-        block_number=env.number,
+        block_number=BlockNumber(env.number),
         gas_limit=env.gas_limit,
         gas_used=0,
         timestamp=env.timestamp,
@@ -145,7 +148,7 @@ class BlockExecutor:
             raise GasLimitExceeded(tx.gas, self.gas_remaining)
         state = self.state
         sender = tx.sender
-        nonce_before = state.get_nonce(sender)
+        nonce_before = state.get_nonce(Address(sender))
         state.lock_changes()
         snapshot = state.snapshot()
         try:
@@ -166,7 +169,7 @@ class BlockExecutor:
             Log(address, tuple(t.to_bytes(32, "big") for t in topics), data)
             for address, topics, data in computation.get_log_entries()
         )
-        contract = generate_contract_address(sender, nonce_before) if not tx.to else None
+        contract = generate_contract_address(Address(sender), nonce_before) if not tx.to else None
         return self._record(
             tx,
             status=0 if computation.is_error else 1,
@@ -222,7 +225,7 @@ class BlockExecutor:
         bloom = 0
         for receipt in self.receipts:
             bloom |= receipt.bloom
-        header = self._header.copy(
+        header: PragueBlockHeader = self._header.copy(  # type: ignore[assignment]
             state_root=state_root,
             transaction_root=ordered_trie_root([encode_transaction(tx) for tx in self.transactions]),
             receipt_root=ordered_trie_root([r.encode() for r in self.receipts]),

@@ -19,7 +19,7 @@ from eth.constants import BLANK_ROOT_HASH, CREATE_CONTRACT_ADDRESS, EMPTY_UNCLE_
 from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague.blocks import PragueBlockHeader
 from eth.vm.message import Message
-from eth_abi import encode as abi_encode
+from eth_abi.abi import encode as abi_encode
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from contracts import load_artifact
@@ -36,6 +36,8 @@ from openledger_node.primitives import (
     ZERO_ADDRESS,
     ZERO_HASH,
     Address,
+    BlockNumber,
+    Hash32,
     addr,
 )
 from openledger_node.storage.leveldb import OverlayDB
@@ -134,7 +136,7 @@ class GenesisSpec(_Spec):
     @property
     def l1_origin(self) -> L1Origin:
         return L1Origin(
-            self.l1.number, self.l1.timestamp, self.l1.base_fee, bytes.fromhex(self.l1.hash[2:])
+            self.l1.number, self.l1.timestamp, self.l1.base_fee, Hash32(bytes.fromhex(self.l1.hash[2:]))
         )
 
     def allocations(self) -> dict[Address, AllocSpec]:
@@ -207,7 +209,7 @@ def predeploys(spec: GenesisSpec) -> tuple[Predeploy, ...]:
     )
 
 
-def _genesis_header(spec: GenesisSpec, state_root: bytes) -> PragueBlockHeader:
+def _genesis_header(spec: GenesisSpec, state_root: Hash32) -> PragueBlockHeader:
     return PragueBlockHeader(
         parent_hash=ZERO_HASH,
         uncles_hash=EMPTY_UNCLE_HASH,
@@ -217,7 +219,7 @@ def _genesis_header(spec: GenesisSpec, state_root: bytes) -> PragueBlockHeader:
         receipt_root=BLANK_ROOT_HASH,
         bloom=0,
         difficulty=0,
-        block_number=0,
+        block_number=BlockNumber(0),
         gas_limit=spec.gas_limit,
         gas_used=0,
         timestamp=spec.timestamp,

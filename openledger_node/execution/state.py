@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from eth.abc import DatabaseAPI
+from eth.abc import AtomicDatabaseAPI
 from eth.db.account import AccountDB
+
+from openledger_node.primitives import Address, Hash32
 
 
 class StateView:
     """Accounts, code and storage at one state root. Never writes."""
 
-    def __init__(self, db: DatabaseAPI, state_root: bytes) -> None:
+    def __init__(self, db: AtomicDatabaseAPI, state_root: bytes) -> None:
         self.state_root = state_root
-        self._accounts = AccountDB(db, state_root)
+        self._accounts = AccountDB(db, Hash32(state_root))
 
     def get_nonce(self, address: bytes) -> int:
-        return int(self._accounts.get_nonce(address))
+        return int(self._accounts.get_nonce(Address(address)))
 
     def get_balance(self, address: bytes) -> int:
-        return int(self._accounts.get_balance(address))
+        return int(self._accounts.get_balance(Address(address)))
 
     def get_code(self, address: bytes) -> bytes:
-        return bytes(self._accounts.get_code(address))
+        return bytes(self._accounts.get_code(Address(address)))
 
     def get_storage(self, address: bytes, slot: int) -> int:
-        return int(self._accounts.get_storage(address, slot, from_journal=False))
+        return int(self._accounts.get_storage(Address(address), slot, from_journal=False))

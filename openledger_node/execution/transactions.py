@@ -69,7 +69,7 @@ class DepositTransaction(rlp.Serializable):  # type: ignore[misc]
     data: bytes
 
     def encode(self) -> bytes:
-        return bytes([DEPOSIT_TX_TYPE]) + rlp.encode(self)
+        return bytes([DEPOSIT_TX_TYPE]) + bytes(rlp.encode(self))
 
     @property
     def hash(self) -> Hash32:
@@ -195,7 +195,7 @@ def chain_id_of(tx: SignedTransactionAPI) -> int | None:
     chain_id = getattr(tx, "chain_id", None)
     if chain_id is not None:
         return int(chain_id)
-    v = int(tx.v)
+    v = int(getattr(tx, "v"))
     if v in (27, 28):
         return None
     return (v - 35) // 2

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import rlp
-from eth_bloom import BloomFilter
+from eth_bloom import BloomFilter  # type: ignore[attr-defined]
 
-from openledger_node.primitives import DEPOSIT_TX_TYPE, LEGACY_TX_TYPE
+from openledger_node.primitives import DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, Address, Hash32
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +55,12 @@ class Receipt:
         ]
         if self.tx_type == DEPOSIT_TX_TYPE:
             fields += [self.deposit_nonce or 0, 1]
-        body = rlp.encode(fields)
+        body = bytes(rlp.encode(fields))
         return body if self.tx_type == LEGACY_TX_TYPE else bytes([self.tx_type]) + body
 
     def encode_stored(self) -> bytes:
         """Encoding in the chain store: consensus fields plus the RPC metadata."""
-        return rlp.encode(
+        return bytes(rlp.encode(
             [
                 self.tx_type,
                 self.status,
@@ -71,7 +71,7 @@ class Receipt:
                 self.contract_address or b"",
                 b"" if self.deposit_nonce is None else rlp.encode(self.deposit_nonce),
             ]
-        )
+        ))
 
     @classmethod
     def decode_stored(cls, data: bytes) -> Receipt:
@@ -103,7 +103,7 @@ class L1Origin:
     number: int
     timestamp: int
     base_fee: int
-    hash: bytes
+    hash: Hash32
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +112,12 @@ class BlockEnv:
 
     chain_id: int
     number: int
-    parent_hash: bytes
-    parent_state_root: bytes
+    parent_hash: Hash32
+    parent_state_root: Hash32
     timestamp: int
-    coinbase: bytes
+    coinbase: Address
     gas_limit: int
     base_fee: int
     l1_origin: L1Origin
     sequence_number: int  # index of this block among those with the same L1 origin
-    prev_hashes: Iterable[bytes] = ()  # parent first, for BLOCKHASH; may be lazy
+    prev_hashes: Iterable[Hash32] = ()  # parent first, for BLOCKHASH; may be lazy

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -163,5 +164,16 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("openledger.node").debug("exit after %.1fs", time.monotonic() - started)
 
 
+def run() -> None:
+    """Console entry point. Every resource (LevelDB, pool journal) is closed by
+    `main` before it returns, so the process exits without interpreter
+    finalisation, where py-evm/plyvel objects left for shutdown print a spurious
+    "Error in sys.excepthook" line."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

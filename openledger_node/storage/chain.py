@@ -29,6 +29,7 @@ import plyvel
 import rlp
 from eth.vm.forks.prague.blocks import PragueBlockHeader
 from eth_hash.auto import keccak
+from eth_typing import Hash32
 
 from openledger_node.exceptions import BlockNotFound, StorageError
 from openledger_node.execution.types import Receipt
@@ -232,12 +233,12 @@ class ChainStore:
         ):
             yield int.from_bytes(raw_key[-8:], "big")
 
-    def ancestor_hashes(self, parent: PragueBlockHeader, count: int = 256) -> Iterator[bytes]:
+    def ancestor_hashes(self, parent: PragueBlockHeader, count: int = 256) -> Iterator[Hash32]:
         """Hashes of `parent` and its ancestors, most recent first, read lazily
         (py-evm consumes them only when a contract executes BLOCKHASH)."""
         header = parent
         for _ in range(count):
-            yield bytes(header.hash)
+            yield header.hash
             if header.block_number == 0:
                 return
             header = self.header_by_hash(bytes(header.parent_hash))

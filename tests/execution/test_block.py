@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
 from eth_hash.auto import keccak
 
 from openledger_node.exceptions import (

@@ -35,6 +35,7 @@ def test_init_then_sequencer_produces_blocks(tmp_path: Path) -> None:
     assert "sequencer running: chain id 161299" in run.stdout
     assert "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266" in run.stdout  # dev accounts printed
     assert "sealed block number=3" in run.stderr
+    assert "excepthook" not in run.stderr
     # Restart continues from the stored head.
     rerun = cli("sequencer", "--config", "configs/devnet.toml", "--data-dir", data,
                 "--block-time", "0.1", "--stop-after-blocks", "5")
