@@ -79,6 +79,21 @@ class SequencerConfig(Section):
         return value
 
 
+class RpcConfig(Section):
+    enabled: bool = True
+    host: str = Field("127.0.0.1", description="bind address; 0.0.0.0 exposes the node")
+    port: int = Field(8545, ge=0, le=65535, description="HTTP and WebSocket port (0: any free port)")
+    cors_origins: tuple[str, ...] = Field((), description="allowed browser origins, or ('*',)")
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    max_batch: int = Field(1000, ge=1)
+    max_ws_message_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    max_subscriptions: int = Field(128, ge=1, description="subscriptions per WebSocket connection")
+    logs_max_block_range: int = Field(10_000, ge=1, description="eth_getLogs blocks per query")
+    logs_max_results: int = Field(10_000, ge=1, description="eth_getLogs logs per query")
+    gas_cap: int = Field(50_000_000, ge=21_000, description="gas limit of eth_call and eth_estimateGas")
+    dev_methods: bool = Field(True, description="evm_* helpers; only ever on a dev network")
+
+
 class LogConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     json_format: bool = Field(False, description="one JSON object per line")
@@ -89,6 +104,7 @@ class NodeConfig(Section):
     storage: StorageConfig = StorageConfig()
     txpool: TxPoolConfig = TxPoolConfig()
     sequencer: SequencerConfig = SequencerConfig()
+    rpc: RpcConfig = RpcConfig()
     log: LogConfig = LogConfig()
 
 

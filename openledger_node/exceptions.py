@@ -202,6 +202,33 @@ class Underpriced(PoolError):
         super().__init__("transaction underpriced")
 
 
+# --- simulation (eth_call, eth_estimateGas) ---------------------------------------
+
+
+class ExecutionReverted(OpenLedgerError):
+    """A simulated call reverted; `data` is the revert data (ABI-encoded reason or
+    custom error), `reason` the decoded Error(string) message when there is one."""
+
+    def __init__(self, data: bytes, reason: str | None = None) -> None:
+        self.data = data
+        self.reason = reason
+        super().__init__(f"execution reverted: {reason}" if reason else "execution reverted")
+
+
+class ExecutionFailed(OpenLedgerError):
+    """A simulated call failed without revert data (out of gas, invalid opcode...)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class GasRequiredExceedsAllowance(OpenLedgerError):
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        super().__init__(f"gas required exceeds allowance ({cap})")
+
+
 # --- blocks and chain ------------------------------------------------------------
 
 

@@ -92,6 +92,9 @@ class BlockBuilder:
         self.l1_origins = l1_origins
         self.deposits = deposits
         self.clock = clock
+        # Dev-mode time controls (evm_increaseTime, evm_setNextBlockTimestamp).
+        self.time_offset = 0
+        self.next_timestamp: int | None = None
         self._lock = threading.Lock()
         self._listeners: list[Callable[[BuildResult], None]] = []
 
@@ -120,7 +123,9 @@ class BlockBuilder:
     def next_env(self, timestamp: int | None = None) -> BlockEnv:
         parent = self.store.head("unsafe")
         if timestamp is None:
-            timestamp = int(self.clock())
+            timestamp = self.next_timestamp
+        if timestamp is None:
+            timestamp = int(self.clock()) + self.time_offset
         timestamp = max(timestamp, int(parent.timestamp) + 1)
         parent_origin, parent_seq = self.parent_origin(parent)
         origin = self.l1_origins.next_origin(parent_origin, timestamp)
@@ -139,6 +144,17 @@ class BlockBuilder:
             prev_hashes=self.store.ancestor_hashes(parent),
         )
 
+    def rewind(self, number: int) -> None:
+        """Make block `number` the head again (dev-mode evm_revert)."""
+        with self._lock:
+            self.store.rewind(number)
+            head = self.store.head("unsafe")
+            self.pool.on_new_head(
+                StateView(self.store.state_db, bytes(head.state_root)),
+                self.base_fee_after(head),
+                self.chain.gas_limit,
+            )
+
     def build_block(self, timestamp: int | None = None) -> BuildResult:
         """Build, seal and store the next block on the unsafe head."""
         with self._lock:
@@ -150,6 +166,7 @@ class BlockBuilder:
                 executor.apply(deposit)  # a deposit never fails to be included
             skipped = self._fill(executor, env.base_fee)
             block = executor.seal()
+            self.next_timestamp = None
             self.store.write_block(
                 block.header,
                 [encode_transaction(tx) for tx in block.transactions],

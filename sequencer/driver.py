@@ -52,6 +52,7 @@ class SequencerDriver:
         self._wake.set()
         if self._unsubscribe is not None:
             self._unsubscribe()
+            self._unsubscribe = None
         if self._thread is not None:
             self._thread.join(timeout)
 

@@ -24,5 +24,9 @@ class StateView:
     def get_code(self, address: bytes) -> bytes:
         return bytes(self._accounts.get_code(Address(address)))
 
+    def storage_root(self, address: bytes) -> Hash32:
+        """Root of the account's storage trie (the empty root for no storage)."""
+        return Hash32(self._accounts._get_storage_root(Address(address)))
+
     def get_storage(self, address: bytes, slot: int) -> int:
         return int(self._accounts.get_storage(Address(address), slot, from_journal=False))

@@ -139,6 +139,10 @@ class Node:
             self.driver.start()
 
     def stop(self) -> None:
+        """Stop the sequencer after its current block, then close pool and store.
+        Safe to call more than once."""
+        if self.store.closed:
+            return
         self.driver.stop()
         self.pool.close()
         self.store.close()

@@ -11,12 +11,12 @@ that names the problem and exit code 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,10 @@ def _config(args: argparse.Namespace) -> NodeConfig:
         overrides.setdefault("sequencer", {})["mode"] = args.mode
     if getattr(args, "block_time", None):
         overrides.setdefault("chain", {})["block_time"] = args.block_time
+    if getattr(args, "rpc_port", None) is not None:
+        overrides.setdefault("rpc", {})["port"] = args.rpc_port
+    if getattr(args, "rpc_host", None):
+        overrides.setdefault("rpc", {})["host"] = args.rpc_host
     path = args.config if args.config is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
     return load_config(path, overrides=overrides)
 
@@ -97,31 +101,48 @@ def cmd_sequencer(args: argparse.Namespace) -> int:
     config = _config(args)
     setup_logging(config.log)
     node = Node.open(config)
+    try:
+        return asyncio.run(_serve(node, config, args.stop_after_blocks))
+    finally:
+        node.stop()
+
+
+async def _serve(node: Any, config: NodeConfig, stop_after_blocks: int) -> int:
+    from openledger_node.rpc import build_rpc
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    server = build_rpc(node) if config.rpc.enabled else None
+    if server is not None:
+        await server.start(config.rpc.host, config.rpc.port)
     if config.chain.network == "dev":
-        cmd_accounts(args)
-    stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+        cmd_accounts(argparse.Namespace())
     head = node.store.head("unsafe")
     node.start()
+    endpoint = f"http://{config.rpc.host}:{server.port}" if server is not None else "disabled"
     print(
         f"sequencer running: chain id {config.chain.chain_id}, head {head.block_number}, "
         f"mode {config.sequencer.mode}, block time {config.chain.block_time}s, "
         f"data dir {config.storage.data_dir}",
         flush=True,
     )
+    print(f"JSON-RPC: {endpoint} (WebSocket on the same port)", flush=True)
     try:
-        while not stop.wait(0.5):
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), 0.5)
+            except TimeoutError:
+                pass
             if node.driver.failure is not None:
                 raise node.driver.failure
-            if args.stop_after_blocks and node.store.head("unsafe").block_number >= args.stop_after_blocks:
+            if stop_after_blocks and node.store.head("unsafe").block_number >= stop_after_blocks:
                 break
     finally:
-        node.stop()
+        node.driver.stop()
+        if server is not None:
+            await server.stop()
     return 0
 
 
@@ -142,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(p_seq)
     p_seq.add_argument("--mode", choices=["interval", "instant"], default=None)
     p_seq.add_argument("--block-time", type=float, default=None, help="seconds between blocks")
+    p_seq.add_argument("--rpc-port", type=int, default=None, help="JSON-RPC port (default 8545; 0: any free port)")
+    p_seq.add_argument("--rpc-host", default=None, help="JSON-RPC bind address (default 127.0.0.1)")
     p_seq.add_argument("--stop-after-blocks", type=int, default=0, help=argparse.SUPPRESS)
     p_seq.set_defaults(func=cmd_sequencer)
 

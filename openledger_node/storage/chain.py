@@ -144,6 +144,21 @@ class ChainStore:
                 batch.put(b"H" + name.encode(), block_hash)
         self._header_cache[block_hash] = header
 
+    def rewind(self, number: int) -> None:
+        """Make canonical block `number` the unsafe head and forget the canonical
+        blocks above it (their data stays, unreachable). Heads above move down."""
+        target = self.canonical_hash(number)
+        if target is None:
+            raise BlockNotFound(number)
+        head = int(self.head("unsafe").block_number)
+        with self._lock, self._db.write_batch(sync=self._sync) as batch:
+            for n in range(number + 1, head + 1):
+                batch.delete(b"n" + _num(n))
+            for name in HEADS:
+                current = self._db.get(b"H" + name.encode())
+                if current is None or self.header_by_hash(bytes(current)).block_number > number:
+                    batch.put(b"H" + name.encode(), target)
+
     def set_head(self, name: str, block_hash: bytes) -> None:
         if name not in HEADS:
             raise ValueError(f"unknown head {name!r}")
