@@ -34,6 +34,7 @@ from openledger_node.exceptions import (
     NonceTooLow,
     TipAboveFeeCap,
 )
+from openledger_node.execution.accountdb import OpenLedgerAccountDB
 from openledger_node.primitives import BASE_FEE_VAULT_ADDRESS, DEPOSIT_TX_TYPE
 
 GAS_TX = 21_000
@@ -69,7 +70,7 @@ class OpenLedgerTransactionExecutor(PragueTransactionExecutor):
                 self.vm_state.delete_account(account)
             return computation
         finalized = super().finalize_computation(transaction, computation)
-        base_fee = self.vm_state.execution_context.base_fee_per_gas
+        base_fee = self.vm_state.execution_context.base_fee_per_gas or 0
         gas_used = transaction_gas_used(transaction, finalized)
         self.vm_state.delta_balance(self.base_fee_vault, gas_used * base_fee)
         return finalized
@@ -88,6 +89,7 @@ def transaction_gas_used(transaction: Any, computation: ComputationAPI) -> int:
 
 
 class OpenLedgerState(PragueState):
+    account_db_class = OpenLedgerAccountDB
     transaction_executor_class = OpenLedgerTransactionExecutor
 
     def validate_transaction(self, transaction: SignedTransactionAPI) -> None:

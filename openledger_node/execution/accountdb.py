@@ -1,0 +1,176 @@
+"""py-evm's AccountDB with a batched commit of accounts and storage slots to their tries.
+
+Sealing a block (`BlockExecutor.seal` -> `state.persist()`) ends in
+`AccountDB.make_state_root`, where py-evm inserts every changed account, and every
+changed storage slot, into a HexaryTrie one key at a time. These subclasses hand
+each trie's whole change set to `mpt.update_trie` instead (and read storage slots
+with `mpt.get_value`, HexaryTrie.get's walk on a faster decoder). Everything else is
+py-evm's: journaling, snapshots and reverts, caches, the `_batchtrie` /
+`_batchdb` batches and the atomic write in `persist()`. The nodes written are
+those HexaryTrie writes, so the state roots are the same and a stock AccountDB
+reads the result.
+"""
+
+from __future__ import annotations
+
+from eth.abc import AccountStorageDatabaseAPI, AtomicDatabaseAPI, DatabaseAPI
+from eth.constants import BLANK_ROOT_HASH
+from eth.db.account import AccountDB
+from eth.db.cache import CacheDB
+from eth.db.journal import JournalDB
+from eth.db.storage import AccountStorageDB, StorageLookup
+from eth.vm.interrupt import MissingAccountTrieNode, MissingStorageTrieNode
+from eth_hash.auto import keccak
+from eth_typing import Address, Hash32
+from trie.exceptions import MissingTrieNode
+
+from openledger_node.execution.mpt import get_value, update_trie
+
+
+class BatchedStorageLookup(StorageLookup):
+    """StorageLookup that queues slot writes and applies them to the trie in one
+    batch when the storage root is asked for (or the trie is committed, or swapped
+    for an empty one by a self-destruct), instead of on every write.
+
+    The queued writes are keyed by hashed slot; reads see them first, so the lookup
+    answers exactly as py-evm's does at every point."""
+
+    def __init__(self, db: DatabaseAPI, storage_root: Hash32, address: Address) -> None:
+        self._pending: dict[bytes, bytes | None] = {}
+        super().__init__(db, storage_root, address)
+
+    def _initialize_to_root_hash(self, root_hash: Hash32) -> None:
+        super()._initialize_to_root_hash(root_hash)
+        self._pending = {}
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        write_trie = self._get_write_trie()
+        try:
+            new_root = update_trie(self._trie_nodes_batch, write_trie.root_hash, self._pending)
+        except MissingTrieNode as exc:
+            raise MissingStorageTrieNode(
+                Hash32(exc.missing_node_hash),
+                self._starting_root_hash,
+                Hash32(exc.requested_key),
+                exc.prefix,
+                self._address,
+            ) from exc
+        write_trie.root_hash = new_root
+        self._pending = {}
+
+    def __getitem__(self, key: bytes) -> bytes:
+        hashed_slot = self._decode_key(key)
+        if hashed_slot in self._pending:
+            # HexaryTrie answers b"" for an absent key, and so does py-evm's lookup.
+            return self._pending[hashed_slot] or b""
+        # The trie py-evm's lookup reads (the write trie once there is one), walked
+        # with mpt's decoder rather than HexaryTrie's: same nodes, same answers.
+        if self._write_trie is not None:
+            db, root = self._trie_nodes_batch, self._write_trie.root_hash
+        else:
+            db, root = self._db, self._starting_root_hash
+        try:
+            return get_value(db, root, hashed_slot)
+        except MissingTrieNode as exc:
+            raise MissingStorageTrieNode(
+                Hash32(exc.missing_node_hash),
+                self._starting_root_hash,
+                Hash32(exc.requested_key),
+                exc.prefix,
+                self._address,
+            ) from exc
+
+    def _exists(self, key: bytes) -> bool:
+        return self[key] != b""
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self._get_write_trie()  # marks the root as changed, as a real write would
+        self._pending[self._decode_key(key)] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        self._get_write_trie()
+        self._pending[self._decode_key(key)] = None
+
+    def get_changed_root(self) -> Hash32:
+        self._flush()
+        return super().get_changed_root()
+
+    def commit_to(self, db: DatabaseAPI) -> None:
+        self._flush()
+        super().commit_to(db)
+
+    def new_trie(self) -> int:
+        # The trie kept for a revert must hold every write made before the wipe.
+        self._flush()
+        return super().new_trie()
+
+    def rollback_trie(self, trie_index: int) -> None:
+        # Queued writes belong to the trie being thrown away.
+        self._pending = {}
+        super().rollback_trie(trie_index)
+
+
+class OpenLedgerAccountStorageDB(AccountStorageDB):
+    """AccountStorageDB over a BatchedStorageLookup; otherwise py-evm's."""
+
+    def __init__(self, db: AtomicDatabaseAPI, storage_root: Hash32, address: Address) -> None:
+        super().__init__(db, storage_root, address)
+        # py-evm's pipe (lookup -> cache -> locked changes -> journal), rebuilt on
+        # the batching lookup; nothing has gone through the first one yet.
+        self._storage_lookup = BatchedStorageLookup(db, storage_root, address)
+        self._storage_cache = CacheDB(self._storage_lookup)
+        self._locked_changes = JournalDB(self._storage_cache)
+        self._journal_storage = JournalDB(self._locked_changes)
+
+
+class OpenLedgerAccountDB(AccountDB):
+    """AccountDB whose commit step updates the account trie in one batch."""
+
+    storage_db_class: type[AccountStorageDB] = OpenLedgerAccountStorageDB
+
+    def _get_address_store(self, address: Address) -> AccountStorageDatabaseAPI:
+        if address in self._account_stores:
+            return self._account_stores[address]
+        storage_root = self._get_storage_root(address)
+        store = self.storage_db_class(self._raw_store_db, storage_root, address)
+        self._account_stores[address] = store
+        return store
+
+    def make_state_root(self) -> Hash32:
+        # As py-evm's, up to the account trie update.
+        for _address, store in self._dirty_account_stores():
+            store.make_storage_root()
+
+        for address, storage_root in self._get_changed_roots():
+            if self.account_exists(address) or storage_root != BLANK_ROOT_HASH:
+                self._set_storage_root(address, storage_root)
+
+        self._journaldb.persist()
+
+        diff = self._journaltrie.diff()
+        changes: dict[bytes, bytes | None] = {key: None for key in diff.deleted_keys()}
+        changes.update(diff.pending_items())
+        if changes:
+            # The trie is keyed by keccak(address), as py-evm's HashTrie does. New
+            # nodes go to _batchtrie, where HexaryTrie would have put them, and only
+            # once the whole update has succeeded.
+            try:
+                new_root = update_trie(
+                    self._batchtrie,
+                    self.state_root,
+                    {keccak(address): value for address, value in changes.items()},
+                )
+            except MissingTrieNode as exc:
+                raise MissingAccountTrieNode(
+                    Hash32(exc.missing_node_hash),
+                    self._root_hash_at_last_persist,
+                    exc.requested_key,
+                ) from exc
+            self._trie.root_hash = Hash32(new_root)
+
+        self._journaltrie.reset()
+        self._trie_cache.reset_cache()
+
+        return self.state_root
