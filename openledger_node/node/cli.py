@@ -23,7 +23,7 @@ from typing import Any
 
 from openledger_node import __version__
 from openledger_node.config import LogConfig, NodeConfig, load_config
-from openledger_node.exceptions import OpenLedgerError
+from openledger_node.exceptions import ConfigError, OpenLedgerError
 
 DEFAULT_CONFIG = Path("configs/devnet.toml")
 
@@ -116,7 +116,12 @@ async def _serve(node: Any, config: NodeConfig, stop_after_blocks: int) -> int:
         loop.add_signal_handler(signum, stop.set)
     server = build_rpc(node) if config.rpc.enabled else None
     if server is not None:
-        await server.start(config.rpc.host, config.rpc.port)
+        try:
+            await server.start(config.rpc.host, config.rpc.port)
+        except OSError as exc:
+            raise ConfigError(
+                f"rpc: cannot listen on {config.rpc.host}:{config.rpc.port}: {exc.strerror or exc}"
+            ) from exc
     if config.chain.network == "dev":
         cmd_accounts(argparse.Namespace())
     head = node.store.head("unsafe")

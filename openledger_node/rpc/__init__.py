@@ -10,6 +10,7 @@ from openledger_node.rpc.filters import FilterApi, LogQuery
 from openledger_node.rpc.misc import DevApi, RollupApi, TxPoolApi, Web3NetApi
 from openledger_node.rpc.registry import Registry
 from openledger_node.rpc.server import RpcServer, ServerLimits
+from openledger_node.rpc.simulation import SimulationApi
 
 if TYPE_CHECKING:
     from openledger_node.node.builder import Node
@@ -28,13 +29,8 @@ def build_rpc(node: Node) -> RpcServer:
         TxPoolApi(backend),
         RollupApi(backend),
         DevApi(backend),
+        SimulationApi(backend, config.gas_cap),
     ]
-    try:
-        from openledger_node.rpc.simulation import SimulationApi
-    except ImportError:  # simulation module not present in this build
-        pass
-    else:
-        apis.append(SimulationApi(backend, config.gas_cap))
     for api in apis:
         registry.add(api)
     limits = ServerLimits(
