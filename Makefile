@@ -24,7 +24,7 @@ run: $(STAMP)
 	$(VENV)/bin/openledger-node sequencer --config configs/devnet.toml
 
 test: $(STAMP) $(NPM_STAMP)
-	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --dist loadscope $(PYTEST_ARGS)
 
 test-slow: $(STAMP) $(NPM_STAMP)
 	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)

@@ -23,6 +23,7 @@ from openledger_node.exceptions import (
     FeeCapTooLow,
     GasLimitExceeded,
     InsufficientFunds,
+    InvalidBlock,
     InvalidTransaction,
     NonceTooHigh,
 )
@@ -46,6 +47,7 @@ from sequencer.sources import DepositSource, L1OriginSource
 log = logging.getLogger("openledger.sequencer")
 
 MIN_TX_GAS = 21_000
+MAX_TIMESTAMP = 2**64 - 1
 
 
 class Pool(Protocol):
@@ -127,6 +129,8 @@ class BlockBuilder:
         if timestamp is None:
             timestamp = int(self.clock()) + self.time_offset
         timestamp = max(timestamp, int(parent.timestamp) + 1)
+        if timestamp > MAX_TIMESTAMP:
+            raise InvalidBlock(f"block timestamp {timestamp} exceeds the 64-bit limit {MAX_TIMESTAMP}")
         parent_origin, parent_seq = self.parent_origin(parent)
         origin = self.l1_origins.next_origin(parent_origin, timestamp)
         sequence_number = parent_seq + 1 if origin.hash == parent_origin.hash and origin.number == parent_origin.number else 0

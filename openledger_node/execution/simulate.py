@@ -22,7 +22,13 @@ from typing import Any, cast
 
 from eth._utils.address import generate_contract_address
 from eth._utils.generator import CachedIterable
-from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI, ComputationAPI, OpcodeAPI, StateAPI
+from eth.abc import (
+    AtomicDatabaseAPI,
+    BlockHeaderAPI,
+    ComputationAPI,
+    OpcodeAPI,
+    StateAPI,
+)
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.exceptions import (
     ContractCreationCollision,

@@ -14,9 +14,13 @@ from eth.vm.forks.prague.blocks import PragueBlockHeader
 
 from openledger_node.exceptions import BlockNotFound
 from openledger_node.execution.state import StateView
-from openledger_node.execution.transactions import DepositTransaction, Transaction, decode_transaction
+from openledger_node.execution.transactions import (
+    DepositTransaction,
+    Transaction,
+    decode_transaction,
+)
 from openledger_node.execution.types import Receipt
-from openledger_node.rpc.errors import InvalidParams, ResourceNotFound, RpcError
+from openledger_node.rpc.errors import RpcError
 from openledger_node.rpc.params import BlockId
 
 if TYPE_CHECKING:
@@ -24,10 +28,17 @@ if TYPE_CHECKING:
 
 
 class HeaderNotFound(RpcError):
-    """geth's answer when a state query names a block it does not have."""
+    """geth's answers (-32000) when a state query names a block it does not have."""
+
+    def __init__(self, by_hash: bool = False) -> None:
+        super().__init__("header for hash not found" if by_hash else "header not found")
+
+
+class NotCanonical(RpcError):
+    """geth's answer (-32000) for an EIP-1898 `requireCanonical` hash off the chain."""
 
     def __init__(self) -> None:
-        super().__init__("header not found")
+        super().__init__("hash is not currently canonical")
 
 
 @dataclass(frozen=True)
@@ -81,15 +92,13 @@ class Backend:
         except BlockNotFound:
             return None
         if block.require_canonical and self.store.canonical_hash(header.block_number) != header.hash:
-            raise InvalidParams(f"hash 0x{block.block_hash.hex()} is not currently canonical")
+            raise NotCanonical()
         return header
 
     def header_or_error(self, block: BlockId) -> PragueBlockHeader:
         header = self.header(block)
         if header is None:
-            if block.block_hash is not None:
-                raise ResourceNotFound(f"block 0x{block.block_hash.hex()} not found")
-            raise HeaderNotFound()
+            raise HeaderNotFound(by_hash=block.block_hash is not None)
         return header
 
     def state(self, block: BlockId) -> StateView:

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from openledger_node.execution.transactions import tx_fees
+from openledger_node.execution.transactions import encode_transaction, tx_fees
 from openledger_node.rpc import params as p
 from openledger_node.rpc.backend import Backend, FullBlock
 from openledger_node.rpc.errors import InvalidParams
-from openledger_node.rpc.format import d, format_block, format_receipt, format_transaction, q
+from openledger_node.rpc.format import (
+    d,
+    format_block,
+    format_receipt,
+    format_transaction,
+    q,
+)
 from openledger_node.rpc.params import LATEST, BlockId
 from openledger_node.rpc.registry import Param, rpc
 
@@ -23,6 +29,9 @@ MIN_SUGGESTED_TIP = 1_000_000
 TIP_SAMPLE_BLOCKS = 20
 TIP_PERCENTILE = 60
 MAX_FEE_HISTORY_BLOCKS = 1024
+# No blob transactions on L2, so excess blob gas stays 0 and the blob base fee
+# stays at EIP-4844's minimum, as geth computes it for every Cancun+ block.
+BLOB_BASE_FEE = 1
 
 
 class EthApi:
@@ -105,6 +114,15 @@ class EthApi:
     def tx_by_hash_and_index(self, block_hash: bytes, index: int) -> dict[str, Any] | None:
         return self._tx_at(BlockId(block_hash=block_hash), index)  # type: ignore[arg-type]
 
+    @rpc("eth_getRawTransactionByHash", Param("hash", p.hash32))
+    def get_raw_transaction_by_hash(self, tx_hash: bytes) -> str | None:
+        found = self.b.transaction(tx_hash)
+        if found is not None:
+            fb, index = found
+            return d(fb.raw_transactions[index])
+        pending = self.b.pool.get(tx_hash)
+        return None if pending is None else d(encode_transaction(pending))
+
     @rpc("eth_getTransactionReceipt", Param("hash", p.hash32))
     def get_receipt(self, tx_hash: bytes) -> dict[str, Any] | None:
         found = self.b.transaction(tx_hash)
@@ -172,7 +190,7 @@ class EthApi:
 
     @rpc("eth_blobBaseFee")
     def blob_base_fee(self) -> str:
-        return q(1)
+        return q(BLOB_BASE_FEE)
 
     @rpc(
         "eth_feeHistory",
@@ -200,17 +218,17 @@ class EthApi:
             header = self.b.store.header_by_number(number)
             base_fees.append(q(int(header.base_fee_per_gas or 0)))
             ratios.append(header.gas_used / header.gas_limit if header.gas_limit else 0.0)
-            if percentiles is not None:
+            if percentiles:
                 rewards.append([q(r) for r in self._rewards(header, percentiles)])
         base_fees.append(q(self.b.builder.base_fee_after(last)))
         result: dict[str, Any] = {
             "oldestBlock": q(first_number),
             "baseFeePerGas": base_fees,
             "gasUsedRatio": ratios,
-            "baseFeePerBlobGas": [q(0)] * len(base_fees),
+            "baseFeePerBlobGas": [q(BLOB_BASE_FEE)] * len(base_fees),
             "blobGasUsedRatio": [0.0] * len(ratios),
         }
-        if percentiles is not None:
+        if percentiles:
             result["reward"] = rewards
         return result
 

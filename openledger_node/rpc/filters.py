@@ -11,6 +11,7 @@ connection's thread-safe `notify`.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -27,8 +28,13 @@ from openledger_node.rpc.params import BlockId, ParamError
 from openledger_node.rpc.registry import Param, rpc
 from openledger_node.rpc.server import Connection
 
+log = logging.getLogger("openledger.rpc")
+
 FILTER_TIMEOUT = 300.0
 MAX_TOPICS = 4
+# geth's bounds on one criteria: each address and topic alternative costs an index scan.
+MAX_ADDRESSES = 1000
+MAX_SUB_TOPICS = 1000
 
 
 class NotificationsUnsupported(RpcError):
@@ -36,6 +42,13 @@ class NotificationsUnsupported(RpcError):
 
     def __init__(self) -> None:
         super().__init__("notifications not supported")
+
+
+class UnknownBlock(RpcError):
+    """geth's answer (-32000) for logs of a block hash it does not have."""
+
+    def __init__(self) -> None:
+        super().__init__("unknown block")
 
 
 class FilterNotFound(RpcError):
@@ -67,6 +80,8 @@ def _topic_entry(value: Any) -> frozenset[bytes] | None:
     if isinstance(value, list):
         if not value:
             return None
+        if len(value) > MAX_SUB_TOPICS:
+            raise ParamError(f"exceed max sub topics: {len(value)}, at most {MAX_SUB_TOPICS}")
         if any(v is None for v in value):
             return None  # null among alternatives matches anything
         return frozenset(p.hash32(v) for v in value)
@@ -85,6 +100,8 @@ def log_criteria(value: Any) -> LogCriteria:
     if raw_address is None:
         addresses: frozenset[bytes] = frozenset()
     elif isinstance(raw_address, list):
+        if len(raw_address) > MAX_ADDRESSES:
+            raise ParamError(f"exceed max addresses: {len(raw_address)}, at most {MAX_ADDRESSES}")
         addresses = frozenset(p.address(a) for a in raw_address)
     else:
         addresses = frozenset([p.address(raw_address)])
@@ -131,7 +148,7 @@ class LogQuery:
         if criteria.block_hash is not None:
             header = self.b.header(BlockId(block_hash=criteria.block_hash))  # type: ignore[arg-type]
             if header is None:
-                raise InvalidParams(f"unknown block 0x{criteria.block_hash.hex()}")
+                raise UnknownBlock()
             return self.logs_in_range(criteria, int(header.block_number), int(header.block_number), header)
         first, last = self.resolve_range(criteria)
         if first > last:
@@ -260,6 +277,9 @@ class FilterApi:
 
         def collect(tx_hash: bytes) -> None:
             with self._lock:
+                if time.monotonic() - flt.touched > FILTER_TIMEOUT:
+                    self._expire()  # nobody polls it: drop it rather than collect forever
+                    return
                 flt.pending.append(d(tx_hash))
 
         flt.unsubscribe = self.b.pool.subscribe(collect)
@@ -273,17 +293,23 @@ class FilterApi:
                 out, flt.pending = flt.pending, []
             return out
         head = int(self.b.head().block_number)
-        first, flt.last_block = flt.last_block + 1, head
-        if first > head:
-            return []
         if flt.kind == "blocks":
+            with self._lock:
+                first, flt.last_block = flt.last_block + 1, head
             return [d(self.b.store.header_by_number(n).hash) for n in range(first, head + 1)]
         assert flt.criteria is not None
         to_block = flt.criteria.to_block
         last = head if to_block is None or to_block.number is None else min(head, to_block.number)
-        if first > last:
-            return []
-        return self.query.logs_in_range(flt.criteria, first, min(last, first + self.query.max_block_range - 1))
+        with self._lock:
+            first = flt.last_block + 1
+            if first > last:
+                flt.last_block = last  # below the old position after evm_revert
+                return []
+            # At most one query's range per poll; the next poll goes on from there, so
+            # a filter far behind the head catches up without losing logs.
+            end = min(last, first + self.query.max_block_range - 1)
+            flt.last_block = end
+        return self.query.logs_in_range(flt.criteria, first, end)
 
     @rpc("eth_getFilterLogs", Param("id", p.string), blocking=True)
     def get_filter_logs(self, filter_id: str) -> list[dict[str, Any]]:
@@ -344,6 +370,8 @@ class FilterApi:
         return True
 
     def _on_block(self, result: Any) -> None:
+        """Runs on the thread that sealed the block (the sequencer or evm_mine): it
+        must not raise, or a stored block would look like a failed one."""
         with self._lock:
             subs = list(self._subs.items())
         if not subs:
@@ -351,17 +379,24 @@ class FilterApi:
         header = result.block.header
         head_json = None
         for sub_id, (connection, kind, arg) in subs:
-            if kind == "newHeads":
-                if head_json is None:
-                    head_json = format_header(header)
-                connection.notify(sub_id, head_json)
-            elif kind == "logs":
-                log_index = 0
-                for tx_index, (tx, receipt) in enumerate(zip(result.block.transactions, result.block.receipts)):
-                    for log in receipt.logs:
-                        if arg.matches(log):
-                            connection.notify(sub_id, format_log(log, header, bytes(tx.hash), tx_index, log_index))
-                        log_index += 1
+            try:
+                if kind == "newHeads":
+                    if head_json is None:
+                        head_json = format_header(header)
+                    connection.notify(sub_id, head_json)
+                elif kind == "logs":
+                    self._notify_logs(connection, sub_id, arg, result.block, header)
+            except Exception:
+                log.exception("notifying subscription %s of block %d failed", sub_id, header.block_number)
+
+    @staticmethod
+    def _notify_logs(connection: Connection, sub_id: str, criteria: LogCriteria, block: Any, header: Any) -> None:
+        log_index = 0
+        for tx_index, (tx, receipt) in enumerate(zip(block.transactions, block.receipts)):
+            for entry in receipt.logs:
+                if criteria.matches(entry):
+                    connection.notify(sub_id, format_log(entry, header, bytes(tx.hash), tx_index, log_index))
+                log_index += 1
 
     def _on_pending(self, tx_hash: bytes) -> None:
         with self._lock:

@@ -33,6 +33,13 @@ def addr_or_none(value: bytes | None) -> str | None:
     return d(value) if value else None
 
 
+def present(value: bytes | None, field: str) -> bytes:
+    """A header field py-evm types as optional that every Prague header carries."""
+    if value is None:
+        raise ValueError(f"header without {field}")
+    return value
+
+
 def format_header(header: PragueBlockHeader) -> dict[str, Any]:
     return {
         "number": q(header.block_number),
@@ -53,10 +60,10 @@ def format_header(header: PragueBlockHeader) -> dict[str, Any]:
         "timestamp": q(header.timestamp),
         "mixHash": d(header.mix_hash),
         "baseFeePerGas": q(header.base_fee_per_gas or 0),
-        "withdrawalsRoot": d(header.withdrawals_root),
+        "withdrawalsRoot": d(present(header.withdrawals_root, "withdrawalsRoot")),
         "blobGasUsed": q(header.blob_gas_used),
         "excessBlobGas": q(header.excess_blob_gas),
-        "parentBeaconBlockRoot": d(header.parent_beacon_block_root),
+        "parentBeaconBlockRoot": d(present(header.parent_beacon_block_root, "parentBeaconBlockRoot")),
         "requestsHash": d(header.requests_hash),
     }
 
@@ -89,11 +96,13 @@ def format_transaction(
     index: int | None = None,
     receipt: Receipt | None = None,
 ) -> dict[str, Any]:
-    """A transaction; `header` None means pending (not in a block yet)."""
+    """A transaction; `header` None means pending (not in a block yet): geth then
+    writes the location fields, blockTimestamp included, as null."""
     kind = tx_type(tx)
     out: dict[str, Any] = {
         "blockHash": d(header.hash) if header is not None else None,
         "blockNumber": q(header.block_number) if header is not None else None,
+        "blockTimestamp": q(header.timestamp) if header is not None else None,
         "transactionIndex": q(index) if index is not None else None,
         "hash": d(tx.hash),
         "type": q(kind),
@@ -121,7 +130,7 @@ def format_transaction(
         return out
     base_fee = int(header.base_fee_per_gas or 0) if header is not None else None
     out["nonce"] = q(tx.nonce)
-    out["v"] = q(getattr(tx, "v", None) if kind == 0 else tx.y_parity)
+    out["v"] = q(int(getattr(tx, "v")) if kind == 0 else tx.y_parity)
     out["r"] = q(tx.r)
     out["s"] = q(tx.s)
     chain_id = chain_id_of(tx)

@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 from eth_hash.auto import keccak
+from eth_utils.address import to_checksum_address
 
 from openledger_node import __version__
 from openledger_node.execution.block import decode_l1_info
@@ -59,7 +60,7 @@ class Web3NetApi:
 
 
 def _inspect(tx: Transaction) -> str:
-    to = d(tx.to) if tx.to else "contract creation"
+    to = to_checksum_address(tx.to) if tx.to else "contract creation"
     return f"{to}: {tx.value} wei + {tx.gas} gas × {tx.max_fee_per_gas} wei"
 
 
@@ -76,7 +77,7 @@ class TxPoolApi:
         pending, queued = self.b.pool.content()
         return {
             name: {
-                d(sender): {str(nonce): fmt(tx) for nonce, tx in sorted(txs.items())}
+                to_checksum_address(sender): {str(nonce): fmt(tx) for nonce, tx in sorted(txs.items())}
                 for sender, txs in sorted(group.items())
             }
             for name, group in (("pending", pending), ("queued", queued))
@@ -88,7 +89,7 @@ class TxPoolApi:
 
     @rpc("txpool_contentFrom", Param("address", p.address))
     def content_from(self, address: bytes) -> dict[str, dict[str, Any]]:
-        key = d(address)
+        key = to_checksum_address(address)
         return {name: group.get(key, {}) for name, group in self.content().items()}
 
     @rpc("txpool_inspect")
@@ -156,10 +157,20 @@ class DevApi:
         self._next_snapshot = 1
         self._lock = threading.Lock()
 
-    @rpc("evm_mine", Param("timestamp", p.quantity, None), dev_only=True, blocking=True)
-    def mine(self, timestamp: int | None) -> str:
-        self.b.builder.build_block(timestamp)
+    @rpc("evm_mine", Param("options", p.any_value, None), dev_only=True, blocking=True)
+    def mine(self, options: Any) -> str:
+        """anvil's forms: no argument, a timestamp (number or quantity), or
+        {"timestamp": t, "blocks": n}."""
+        timestamp, blocks = _mine_options(options)
+        if timestamp is not None:
+            self._check_timestamp(timestamp + blocks - 1)
+        for i in range(blocks):
+            self.b.builder.build_block(None if timestamp is None else timestamp + i)
         return q(0)
+
+    def _check_timestamp(self, timestamp: int) -> None:
+        if timestamp > MAX_TIMESTAMP:
+            raise InvalidParams(f"invalid argument 0: timestamp {timestamp} is larger than int64")
 
     @rpc("evm_snapshot", dev_only=True)
     def snapshot(self) -> str:
@@ -184,19 +195,45 @@ class DevApi:
     @rpc("evm_increaseTime", Param("seconds", p.any_value), dev_only=True)
     def increase_time(self, seconds: Any) -> str:
         amount = _int_or_hex(seconds, "seconds")
-        self.b.builder.time_offset += amount
-        return q(self.b.builder.time_offset)
+        builder = self.b.builder
+        if int(builder.clock()) + builder.time_offset + amount > MAX_TIMESTAMP:
+            raise InvalidParams(f"invalid argument 0: increasing the time by {amount} s overflows the timestamp")
+        builder.time_offset += amount
+        return q(builder.time_offset)
 
     @rpc("evm_setNextBlockTimestamp", Param("timestamp", p.any_value), dev_only=True)
     def set_next_block_timestamp(self, timestamp: Any) -> None:
         value = _int_or_hex(timestamp, "timestamp")
+        self._check_timestamp(value)
         head = self.b.head()
         if value <= head.timestamp:
             raise InvalidParams(
                 f"timestamp {value} is not after the latest block's timestamp {head.timestamp}"
             )
         self.b.builder.next_timestamp = value
-        return None
+
+
+# Headers hold 64-bit timestamps and every later block adds at least a second:
+# dev controls stay within int64 (as anvil's do), which leaves room for all of them.
+MAX_TIMESTAMP = 2**63 - 1
+MAX_MINE_BLOCKS = 1000
+
+
+def _mine_options(options: Any) -> tuple[int | None, int]:
+    """(timestamp or None, number of blocks) from evm_mine's argument."""
+    if options is None:
+        return None, 1
+    if isinstance(options, dict):
+        unknown = set(options) - {"timestamp", "blocks"}
+        if unknown:
+            raise InvalidParams(f"invalid argument 0: unknown field {min(unknown)!r} in mine options")
+        raw_ts, raw_blocks = options.get("timestamp"), options.get("blocks")
+        timestamp = None if raw_ts is None else _int_or_hex(raw_ts, "timestamp")
+        blocks = 1 if raw_blocks is None else _int_or_hex(raw_blocks, "blocks")
+        if not 1 <= blocks <= MAX_MINE_BLOCKS:
+            raise InvalidParams(f"invalid argument 0: blocks must be between 1 and {MAX_MINE_BLOCKS}")
+        return timestamp, blocks
+    return _int_or_hex(options, "timestamp"), 1
 
 
 def _int_or_hex(value: Any, what: str) -> int:

@@ -17,6 +17,7 @@ T = TypeVar("T")
 
 BLOCK_TAGS = ("latest", "pending", "safe", "finalized", "earliest")
 MAX_UINT256 = 2**256 - 1
+MAX_BLOCK_NUMBER = 2**63 - 1  # geth: block numbers are int64
 
 
 class ParamError(ValueError):
@@ -67,6 +68,16 @@ def data(value: Any) -> bytes:
         return bytes.fromhex(body)
     except ValueError:
         raise ParamError("invalid hex string") from None
+
+
+def block_number(value: Any) -> int:
+    """A block number: a quantity that fits geth's int64."""
+    number = quantity(value)
+    if number.bit_length() > 64:
+        raise ParamError("hex number > 64 bits")
+    if number > MAX_BLOCK_NUMBER:
+        raise ParamError("block number larger than int64")
+    return number
 
 
 def fixed(length: int, what: str) -> Callable[[Any], bytes]:
@@ -135,7 +146,7 @@ def block_id(value: Any) -> BlockId:
             return BlockId(tag=value)
         if value.startswith(("0x", "0X")) and len(value) == 66:
             return BlockId(block_hash=hash32(value))
-        return BlockId(number=quantity(value))
+        return BlockId(number=block_number(value))
     if isinstance(value, dict):
         unknown = set(value) - {"blockHash", "blockNumber", "requireCanonical"}
         if unknown:
@@ -146,7 +157,7 @@ def block_id(value: Any) -> BlockId:
             canonical = value.get("requireCanonical", False)
             return BlockId(block_hash=hash32(value["blockHash"]), require_canonical=boolean(canonical))
         if "blockNumber" in value:
-            return block_id(value["blockNumber"])
+            return block_number_or_tag(value["blockNumber"])
         raise ParamError("block parameter object needs blockHash or blockNumber")
     raise ParamError(f"cannot unmarshal {_json_type(value)} into block number or hash")
 
@@ -154,7 +165,7 @@ def block_id(value: Any) -> BlockId:
 def block_number_or_tag(value: Any) -> BlockId:
     if isinstance(value, str) and value in BLOCK_TAGS:
         return BlockId(tag=value)
-    return BlockId(number=quantity(value))
+    return BlockId(number=block_number(value))
 
 
 def optional(parse: Callable[[Any], T]) -> Callable[[Any], T | None]:

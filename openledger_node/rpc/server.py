@@ -11,15 +11,16 @@ WebSocket connections also carry subscriptions (`eth_subscribe`).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
-import itertools
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from openledger_node.exceptions import OpenLedgerError
 from openledger_node.rpc.errors import (
@@ -45,6 +46,28 @@ class ServerLimits:
 
 _connection_ids = itertools.count(1)
 
+# Notifications queued for one connection that does not read them: past this the
+# connection is closed rather than buffered without bound (geth's
+# maxClientSubscriptionBuffer).
+MAX_PENDING_NOTIFICATIONS = 20_000
+
+# JSON nested deeper than this is refused before it is parsed: py-evm raises the
+# interpreter's recursion limit to 100,000, so a body of a few hundred thousand
+# brackets would overflow the C stack in the JSON parser and kill the process.
+MAX_JSON_DEPTH = 100
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether `body` nests arrays and objects deeper than `limit` (strings
+    skipped). Linear, and only the bracket count is looked at when that is small."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    return max(itertools.accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0) > limit
+
 
 @dataclass(eq=False)
 class Connection:
@@ -54,6 +77,8 @@ class Connection:
     loop: asyncio.AbstractEventLoop
     id: int = field(default_factory=lambda: next(_connection_ids))
     subscriptions: dict[str, Callable[[], None]] = field(default_factory=dict)
+    backlog: int = 0  # notifications handed to the socket and not yet written
+    dropped: bool = False  # closed for not reading its notifications
 
     def notify(self, subscription: str, result: Any) -> None:
         """Send a subscription notification; safe to call from any thread."""
@@ -61,11 +86,24 @@ class Connection:
             {"jsonrpc": "2.0", "method": "eth_subscription",
              "params": {"subscription": subscription, "result": result}}
         )
-        self.loop.call_soon_threadsafe(self._send, message)
+        try:
+            self.loop.call_soon_threadsafe(self._send, message)
+        except RuntimeError:  # the loop is closed: the server has stopped
+            pass
 
     def _send(self, message: str) -> None:
-        if self.ws is not None and not self.ws.closed:
-            asyncio.ensure_future(self._send_async(message))
+        if self.ws is None or self.ws.closed or self.dropped:
+            return
+        if self.backlog >= MAX_PENDING_NOTIFICATIONS:
+            self.dropped = True
+            log.warning("closing websocket %d: %d notifications not read", self.id, self.backlog)
+            self.close()
+            asyncio.ensure_future(self.ws.close(
+                code=WSCloseCode.POLICY_VIOLATION,
+                message=f"subscription backlog over {MAX_PENDING_NOTIFICATIONS} notifications".encode()))
+            return
+        self.backlog += 1
+        asyncio.ensure_future(self._send_async(message))
 
     async def _send_async(self, message: str) -> None:
         try:
@@ -73,11 +111,32 @@ class Connection:
             await self.ws.send_str(message)
         except (ConnectionError, RuntimeError):
             pass
+        finally:
+            self.backlog -= 1
 
     def close(self) -> None:
         for unsubscribe in self.subscriptions.values():
             unsubscribe()
         self.subscriptions.clear()
+
+
+class _WebSocket(web.WebSocketResponse):
+    """aiohttp closes a connection whose message is over `max_msg_size` with code
+    1009 and no reason; this one says which limit the client hit."""
+
+    def __init__(self, max_msg_size: int, **kwargs: Any) -> None:
+        super().__init__(max_msg_size=max_msg_size, **kwargs)
+        self._limit = max_msg_size
+
+    async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True) -> bool:
+        if code == WSCloseCode.MESSAGE_TOO_BIG and not message:
+            message = f"message too large: limit is {self._limit} bytes".encode()
+        return await super().close(code=code, message=message, drain=drain)
+
+
+def _reject_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON, though Python's parser takes them."""
+    raise ValueError(f"invalid JSON constant {name}")
 
 
 def _error_response(request_id: Any, exc: BaseException) -> dict[str, Any]:
@@ -109,8 +168,8 @@ class RpcServer:
         site = web.TCPSite(self._runner, host, port)
         await site.start()
         server = site._server  # the bound socket tells the real port when 0 was asked
-        assert server is not None
-        self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        assert isinstance(server, asyncio.Server)
+        self.port = int(server.sockets[0].getsockname()[1])
         log.info("JSON-RPC listening on http://%s:%d (WebSocket on the same port)", host, self.port)
         return self.port
 
@@ -165,7 +224,7 @@ class RpcServer:
                 _error_response(None, InvalidRequest("send JSON-RPC requests with POST, or upgrade to WebSocket")),
                 status=405,
             )
-        ws = web.WebSocketResponse(max_msg_size=self.limits.max_ws_message_bytes, heartbeat=30)
+        ws = _WebSocket(self.limits.max_ws_message_bytes, heartbeat=30)
         await ws.prepare(request)
         connection = Connection(ws, asyncio.get_running_loop())
         self._connections.add(connection)
@@ -182,10 +241,12 @@ class RpcServer:
                 elif message.type == WSMsgType.ERROR:
                     log.debug("websocket closed with error: %s", ws.exception())
                     break
+        except ConnectionError as exc:  # the client left while its answer was being computed
+            log.debug("websocket %d gone: %s", connection.id, exc)
         finally:
             connection.close()
             self._connections.discard(connection)
-        if ws.close_code == 1009:  # message too big: tell the client why before closing
+        if ws.close_code == WSCloseCode.MESSAGE_TOO_BIG:
             log.info("closed websocket: message over %d bytes", self.limits.max_ws_message_bytes)
         return ws
 
@@ -193,9 +254,12 @@ class RpcServer:
 
     async def handle_payload(self, body: bytes, connection: Connection | None) -> str | None:
         """Answer a raw request body: one request or a batch. None: nothing to send."""
+        if json_too_deep(body):
+            return json.dumps(_error_response(None, ParseError(
+                f"parse error: JSON nested deeper than {MAX_JSON_DEPTH} levels")))
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+            payload = json.loads(body, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             return json.dumps(_error_response(None, ParseError("parse error")))
         if isinstance(payload, list):
             if not payload:

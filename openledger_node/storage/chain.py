@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import plyvel
 import rlp
@@ -36,6 +37,8 @@ from openledger_node.execution.types import Receipt
 from openledger_node.storage.leveldb import LevelDB, OverlayDB
 
 STATE_PREFIX = b"s"
+# State trie nodes kept in memory (a few hundred bytes each).
+STATE_CACHE_ENTRIES = 100_000
 HEADS = ("unsafe", "safe", "finalized")
 
 
@@ -89,7 +92,7 @@ class ChainStore:
         self.path = path
         self._sync = sync_writes
         self._lock = threading.Lock()
-        self.state_db = LevelDB(self._db, STATE_PREFIX, sync=sync_writes)
+        self.state_db = LevelDB(self._db, STATE_PREFIX, sync=sync_writes, cache_size=STATE_CACHE_ENTRIES)
         self._header_cache: dict[bytes, PragueBlockHeader] = {}
 
     def close(self) -> None:
@@ -118,8 +121,8 @@ class ChainStore:
         block_hash = bytes(header.hash)
         number = int(header.block_number)
         num = _num(number)
-        with self._lock, self._db.write_batch(sync=self._sync) as batch:
-            state.write_to(batch, STATE_PREFIX)
+
+        def index(batch: Any) -> None:
             batch.put(b"h" + block_hash, rlp.encode(header))
             batch.put(b"n" + num, block_hash)
             batch.put(
@@ -127,9 +130,8 @@ class ChainStore:
                 rlp.encode([[raw, sender] for raw, sender in zip(transactions, senders, strict=True)]),
             )
             batch.put(b"r" + block_hash, rlp.encode([r.encode_stored() for r in receipts]))
-            for index, raw in enumerate(transactions):
-                tx_hash = keccak(raw)
-                batch.put(b"t" + tx_hash, num + block_hash + index.to_bytes(4, "big"))
+            for position, raw in enumerate(transactions):
+                batch.put(b"t" + keccak(raw), num + block_hash + position.to_bytes(4, "big"))
             addresses: set[bytes] = set()
             topics: set[bytes] = set()
             for receipt in receipts:
@@ -142,6 +144,9 @@ class ChainStore:
                 batch.put(b"o" + topic + num, b"")
             for name in heads:
                 batch.put(b"H" + name.encode(), block_hash)
+
+        with self._lock:
+            self.state_db.write_batch(state, index)
         self._header_cache[block_hash] = header
 
     def rewind(self, number: int) -> None:

@@ -8,48 +8,81 @@ leaves either the whole block or none of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import plyvel
 from eth.abc import AtomicWriteBatchAPI, DatabaseAPI
 from eth.db.backends.base import BaseAtomicDB, BaseDB
+from lru import LRU
 
 _DELETED = object()
 
 
 class LevelDB(BaseAtomicDB):
-    """A LevelDB namespace (`prefix`) seen through py-evm's database interface."""
+    """A LevelDB namespace (`prefix`) seen through py-evm's database interface.
 
-    def __init__(self, db: plyvel.DB, prefix: bytes = b"", sync: bool = False) -> None:
+    Reads go through an LRU cache of `cache_size` entries: state trie nodes are
+    keyed by their hash, so the hot upper levels of the trie are read from LevelDB
+    once instead of on every account lookup. Writes and deletes through this
+    object, or through `write_batch`, keep the cache in step.
+    """
+
+    def __init__(self, db: plyvel.DB, prefix: bytes = b"", sync: bool = False, cache_size: int = 0) -> None:
         self._db = db
         self._prefix = prefix
         self._sync = sync
+        self._cache: LRU[bytes, bytes] | None = LRU(cache_size) if cache_size else None
 
     def __getitem__(self, key: bytes) -> bytes:
+        cache = self._cache
+        if cache is not None:
+            cached = cache.get(key)
+            if cached is not None:
+                return cached
         value = self._db.get(self._prefix + key)
         if value is None:
             raise KeyError(key)
-        return bytes(value)
+        value = bytes(value)
+        if cache is not None:
+            cache[key] = value
+        return value
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self._db.put(self._prefix + key, value, sync=self._sync)
+        if self._cache is not None:
+            self._cache[key] = bytes(value)
 
     def __delitem__(self, key: bytes) -> None:
         if self._db.get(self._prefix + key) is None:
             raise KeyError(key)
         self._db.delete(self._prefix + key, sync=self._sync)
+        self.forget(key)
 
     def _exists(self, key: bytes) -> bool:
+        if self._cache is not None and key in self._cache:
+            return True
         return self._db.get(self._prefix + key) is not None
+
+    def forget(self, key: bytes) -> None:
+        if self._cache is not None and key in self._cache:
+            del self._cache[key]
 
     @contextmanager
     def atomic_batch(self) -> Iterator[AtomicWriteBatchAPI]:
         overlay = OverlayDB(self)
         yield overlay  # type: ignore[misc]
+        self.write_batch(overlay)
+
+    def write_batch(self, overlay: OverlayDB, extra: Callable[[Any], None] | None = None) -> None:
+        """Write an overlay's changes (and `extra` puts into the same batch) atomically."""
         with self._db.write_batch(sync=self._sync) as batch:
             overlay.write_to(batch, self._prefix)
+            if extra is not None:
+                extra(batch)
+        for key in overlay.deleted_keys():
+            self.forget(key)
 
 
 class OverlayDB(BaseAtomicDB):
@@ -94,6 +127,9 @@ class OverlayDB(BaseAtomicDB):
                 batch.delete(prefix + key)
             else:
                 batch.put(prefix + key, value)
+
+    def deleted_keys(self) -> list[bytes]:
+        return [key for key, value in self._changes.items() if value is _DELETED]
 
     def __len__(self) -> int:
         return len(self._changes)

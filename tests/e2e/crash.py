@@ -15,8 +15,8 @@ import random
 import re
 import signal
 import subprocess
-import threading
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
