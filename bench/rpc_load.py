@@ -67,40 +67,39 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> 
 
 
 @contextmanager
-def run_anvil() -> Iterator[str]:
-    port = free_port()
-    binary = REPO / "node_modules" / ".bin" / "anvil"
-    proc = subprocess.Popen(
-        [str(binary), "--port", str(port), "--chain-id", str(CHAIN_ID), "--block-time", "1", "--silent"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+def serving(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run a node process on `port` until the block exits; yield its URL once it answers."""
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, proc)
         yield url
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.wait(30)
+
+
+@contextmanager
+def run_anvil() -> Iterator[str]:
+    port = free_port()
+    binary = REPO / "node_modules" / ".bin" / "anvil"
+    with serving([str(binary), "--port", str(port), "--chain-id", str(CHAIN_ID), "--block-time", "1", "--silent"],
+                 port) as url:
+        yield url
 
 
 @contextmanager
 def run_ours() -> Iterator[str]:
     port = free_port()
-    with tempfile.TemporaryDirectory() as data_dir:
-        env = dict(os.environ, OPENLEDGER__TXPOOL__GLOBAL_SLOTS="50000", OPENLEDGER__TXPOOL__ACCOUNT_SLOTS="50000",
-                   OPENLEDGER__LOG__LEVEL="warning")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "openledger_node.node.cli", "sequencer", "--config", "configs/devnet.toml",
-             "--data-dir", data_dir, "--block-time", "1", "--rpc-port", str(port)],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(url, proc)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(30)
+    env = dict(os.environ, OPENLEDGER__TXPOOL__GLOBAL_SLOTS="50000", OPENLEDGER__TXPOOL__ACCOUNT_SLOTS="50000",
+               OPENLEDGER__LOG__LEVEL="warning")
+    with tempfile.TemporaryDirectory() as data_dir, serving(
+        [sys.executable, "-m", "openledger_node.node.cli", "sequencer", "--config", "configs/devnet.toml",
+         "--data-dir", data_dir, "--block-time", "1", "--rpc-port", str(port)],
+        port,
+        env,
+    ) as url:
+        yield url
 
 
 @dataclass

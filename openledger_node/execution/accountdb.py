@@ -50,15 +50,19 @@ class BatchedStorageLookup(StorageLookup):
         try:
             new_root = update_trie(self._trie_nodes_batch, write_trie.root_hash, self._pending)
         except MissingTrieNode as exc:
-            raise MissingStorageTrieNode(
-                Hash32(exc.missing_node_hash),
-                self._starting_root_hash,
-                Hash32(exc.requested_key),
-                exc.prefix,
-                self._address,
-            ) from exc
+            raise self._missing(exc) from exc
         write_trie.root_hash = new_root
         self._pending = {}
+
+    def _missing(self, exc: MissingTrieNode) -> MissingStorageTrieNode:
+        """py-evm's error for a storage node absent from the database."""
+        return MissingStorageTrieNode(
+            Hash32(exc.missing_node_hash),
+            self._starting_root_hash,
+            Hash32(exc.requested_key),
+            exc.prefix,
+            self._address,
+        )
 
     def __getitem__(self, key: bytes) -> bytes:
         hashed_slot = self._decode_key(key)
@@ -74,13 +78,7 @@ class BatchedStorageLookup(StorageLookup):
         try:
             return get_value(db, root, hashed_slot)
         except MissingTrieNode as exc:
-            raise MissingStorageTrieNode(
-                Hash32(exc.missing_node_hash),
-                self._starting_root_hash,
-                Hash32(exc.requested_key),
-                exc.prefix,
-                self._address,
-            ) from exc
+            raise self._missing(exc) from exc
 
     def _exists(self, key: bytes) -> bool:
         return self[key] != b""
