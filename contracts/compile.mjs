@@ -171,7 +171,9 @@ function compile() {
       const contract = contracts[contractName];
       const bytecode = contract.evm.bytecode.object;
       if (!info || info.kind === 'interface' || info.abstract || bytecode === '') continue;
-      if (info.kind === 'library' && contract.abi.length === 0) continue;
+      // A library of internal functions has nothing to call: its ABI lists at most
+      // the custom errors it declares, which the contracts using it carry anyway.
+      if (info.kind === 'library' && contract.abi.every((item) => item.type === 'error')) continue;
       if (Object.keys(contract.evm.bytecode.linkReferences ?? {}).length > 0) {
         process.stderr.write(
           `compile.mjs: ${sourceName}:${contractName} needs library linking, which is not supported; ` +
