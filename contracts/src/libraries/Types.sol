@@ -2,7 +2,7 @@
 pragma solidity ^0.8.30;
 
 /// @title Types
-/// @notice Structs shared by the L2 predeploys and the L1 portal.
+/// @notice Structs shared by the L2 predeploys and the L1 contracts.
 library Types {
     /// @notice A withdrawal initiated on L2 by L2ToL1MessagePasser and proven and
     ///         finalized on L1 by the portal. Field order is part of the
@@ -20,5 +20,16 @@ library Types {
         uint256 value;
         uint256 gasLimit;
         bytes data;
+    }
+
+    /// @notice An L2 output root committed on L1 by the rollup contract, one per
+    ///         batch. The portal proves withdrawals against finalized ones.
+    /// @custom:field outputRoot    Output root after l2BlockNumber (see OutputRoot.sol).
+    /// @custom:field l2BlockNumber Last L2 block of the batch the root commits to.
+    /// @custom:field timestamp     L1 timestamp at which the output was submitted.
+    struct OutputProposal {
+        bytes32 outputRoot;
+        uint64 l2BlockNumber;
+        uint64 timestamp;
     }
 }
