@@ -28,7 +28,14 @@ from openledger_node.execution.block import EMPTY_REQUESTS_HASH
 from openledger_node.execution.types import L1Origin
 from openledger_node.execution.vm import OpenLedgerVM
 from openledger_node.primitives import (
+    ATTRIBUTION_STAKING_ADDRESS,
     BASE_FEE_VAULT_ADDRESS,
+    DATANET_REGISTRY_ADDRESS,
+    GOVERNANCE_TIMELOCK_ADDRESS,
+    GOVERNOR_ADDRESS,
+    MODEL_REGISTRY_ADDRESS,
+    PAYABLE_AI_ADDRESS,
+    WOPEN_ADDRESS,
     L1_BLOCK_ADDRESS,
     L2_TO_L1_MESSAGE_PASSER_ADDRESS,
     SEQUENCER_FEE_VAULT_ADDRESS,
@@ -117,6 +124,39 @@ class FeeVaultSpec(_Spec):
         return _int(value)
 
 
+class AiEconomySpec(_Spec):
+    """Constructor parameters of the AI-economy predeploys (PayableAI, AttributionStaking)."""
+
+    admin: str = Field("timelock", description="'timelock' (governance) or an address")
+    treasury: str = "0x" + GOVERNANCE_TIMELOCK_ADDRESS.hex()
+    protocol_share_bps: int = Field(500, alias="protocolShareBps")
+    settlement_period: int = Field(3600, alias="settlementPeriod")
+    dispute_window: int = Field(3600, alias="disputeWindow")
+    min_provider_stake: int = Field(1_000 * 10**18, alias="minProviderStake")
+    dispute_bond: int = Field(10 * 10**18, alias="disputeBond")
+    provider_unbonding_delay: int = Field(8 * 24 * 3600, alias="providerUnbondingDelay")
+    slash_bps: int = Field(5_000, alias="slashBps")
+    disputer_reward_bps: int = Field(2_000, alias="disputerRewardBps")
+
+    @field_validator("min_provider_stake", "dispute_bond", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> int:
+        return _int(value)
+
+    def admin_address(self) -> str:
+        return "0x" + GOVERNANCE_TIMELOCK_ADDRESS.hex() if self.admin == "timelock" else self.admin
+
+
+class GovernanceSpec(_Spec):
+    """The L2 governor over WOPEN and its timelock (times in seconds: WOPEN's clock is time)."""
+
+    timelock_delay: int = Field(2 * 24 * 3600, alias="timelockDelay")
+    voting_delay: int = Field(24 * 3600, alias="votingDelay")
+    voting_period: int = Field(5 * 24 * 3600, alias="votingPeriod")
+    proposal_threshold: int = Field(0, alias="proposalThreshold")
+    quorum_percent: int = Field(4, alias="quorumPercent", ge=0, le=100)
+
+
 class GenesisSpec(_Spec):
     chain_id: int = Field(alias="chainId", gt=0)
     timestamp: int = 0
@@ -126,6 +166,8 @@ class GenesisSpec(_Spec):
     l1: L1OriginSpec = L1OriginSpec()
     base_fee_vault: FeeVaultSpec = Field(alias="baseFeeVault")
     sequencer_fee_vault: FeeVaultSpec = Field(alias="sequencerFeeVault")
+    ai: AiEconomySpec = AiEconomySpec()
+    governance: GovernanceSpec = GovernanceSpec()
     alloc: dict[str, AllocSpec] = {}
 
     @field_validator("timestamp", "gas_limit", "base_fee", mode="before")
@@ -205,6 +247,51 @@ def predeploys(spec: GenesisSpec) -> tuple[Predeploy, ...]:
             SEQUENCER_FEE_VAULT_ADDRESS,
             ("address", "uint256"),
             (spec.sequencer_fee_vault.recipient, spec.sequencer_fee_vault.min_withdrawal),
+        ),
+        *ai_predeploys(spec.ai, spec.governance),
+    )
+
+
+def hexa(address: bytes) -> str:
+    return "0x" + address.hex()
+
+
+def ai_predeploys(ai: AiEconomySpec, gov: GovernanceSpec) -> tuple[Predeploy, ...]:
+    """The AI economy and its governance. Their addresses are fixed, so contracts that
+    refer to each other (PayableAI and AttributionStaking) take each other's address."""
+    admin = ai.admin_address()
+    return (
+        Predeploy("DatanetRegistry", DATANET_REGISTRY_ADDRESS),
+        Predeploy("ModelRegistry", MODEL_REGISTRY_ADDRESS, ("address",), (hexa(DATANET_REGISTRY_ADDRESS),)),
+        Predeploy(
+            "PayableAI",
+            PAYABLE_AI_ADDRESS,
+            ("address", "address", "address", "address", "address", "uint16", "uint32", "uint32"),
+            (admin, hexa(DATANET_REGISTRY_ADDRESS), hexa(MODEL_REGISTRY_ADDRESS),
+             hexa(ATTRIBUTION_STAKING_ADDRESS), ai.treasury, ai.protocol_share_bps, ai.settlement_period,
+             ai.dispute_window),
+        ),
+        Predeploy(
+            "AttributionStaking",
+            ATTRIBUTION_STAKING_ADDRESS,
+            ("address", "address", "uint256", "uint256", "uint64", "uint16", "uint16"),
+            (admin, hexa(PAYABLE_AI_ADDRESS), ai.min_provider_stake, ai.dispute_bond,
+             ai.provider_unbonding_delay, ai.slash_bps, ai.disputer_reward_bps),
+        ),
+        Predeploy("WOPEN", WOPEN_ADDRESS),
+        Predeploy(
+            "OpenLedgerTimelock",
+            GOVERNANCE_TIMELOCK_ADDRESS,
+            ("uint256", "address[]", "address[]", "address"),
+            # The governor proposes; anyone executes a passed, delayed proposal; no admin.
+            (gov.timelock_delay, [hexa(GOVERNOR_ADDRESS)], [hexa(ZERO_ADDRESS)], hexa(ZERO_ADDRESS)),
+        ),
+        Predeploy(
+            "OpenLedgerGovernor",
+            GOVERNOR_ADDRESS,
+            ("address", "address", "uint48", "uint32", "uint256", "uint256"),
+            (hexa(WOPEN_ADDRESS), hexa(GOVERNANCE_TIMELOCK_ADDRESS), gov.voting_delay, gov.voting_period,
+             gov.proposal_threshold, gov.quorum_percent),
         ),
     )
 

@@ -93,8 +93,22 @@ class SimulationApi:
         self.gas_cap = gas_cap
 
     def _simulator(self, block: BlockId) -> Simulator:
-        header = self.b.header_or_error(block)
         store = self.b.store
+        if block.tag == "pending":
+            # The block the sequencer would build next: the head's state, the next
+            # number, timestamp and base fee (as geth's and anvil's pending block).
+            head = self.b.head()
+            builder = self.b.builder
+            timestamp = builder.next_timestamp or int(builder.clock()) + builder.time_offset
+            header = head.copy(
+                parent_hash=head.hash,
+                block_number=head.block_number + 1,
+                timestamp=max(timestamp, head.timestamp + 1),
+                base_fee_per_gas=builder.base_fee_after(head),
+                gas_used=0,
+            )
+            return Simulator(store.state_db, self.b.chain_id, header, store.ancestor_hashes(head))
+        header = self.b.header_or_error(block)
         ancestors = (
             store.ancestor_hashes(store.header_by_hash(bytes(header.parent_hash)))
             if header.block_number > 0

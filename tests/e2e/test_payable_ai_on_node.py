@@ -1,0 +1,121 @@
+"""The AI economy on our own L2, through the node's JSON-RPC: the predeploys from
+genesis serve a whole inference lifecycle, from datanet to contributor payout."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from web3 import Web3
+
+from contracts import load_artifact
+from openledger_node.execution.genesis import dev_private_keys
+from openledger_node.primitives import (
+    ATTRIBUTION_STAKING_ADDRESS,
+    DATANET_REGISTRY_ADDRESS,
+    GOVERNANCE_TIMELOCK_ADDRESS,
+    GOVERNOR_ADDRESS,
+    MODEL_REGISTRY_ADDRESS,
+    PAYABLE_AI_ADDRESS,
+    WOPEN_ADDRESS,
+)
+from tests.rpc.helpers import NodeProcess, start_node
+
+OPEN = 10**18
+WEIGHT_DENOMINATOR = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    running = start_node(tmp_path_factory.mktemp("ai") / "data", mode="instant")
+    yield running
+    running.stop()
+
+
+def bind(w3: Web3, name: str, address: bytes):  # type: ignore[no-untyped-def]
+    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=list(load_artifact(name).abi))
+
+
+class Actor:
+    def __init__(self, w3: Web3, key: bytes) -> None:
+        self.w3 = w3
+        self.account = Account.from_key(key)
+        self.address = self.account.address
+
+    def send(self, call, value: int = 0):  # type: ignore[no-untyped-def]
+        tx = call.build_transaction({"from": self.address, "value": value,
+                                     "nonce": self.w3.eth.get_transaction_count(self.address, "pending")})
+        signed = self.account.sign_transaction(tx)
+        receipt = self.w3.eth.wait_for_transaction_receipt(self.w3.eth.send_raw_transaction(signed.raw_transaction))
+        assert receipt["status"] == 1
+        return receipt
+
+
+def test_genesis_places_ai_economy_and_governance_succeeds(node: NodeProcess) -> None:
+    w3 = Web3(Web3.HTTPProvider(node.http))
+    for address in (DATANET_REGISTRY_ADDRESS, MODEL_REGISTRY_ADDRESS, PAYABLE_AI_ADDRESS,
+                    ATTRIBUTION_STAKING_ADDRESS, WOPEN_ADDRESS, GOVERNANCE_TIMELOCK_ADDRESS, GOVERNOR_ADDRESS):
+        assert len(w3.eth.get_code(Web3.to_checksum_address(address))) > 0
+    payable = bind(w3, "PayableAI", PAYABLE_AI_ADDRESS)
+    admin_role = payable.functions.DEFAULT_ADMIN_ROLE().call()
+    assert payable.functions.hasRole(admin_role, Web3.to_checksum_address(GOVERNANCE_TIMELOCK_ADDRESS)).call()
+    governor = bind(w3, "OpenLedgerGovernor", GOVERNOR_ADDRESS)
+    assert governor.functions.token().call().lower() == "0x" + WOPEN_ADDRESS.hex()
+    assert governor.functions.timelock().call().lower() == "0x" + GOVERNANCE_TIMELOCK_ADDRESS.hex()
+
+
+def test_inference_lifecycle_pays_contributors_succeeds(node: NodeProcess) -> None:
+    w3 = Web3(Web3.HTTPProvider(node.http))
+    keys = dev_private_keys()
+    curator, contributor_a, contributor_b, model_owner, provider, user = (Actor(w3, k) for k in keys[4:10])
+    datanets = bind(w3, "DatanetRegistry", DATANET_REGISTRY_ADDRESS)
+    models = bind(w3, "ModelRegistry", MODEL_REGISTRY_ADDRESS)
+    payable = bind(w3, "PayableAI", PAYABLE_AI_ADDRESS)
+    staking = bind(w3, "AttributionStaking", ATTRIBUTION_STAKING_ADDRESS)
+
+    curator.send(datanets.functions.createDatanet("ipfs://datanet", 0))  # open policy: auto-accepted
+    datanet_id = datanets.functions.datanetCount().call()
+    ids = []
+    for actor, content in ((contributor_a, b"a"), (contributor_b, b"b")):
+        receipt = actor.send(datanets.functions.contribute(datanet_id, Web3.keccak(content), f"ipfs://{content!r}"))
+        event = datanets.events.ContributionSubmitted().process_receipt(receipt)[0]
+        ids.append(int(event["args"]["contributionId"]))
+    assert all(datanets.functions.isAccepted(i).call() for i in ids)
+
+    fee = 10 * OPEN
+    model_owner.send(models.functions.registerModel(Web3.keccak(b"weights"), "ipfs://model", [datanet_id], fee, 2_000))
+    model_id = models.functions.modelCount().call()
+    provider.send(staking.functions.stake(), value=1_000 * OPEN)
+    assert staking.functions.isActiveProvider(provider.address).call()
+
+    receipt = user.send(payable.functions.requestInference(model_id, Web3.keccak(b"prompt")), value=fee)
+    inference_id = payable.events.InferenceRequested().process_receipt(receipt)[0]["args"]["inferenceId"]
+    weights = [750_000, 250_000]
+    provider.send(payable.functions.settle(inference_id, sorted(ids), weights, Web3.keccak(b"attribution")))
+
+    # The dispute window (60 s on the devnet) has to pass before the split is final.
+    w3.provider.make_request("evm_increaseTime", [120])
+    w3.provider.make_request("evm_mine", [])
+    anyone = curator
+    anyone.send(payable.functions.finalize(inference_id, sorted(ids), weights))
+
+    protocol = fee * 500 // 10_000
+    owner = fee * 2_000 // 10_000
+    contributors = fee - protocol - owner
+    share_a = contributors * weights[0] // WEIGHT_DENOMINATOR
+    share_b = contributors * weights[1] // WEIGHT_DENOMINATOR
+    credited = {contributor_a.address: payable.functions.claimable(contributor_a.address).call(),
+                contributor_b.address: payable.functions.claimable(contributor_b.address).call()}
+    assert credited[contributor_a.address] == share_a
+    assert credited[contributor_b.address] == share_b
+    owner_credit = payable.functions.claimable(model_owner.address).call()
+    treasury = payable.functions.treasury().call()
+    assert payable.functions.claimable(treasury).call() + owner_credit + share_a + share_b == fee
+
+    before = w3.eth.get_balance(contributor_a.address)
+    receipt = contributor_a.send(payable.functions.claim())
+    paid_gas = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    assert w3.eth.get_balance(contributor_a.address) == before + share_a - paid_gas
+    assert payable.functions.claimable(contributor_a.address).call() == 0
