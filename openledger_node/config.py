@@ -94,6 +94,13 @@ class RpcConfig(Section):
     dev_methods: bool = Field(True, description="evm_* helpers; only ever on a dev network")
 
 
+class L1Config(Section):
+    rpc_url: str | None = Field(None, description="L1 JSON-RPC endpoint")
+    deployment: Path | None = Field(
+        None, description="deployment file written by `openledger-node deploy-l1` (contract addresses)"
+    )
+
+
 class LogConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     json_format: bool = Field(False, description="one JSON object per line")
@@ -105,6 +112,7 @@ class NodeConfig(Section):
     txpool: TxPoolConfig = TxPoolConfig()
     sequencer: SequencerConfig = SequencerConfig()
     rpc: RpcConfig = RpcConfig()
+    l1: L1Config = L1Config()
     log: LogConfig = LogConfig()
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from eth.vm.forks.prague.blocks import PragueBlockHeader
 
+from bridge.deploy import L1Deployment, load_deployment
 from openledger_node.config import NodeConfig
 from openledger_node.exceptions import ConfigError, GenesisMismatch
 from openledger_node.execution.genesis import (
@@ -72,6 +73,7 @@ class Node:
     builder: BlockBuilder
     driver: SequencerDriver
     deposits: QueuedDeposits
+    l1_deployment: L1Deployment | None = None
 
     @classmethod
     def open(cls, config: NodeConfig, *, auto_init: bool | None = None) -> Node:
@@ -80,6 +82,7 @@ class Node:
         if auto_init is None:
             auto_init = config.chain.network == "dev"
         spec = load_checked_genesis(config)
+        deployment = load_deployment(config.l1.deployment) if config.l1.deployment is not None else None
         data_dir = Path(config.storage.data_dir)
         if auto_init:
             init_datadir(config)
@@ -121,7 +124,7 @@ class Node:
             bytes(head.hash).hex(),
             data_dir,
         )
-        return cls(config, spec, store, pool, builder, driver, deposits)
+        return cls(config, spec, store, pool, builder, driver, deposits, deployment)
 
     @staticmethod
     def _check_genesis(store: ChainStore, spec: GenesisSpec) -> None:

@@ -151,6 +151,42 @@ async def _serve(node: Any, config: NodeConfig, stop_after_blocks: int) -> int:
     return 0
 
 
+def cmd_deploy_l1(args: argparse.Namespace) -> int:
+    from web3 import Web3
+
+    from bridge.deploy import DeployConfig, deploy_l1, write_deployment
+    from openledger_node.execution.genesis import dev_private_keys
+
+    key = os.environ.get("OPENLEDGER_DEPLOYER_KEY")
+    if args.dev:
+        key = "0x" + dev_private_keys()[0].hex()
+    if not key:
+        raise ConfigError(
+            "deploy-l1: set OPENLEDGER_DEPLOYER_KEY to the deployer's private key "
+            "(or pass --dev to use the public test-mnemonic key on a dev L1)"
+        )
+    w3 = Web3(Web3.HTTPProvider(args.l1_rpc, request_kwargs={"timeout": 60}))
+    if not w3.is_connected():
+        raise ConfigError(f"deploy-l1: no Ethereum JSON-RPC endpoint answers at {args.l1_rpc}")
+    from eth_account import Account
+
+    deployer = Account.from_key(key).address
+    config = DeployConfig(
+        sequencer=args.sequencer or deployer,
+        admin=args.admin or deployer,
+        treasury=args.treasury or deployer,
+        token_holder=args.token_holder or deployer,
+    )
+    deployment = deploy_l1(w3, key, config)
+    write_deployment(args.out, deployment)
+    print(
+        f"deployed on L1 chain {deployment.chain_id} at block {deployment.deployed_at_block}: "
+        f"OpenToken {deployment.open_token}, OpenLedgerRollup {deployment.rollup}, "
+        f"OpenLedgerPortal {deployment.portal}; wrote {args.out}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="openledger-node", description="OpenLedger rollup node")
     parser.add_argument("--version", action="version", version=f"openledger-node {__version__}")
@@ -172,6 +208,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_seq.add_argument("--rpc-host", default=None, help="JSON-RPC bind address (default 127.0.0.1)")
     p_seq.add_argument("--stop-after-blocks", type=int, default=0, help=argparse.SUPPRESS)
     p_seq.set_defaults(func=cmd_sequencer)
+
+    p_dep = sub.add_parser("deploy-l1", help="deploy the L1 contracts and write the deployment file")
+    p_dep.add_argument("--l1-rpc", required=True, help="L1 JSON-RPC URL")
+    p_dep.add_argument("--out", type=Path, required=True, help="deployment file to write (JSON)")
+    p_dep.add_argument("--dev", action="store_true", help="deploy from the public test-mnemonic key (dev L1 only)")
+    p_dep.add_argument("--sequencer", help="sequencer address (default: the deployer)")
+    p_dep.add_argument("--admin", help="admin of the contracts, a timelock in production (default: the deployer)")
+    p_dep.add_argument("--treasury", help="treasury address (default: the deployer)")
+    p_dep.add_argument("--token-holder", help="receives the OPEN supply (default: the deployer)")
+    p_dep.set_defaults(func=cmd_deploy_l1)
 
     p_acc = sub.add_parser("accounts", help="print the funded dev accounts and their keys")
     p_acc.set_defaults(func=cmd_accounts)
