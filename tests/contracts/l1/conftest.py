@@ -13,11 +13,7 @@ functions so other suites can deploy the same contracts on their own chain.
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, field, replace
@@ -33,7 +29,7 @@ from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
 from contracts import load_artifact
-from tests.conformance.endpoints import foundry_binary
+from tests.anvil import start_anvil, stop_anvil
 
 OPEN = 10**18
 TOKEN_SUPPLY = 1_000_000_000 * OPEN
@@ -41,7 +37,6 @@ ACCOUNT_FUNDS = 100_000 * OPEN
 ADMIN_ROLE = b"\x00" * 32  # DEFAULT_ADMIN_ROLE
 MAX_UINT = 2**256 - 1
 
-ANVIL_MISSING = "node_modules/.bin/anvil is missing: run `npm ci` in the repository root"
 
 
 @dataclass(frozen=True)
@@ -119,39 +114,7 @@ def revert_bytes(exc: ContractLogicError) -> bytes:
 
 
 def _start_anvil(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    binary = foundry_binary("anvil")
-    if not binary.exists():
-        pytest.skip(ANVIL_MISSING)
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [str(binary), "--port", "0", "--host", "127.0.0.1", "--accounts", "12", "--chain-id", "31337"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-    )
-    log.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        match = re.search(r"Listening on 127\.0\.0\.1:(\d+)", log_path.read_text(errors="replace"))
-        if match:
-            return process, f"http://127.0.0.1:{match.group(1)}"
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    _stop_anvil(process)
-    raise RuntimeError(f"anvil did not start:\n{log_path.read_text(errors='replace')[-4000:]}")
-
-
-def _stop_anvil(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)  # our own group: the npm launcher and anvil
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
+    return start_anvil(log_path, ("--accounts", "12", "--chain-id", "31337"))
 
 
 @dataclass
@@ -303,7 +266,7 @@ def l1_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield url
     finally:
-        _stop_anvil(process)
+        stop_anvil(process)
 
 
 def build_env(w3: Web3, config_changes: dict[str, Any] | None = None,

@@ -17,11 +17,7 @@ distinct contributors as they need with ``L2Env.fresh_account``.
 from __future__ import annotations
 
 import itertools
-import os
-import re
-import signal
 import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +34,7 @@ from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
 from contracts import load_artifact
-from tests.conformance.endpoints import foundry_binary
+from tests.anvil import start_anvil, stop_anvil
 
 OPEN = 10**18
 WEIGHT_DENOMINATOR = 1_000_000
@@ -67,7 +63,6 @@ S_NONE, S_OPEN, S_OVERTURNED, S_UPHELD = range(4)  # AttributionStaking.DisputeS
 
 _CONTENT = itertools.count(1)  # never reset: content hashes stay unique across snapshots
 
-ANVIL_MISSING = "node_modules/.bin/anvil is missing: run `npm ci` in the repository root"
 
 
 def create_address(sender: str, nonce: int) -> str:
@@ -127,40 +122,7 @@ def check_error(data: bytes, abi: Sequence[dict[str, Any]], error: str, args: Se
 
 
 def _start_anvil(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    binary = foundry_binary("anvil")
-    if not binary.exists():
-        pytest.skip(ANVIL_MISSING)
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [str(binary), "--port", "0", "--host", "127.0.0.1", "--accounts", "12", "--chain-id", "161299",
-         "--balance", "1000000"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-    )
-    log.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        match = re.search(r"Listening on 127\.0\.0\.1:(\d+)", log_path.read_text(errors="replace"))
-        if match:
-            return process, f"http://127.0.0.1:{match.group(1)}"
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    _stop_anvil(process)
-    raise RuntimeError(f"anvil did not start:\n{log_path.read_text(errors='replace')[-4000:]}")
-
-
-def _stop_anvil(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)  # our own group: the npm launcher and anvil
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
+    return start_anvil(log_path, ("--accounts", "12", "--chain-id", "161299", "--balance", "1000000"))
 
 
 @dataclass
@@ -435,7 +397,7 @@ def l2_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield url
     finally:
-        _stop_anvil(process)
+        stop_anvil(process)
 
 
 @pytest.fixture(scope="session")

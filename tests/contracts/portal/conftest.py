@@ -20,13 +20,7 @@ is a package, so the import is unambiguous).
 
 from __future__ import annotations
 
-from tests import gasreport
-
-import os
-import re
-import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +39,15 @@ from contracts import load_artifact
 from openledger_node.execution.block import BlockExecutor
 from openledger_node.execution.genesis import GenesisSpec, dev_private_keys
 from openledger_node.execution.proof import get_proof
-from openledger_node.execution.transactions import DepositTransaction, user_deposit_source_hash
+from openledger_node.execution.transactions import (
+    DepositTransaction,
+    user_deposit_source_hash,
+)
 from openledger_node.primitives import L2_TO_L1_MESSAGE_PASSER_ADDRESS
 from openledger_node.rpc.misc import output_root
 from openledger_node.storage import ChainStore, OverlayDB
-from tests.conformance.endpoints import foundry_binary
+from tests import gasreport
+from tests.anvil import start_anvil, stop_anvil
 from tests.conftest import Signer, head_state, next_env, seal_and_store
 
 OPEN = 10**18
@@ -74,47 +72,13 @@ L2_GAS_PRICE = 3 * 10**9  # the Signer's maxFeePerGas
 # Gas used by the portal's entry points across the session, printed at its end.
 GAS_REPORT: dict[str, list[int]] = {}
 
-ANVIL_MISSING = "node_modules/.bin/anvil is missing: run `npm ci` in the repository root"
 
 
 # --------------------------------------------------------------------- L1 side
 
 
 def _start_anvil(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """anvil in automine mode on a free loopback port (asked for port 0)."""
-    binary = foundry_binary("anvil")
-    if not binary.exists():
-        pytest.skip(ANVIL_MISSING)
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [str(binary), "--port", "0", "--host", "127.0.0.1", "--chain-id", "31337"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-    )
-    log.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        match = re.search(r"Listening on 127\.0\.0\.1:(\d+)", log_path.read_text(errors="replace"))
-        if match:
-            return process, f"http://127.0.0.1:{match.group(1)}"
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    _stop_anvil(process)
-    raise RuntimeError(f"anvil did not start:\n{log_path.read_text(errors='replace')[-4000:]}")
-
-
-def _stop_anvil(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)  # our own group: the launcher and anvil itself
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
+    return start_anvil(log_path, ("--chain-id", "31337"))
 
 
 @dataclass(frozen=True)
@@ -317,7 +281,7 @@ def anvil_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield url
     finally:
-        _stop_anvil(process)
+        stop_anvil(process)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,10 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from contracts import load_artifact
-from openledger_node.execution.transactions import DepositTransaction, user_deposit_source_hash
+from openledger_node.execution.transactions import (
+    DepositTransaction,
+    user_deposit_source_hash,
+)
 
 from .conftest import (
     ALIAS_OFFSET,

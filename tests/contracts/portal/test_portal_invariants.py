@@ -17,10 +17,20 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from web3 import Web3
 
-from openledger_node.execution.genesis import GenesisSpec, build_genesis, dev_private_keys
+from openledger_node.execution.genesis import (
+    GenesisSpec,
+    build_genesis,
+    dev_private_keys,
+)
 from openledger_node.storage import ChainStore, OverlayDB
 from tests.conftest import Signer
 
