@@ -43,6 +43,11 @@ def test_env_overrides_file(tmp_path: Path) -> None:
         ("[sequencer]\nmode = 'sometimes'\n", "sequencer.mode"),
         ("[sequencer]\nfee_recipient = '0x1234'\n", "sequencer.fee_recipient"),
         ("[nonsense]\nx = 1\n", "nonsense"),
+        ("[rpc]\nport = 70000\n", "rpc.port"),
+        ("[rpc]\nmax_batch = 0\n", "rpc.max_batch"),
+        ("[rpc]\ngas_cap = 100\n", "rpc.gas_cap"),
+        ("[rpc]\ncors_origins = 'everyone'\n", "rpc.cors_origins"),
+        ("[l1]\nrpc_url = 5\n", "l1.rpc_url"),
     ],
 )
 def test_bad_field_is_named(tmp_path: Path, text: str, field: str) -> None:
