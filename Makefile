@@ -13,7 +13,10 @@ PYTEST_ARGS ?=
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	# torch first, at the pinned version: its CPU wheel is the one the machines have;
+	# an unpinned requirement would pull the CUDA build and several GB of packages.
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,attribution]'
 	touch $(STAMP)
 
 $(NPM_STAMP): package.json package-lock.json

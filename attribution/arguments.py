@@ -1,0 +1,109 @@
+"""Arguments of the attribution engine, as frozen dataclasses with help text.
+
+They are stored verbatim in the index manifest (`dataclasses.asdict`), so every
+field is a JSON scalar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from attribution.errors import AttributionError
+
+_DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class ProjectionArguments:
+    rank_in: int = field(
+        default=16,
+        metadata={"help": "Rank of the random projection of each layer's inputs (r_in)."},
+    )
+    rank_out: int = field(
+        default=16,
+        metadata={"help": "Rank of the random projection of each layer's output gradients (r_out)."},
+    )
+    seed: int = field(
+        default=0,
+        metadata={"help": "Seed of the Gaussian projection matrices; layer i uses seed + i."},
+    )
+    dtype: str = field(
+        default="float32",
+        metadata={"help": "Dtype in which activations and gradients are projected ('float32' or 'float64')."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.rank_in < 1 or self.rank_out < 1:
+            raise AttributionError(f"projection ranks must be >= 1, got {self.rank_in}, {self.rank_out}")
+        if self.dtype not in _DTYPES:
+            raise AttributionError(f"projection dtype must be one of {_DTYPES}, got {self.dtype!r}")
+
+
+@dataclass(frozen=True)
+class PreconditionerArguments:
+    damping: float = field(
+        default=0.1,
+        metadata={
+            "help": "Relative damping: lambda = damping * mean eigenvalue of the layer's "
+            "projected Fisher, so the setting does not depend on the gradient scale."
+        },
+    )
+    kind: str = field(
+        default="fisher",
+        metadata={
+            "help": "'fisher': damped empirical Fisher / Gauss-Newton per layer in the projected "
+            "space; 'identity': no preconditioning (plain projected gradient dot product); "
+            "'ekfac': not implemented yet."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if self.damping < 0:
+            raise AttributionError(f"damping must be >= 0, got {self.damping}")
+        if self.kind not in ("fisher", "identity", "ekfac"):
+            raise AttributionError(f"preconditioner kind must be 'fisher', 'identity' or 'ekfac', got {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class IndexArguments:
+    shard_size: int = field(
+        default=4096,
+        metadata={"help": "Training examples per index shard file."},
+    )
+    batch_size: int = field(
+        default=64,
+        metadata={"help": "Training examples per forward/backward pass while building the index."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.shard_size < 1 or self.batch_size < 1:
+            raise AttributionError(f"shard_size and batch_size must be >= 1, got {self.shard_size}, {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class ScoreArguments:
+    top_k: int = field(
+        default=10,
+        metadata={"help": "Training examples kept per query, best first (ties go to the lower row)."},
+    )
+    query_batch_size: int = field(
+        default=64,
+        metadata={"help": "Queries multiplied against a shard at once; bounds the score block in memory."},
+    )
+    normalize: bool = field(
+        default=False,
+        metadata={
+            "help": "Divide each training example's score by its norm sqrt(g_i^T (F + lambda I)^{-1} g_i) "
+            "(RelatIF-style relative influence), so that examples with large gradients (outliers, "
+            "mislabelled) do not top every query; by Cauchy-Schwarz an exact duplicate of a query then "
+            "ranks first. Costs one preconditioner product per training row per query batch."
+        },
+    )
+    return_example_scores: bool = field(
+        default=False,
+        metadata={"help": "Also return the dense (queries x training examples) score matrix; small indexes only."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.top_k < 0 or self.query_batch_size < 1:
+            raise AttributionError(f"top_k must be >= 0 and query_batch_size >= 1, got {self.top_k}, {self.query_batch_size}")

@@ -1,0 +1,332 @@
+"""The on-disk index of projected training gradients, and its preconditioner.
+
+Stage two of the data flow (task -> projection -> **index** -> scoring): every
+training example becomes one float32 row (all tracked layers concatenated, in
+`LayerSpec.offset` order) tagged with its int64 contribution id.
+
+Layout of an index directory:
+
+    index.json                  manifest (written last: its presence means complete)
+    shard-00000.safetensors     tensors "gradients" (rows x dim, float32) and
+    shard-00001.safetensors     "contribution_ids" (rows, int64), rows in dataset order
+    ...
+    preconditioner.safetensors  per-layer (F + lambda I)^{-1} (float64), see preconditioner.py
+
+The manifest holds the format version, the model fingerprint (sha256 of the
+parameters), the projection arguments, the layer specs, the shard files with
+their row counts, and the total number of examples. Artifacts follow the
+kronfluence convention of matching `save_* / load_* / *_exists` functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+from torch.utils.data import default_collate
+from tqdm.auto import tqdm
+
+from attribution.arguments import (
+    IndexArguments,
+    PreconditionerArguments,
+    ProjectionArguments,
+)
+from attribution.errors import AttributionError, IndexMismatchError, IndexNotFoundError
+from attribution.preconditioner import FisherAccumulator, Preconditioner
+from attribution.projection import GradientCollector, LayerSpec
+from attribution.task import Task, tracked_modules_of
+
+INDEX_FORMAT = "openledger-attribution-index"
+INDEX_VERSION = 1
+MANIFEST_NAME = "index.json"
+PRECONDITIONER_NAME = "preconditioner.safetensors"
+
+
+def shard_name(i: int) -> str:
+    return f"shard-{i:05d}.safetensors"
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """sha256 over parameter names, shapes, dtypes and values (float64 bytes, so
+    the fingerprint does not depend on the device the model sits on)."""
+    h = hashlib.sha256()
+    for name, p in sorted(model.named_parameters(), key=lambda kv: kv[0]):
+        h.update(f"{name}:{tuple(p.shape)}:{p.dtype}\n".encode())
+        h.update(p.detach().to("cpu", torch.float64).contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class IndexManifest:
+    model_fingerprint: str
+    projection: dict[str, Any]
+    layers: list[dict[str, Any]]
+    dim: int
+    shards: list[dict[str, Any]]  # {"file": name, "rows": count}
+    total_examples: int
+    format: str = INDEX_FORMAT
+    version: int = INDEX_VERSION
+
+    @property
+    def layer_specs(self) -> list[LayerSpec]:
+        return [LayerSpec(**d) for d in self.layers]
+
+    @property
+    def projection_arguments(self) -> ProjectionArguments:
+        return ProjectionArguments(**self.projection)
+
+
+class _ShardWriter:
+    def __init__(self, index_dir: Path, shard_size: int, dim: int) -> None:
+        self.dir = index_dir
+        self.shard_size = shard_size
+        self.dim = dim
+        self.rows: list[torch.Tensor] = []
+        self.ids: list[torch.Tensor] = []
+        self.pending = 0
+        self.shards: list[dict[str, Any]] = []
+
+    def add(self, rows: torch.Tensor, ids: torch.Tensor) -> None:
+        rows = rows.detach().to("cpu", torch.float32)
+        ids = ids.to("cpu", torch.int64)
+        if rows.shape != (ids.shape[0], self.dim):
+            raise AttributionError(f"rows of shape {tuple(rows.shape)} do not match {ids.shape[0]} ids x dim {self.dim}")
+        while rows.shape[0]:
+            take = min(self.shard_size - self.pending, rows.shape[0])
+            self.rows.append(rows[:take])
+            self.ids.append(ids[:take])
+            self.pending += take
+            rows, ids = rows[take:], ids[take:]
+            if self.pending == self.shard_size:
+                self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        name = shard_name(len(self.shards))
+        save_file(
+            {"gradients": torch.cat(self.rows).contiguous(), "contribution_ids": torch.cat(self.ids).contiguous()},
+            str(self.dir / name),
+        )
+        self.shards.append({"file": name, "rows": self.pending})
+        self.rows, self.ids, self.pending = [], [], 0
+
+
+def _prepare_dir(index_dir: Path) -> None:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    # Drop a previous index first: the manifest goes first so a crash mid-way
+    # never leaves a manifest pointing at a mix of old and new shards.
+    for name in [MANIFEST_NAME, PRECONDITIONER_NAME]:
+        (index_dir / name).unlink(missing_ok=True)
+    for old in index_dir.glob("shard-*.safetensors"):
+        old.unlink()
+
+
+def _write_manifest(index_dir: Path, manifest: IndexManifest) -> None:
+    tmp = index_dir / (MANIFEST_NAME + ".tmp")
+    tmp.write_text(json.dumps(asdict(manifest), indent=2, sort_keys=True))
+    os.replace(tmp, index_dir / MANIFEST_NAME)
+
+
+def save_index(
+    index_dir: str | os.PathLike[str],
+    gradients: torch.Tensor,
+    contribution_ids: torch.Tensor | Sequence[int],
+    *,
+    specs: Sequence[LayerSpec],
+    projection_args: ProjectionArguments,
+    model_fingerprint: str,
+    shard_size: int = IndexArguments().shard_size,
+) -> IndexManifest:
+    """Write in-memory rows as an index (build_index streams instead)."""
+    path = Path(index_dir)
+    _prepare_dir(path)
+    ids = torch.as_tensor(contribution_ids, dtype=torch.int64)
+    writer = _ShardWriter(path, shard_size, gradients.shape[1])
+    writer.add(gradients, ids)
+    writer.flush()
+    manifest = IndexManifest(
+        model_fingerprint=model_fingerprint,
+        projection=asdict(projection_args),
+        layers=[asdict(s) for s in specs],
+        dim=int(gradients.shape[1]),
+        shards=writer.shards,
+        total_examples=int(gradients.shape[0]),
+    )
+    _write_manifest(path, manifest)
+    return manifest
+
+
+def index_exists(index_dir: str | os.PathLike[str]) -> bool:
+    path = Path(index_dir)
+    manifest = path / MANIFEST_NAME
+    if not manifest.is_file():
+        return False
+    try:
+        shards = json.loads(manifest.read_text())["shards"]
+    except (ValueError, KeyError):
+        return False
+    return all((path / s["file"]).is_file() for s in shards)
+
+
+@dataclass(frozen=True)
+class Index:
+    """A loaded index: the manifest in memory, the shards read on demand."""
+
+    path: Path
+    manifest: IndexManifest
+
+    def iter_shards(self, device: torch.device | str = "cpu") -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+        """(first row, gradients float32, contribution ids) per shard, one shard in memory at a time."""
+        start = 0
+        for entry in self.manifest.shards:
+            with safe_open(str(self.path / entry["file"]), framework="pt", device=str(device)) as f:
+                grads = f.get_tensor("gradients")
+                ids = f.get_tensor("contribution_ids")
+            if grads.shape != (entry["rows"], self.manifest.dim) or ids.shape != (entry["rows"],):
+                raise AttributionError(f"shard {entry['file']} has shape {tuple(grads.shape)}, manifest says {entry['rows']} x {self.manifest.dim}")
+            yield start, grads, ids
+            start += entry["rows"]
+
+    def contribution_ids(self) -> torch.Tensor:
+        """All rows' contribution ids (8 bytes a row; the gradients are not read)."""
+        parts = []
+        for entry in self.manifest.shards:
+            with safe_open(str(self.path / entry["file"]), framework="pt", device="cpu") as f:
+                parts.append(f.get_tensor("contribution_ids"))
+        return torch.cat(parts) if parts else torch.empty(0, dtype=torch.int64)
+
+    def gradients(self) -> torch.Tensor:
+        """All rows in memory (small indexes and tests)."""
+        if not self.manifest.shards:
+            return torch.empty(0, self.manifest.dim)
+        return torch.cat([g for _, g, _ in self.iter_shards()])
+
+
+def load_index(index_dir: str | os.PathLike[str]) -> Index:
+    path = Path(index_dir)
+    if not index_exists(path):
+        raise IndexNotFoundError(str(path))
+    data = json.loads((path / MANIFEST_NAME).read_text())
+    if data.get("format") != INDEX_FORMAT or data.get("version") != INDEX_VERSION:
+        raise IndexMismatchError("format", (data.get("format"), data.get("version")), (INDEX_FORMAT, INDEX_VERSION))
+    return Index(path, IndexManifest(**data))
+
+
+def save_preconditioner(index_dir: str | os.PathLike[str], preconditioner: Preconditioner) -> None:
+    path = Path(index_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    tensors = {f"layer.{i}.inverse": inv.contiguous().cpu() for i, inv in enumerate(preconditioner.inverses)}
+    tensors["dampings"] = torch.tensor(preconditioner.dampings, dtype=torch.float64)
+    # One metadata key: safetensors writes its metadata map in hash order, and
+    # the file should be byte-identical across runs.
+    metadata = {
+        "attribution": json.dumps(
+            {"kind": preconditioner.kind, "count": preconditioner.count, "layers": [asdict(s) for s in preconditioner.specs]},
+            sort_keys=True,
+        )
+    }
+    tmp = path / (PRECONDITIONER_NAME + ".tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, path / PRECONDITIONER_NAME)
+
+
+def preconditioner_exists(index_dir: str | os.PathLike[str]) -> bool:
+    return (Path(index_dir) / PRECONDITIONER_NAME).is_file()
+
+
+def load_preconditioner(index_dir: str | os.PathLike[str]) -> Preconditioner:
+    file = Path(index_dir) / PRECONDITIONER_NAME
+    if not file.is_file():
+        raise IndexNotFoundError(str(file), "preconditioner")
+    with safe_open(str(file), framework="pt", device="cpu") as f:
+        meta = json.loads(f.metadata()["attribution"])
+        specs = [LayerSpec(**d) for d in meta["layers"]]
+        kind = meta["kind"]
+        inverses = [f.get_tensor(f"layer.{i}.inverse") for i in range(len(specs))] if kind == "fisher" else []
+        dampings = f.get_tensor("dampings").tolist()
+    return Preconditioner(kind=kind, specs=specs, inverses=inverses, dampings=dampings, count=int(meta["count"]))
+
+
+def move_to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, dict):
+        return {k: move_to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        moved = [move_to_device(v, device) for v in batch]
+        return type(batch)(moved) if isinstance(batch, list) else tuple(moved)
+    return batch
+
+
+def build_index(
+    model: nn.Module,
+    task: Task,
+    dataset: Sequence[Any],
+    contribution_ids: Sequence[int] | torch.Tensor,
+    index_dir: str | os.PathLike[str],
+    *,
+    projection_args: ProjectionArguments = ProjectionArguments(),
+    index_args: IndexArguments = IndexArguments(),
+    preconditioner_args: PreconditionerArguments = PreconditionerArguments(),
+    collate_fn: Callable[[list[Any]], Any] = default_collate,
+    progress: bool | None = None,
+) -> Index:
+    """Project every example's training-loss gradient, write the shards, the
+    manifest and the preconditioner; example i gets `contribution_ids[i]`.
+
+    One forward and one backward pass per `index_args.batch_size` examples; the
+    model's mode (eval/train) is left as the caller set it, so turn dropout off
+    first if the index must be reproducible.
+    """
+    ids = torch.as_tensor(contribution_ids, dtype=torch.int64)
+    n = len(dataset)
+    if ids.shape != (n,):
+        raise AttributionError(f"{n} examples but {tuple(ids.shape)} contribution ids")
+    if preconditioner_args.kind == "ekfac":
+        FisherAccumulator([]).finalize(preconditioner_args)  # raises NotImplementedError before any work
+    device = next(iter(model.parameters())).device
+    path = Path(index_dir)
+    _prepare_dir(path)
+    modules = tracked_modules_of(task, model)
+    with GradientCollector(model, modules, projection_args) as collector:
+        writer = _ShardWriter(path, index_args.shard_size, collector.dim)
+        fisher = FisherAccumulator(collector.specs, device)
+        with tqdm(total=n, desc="attribution index", unit="ex", disable=None if progress is None else not progress) as bar:
+            for start in range(0, n, index_args.batch_size):
+                stop = min(start + index_args.batch_size, n)
+                batch = move_to_device(collate_fn([dataset[j] for j in range(start, stop)]), device)
+                with torch.enable_grad():
+                    rows = collector.gradients(task.compute_train_loss(batch, model))
+                if rows.shape[0] != stop - start:
+                    raise AttributionError(f"batch {start}:{stop} produced {rows.shape[0]} gradient rows")
+                rows = rows.to(torch.float32)
+                # The preconditioner sees exactly the float32 rows that the index stores.
+                if preconditioner_args.kind == "fisher":
+                    fisher.update(rows)
+                else:
+                    fisher.count += rows.shape[0]
+                writer.add(rows, ids[start:stop])
+                bar.update(stop - start)
+        writer.flush()
+        specs = collector.specs
+    save_preconditioner(path, fisher.finalize(preconditioner_args))
+    manifest = IndexManifest(
+        model_fingerprint=model_fingerprint(model),
+        projection=asdict(projection_args),
+        layers=[asdict(s) for s in specs],
+        dim=collector.dim,
+        shards=writer.shards,
+        total_examples=n,
+    )
+    _write_manifest(path, manifest)
+    return Index(path, manifest)

@@ -1,0 +1,83 @@
+"""Gradient influence on CUDA runs the same code path as on CPU and agrees with
+it within rounding; skipped without a CUDA device."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from attribution import (
+    IndexArguments,
+    ProjectionArguments,
+    ScoreArguments,
+    Task,
+    build_index,
+    load_index,
+    load_preconditioner,
+    score,
+)
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+
+
+class ConvTask(Task):
+    def compute_train_loss(self, batch: Any, model: nn.Module) -> torch.Tensor:
+        x, y = batch
+        return F.cross_entropy(model(x), y, reduction="sum")
+
+    def compute_measurement(self, batch: Any, model: nn.Module) -> torch.Tensor:
+        x, y = batch
+        return -F.cross_entropy(model(x), y, reduction="sum")
+
+
+def _digits() -> tuple[torch.Tensor, torch.Tensor]:
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = torch.tensor(data.data, dtype=torch.float64).reshape(-1, 1, 8, 8) / 16.0
+    return x[:300], torch.tensor(data.target[:300], dtype=torch.int64)
+
+
+def _model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.Tanh(), nn.Flatten(), nn.Linear(4 * 64, 10)
+    ).double().eval()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_cpu_and_cuda_scores_agree(tmp_path: Path, dtype: str) -> None:
+    x, y = _digits()
+    data = TensorDataset(x[:256], y[:256])
+    queries = (x[256:], y[256:])
+    proj = ProjectionArguments(rank_in=8, rank_out=4, seed=5, dtype=dtype)
+    rtol = 1e-6 if dtype == "float64" else 1e-3
+    cpu_model, task = _model(), ConvTask()
+    cuda_model = copy.deepcopy(cpu_model).cuda()
+    args = ScoreArguments(top_k=10, return_example_scores=True)
+    build_index(cpu_model, task, data, [i % 17 for i in range(256)], tmp_path / "cpu", projection_args=proj,
+                index_args=IndexArguments(shard_size=100, batch_size=32), progress=False)
+    build_index(cuda_model, task, data, [i % 17 for i in range(256)], tmp_path / "cuda", projection_args=proj,
+                index_args=IndexArguments(shard_size=100, batch_size=32), progress=False)
+    g_cpu, g_cuda = load_index(tmp_path / "cpu").gradients(), load_index(tmp_path / "cuda").gradients()
+    torch.testing.assert_close(g_cuda, g_cpu, rtol=rtol, atol=rtol * g_cpu.abs().max().item())
+    for a, b in zip(load_preconditioner(tmp_path / "cuda").inverses, load_preconditioner(tmp_path / "cpu").inverses):
+        torch.testing.assert_close(a, b, rtol=rtol, atol=rtol * b.abs().max().item())
+    on_cpu = score(cpu_model, task, tmp_path / "cpu", queries, args)
+    on_cuda = score(cuda_model, task, tmp_path / "cpu", queries, args)  # same index, scored on the GPU
+    assert on_cuda.example_scores is not None and on_cpu.example_scores is not None
+    scale = on_cpu.example_scores.abs().max().item()
+    torch.testing.assert_close(on_cuda.example_scores, on_cpu.example_scores, rtol=rtol, atol=rtol * scale)
+    torch.testing.assert_close(on_cuda.contribution_scores, on_cpu.contribution_scores, rtol=rtol, atol=rtol * scale * 20)
+    if dtype == "float64":
+        assert torch.equal(on_cuda.top_k_indices, on_cpu.top_k_indices)
+    cross = score(cuda_model, task, tmp_path / "cuda", queries, args)  # index built on the GPU
+    assert cross.example_scores is not None
+    torch.testing.assert_close(cross.example_scores, on_cpu.example_scores, rtol=rtol, atol=rtol * scale)
