@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from hypothesis import Phase, settings
 
 from openledger_node.execution.block import BlockEnv, BlockExecutor, next_base_fee
 from openledger_node.execution.genesis import (
@@ -124,3 +125,11 @@ def seal_and_store(store: ChainStore, executor: BlockExecutor, overlay: OverlayD
 
 def head_state(store: ChainStore) -> StateView:
     return StateView(store.state_db, bytes(store.head("unsafe").state_root))
+
+
+# Property tests draw the same examples on every run (derandomize), so CI is
+# reproducible, and skip the "explain" phase, whose line tracing makes a failing
+# example take minutes to report. `--hypothesis-profile=explore` draws fresh ones.
+settings.register_profile("default", derandomize=True, phases=[p for p in Phase if p is not Phase.explain])
+settings.register_profile("explore", phases=[p for p in Phase if p is not Phase.explain])
+settings.load_profile("default")
