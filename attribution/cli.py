@@ -1,0 +1,394 @@
+"""`openledger-attribution`: build attribution indexes and score queries from the shell.
+
+The operator's entry to the attribution engine (task -> index -> scoring ->
+reward split): `index` / `score` run gradient influence for a model described by
+a *setup* (`--setup MODULE:FACTORY`), `spans-index` / `spans-score` run span
+matching for language-model output. Every score command prints the integer
+weights and the `attributionHash` a provider posts with `PayableAI.settle`.
+
+A setup factory returns an object with `model`, `task` (a `Task`),
+`train_dataset`, `contribution_ids`, and optionally `collate_fn` and
+`load_queries(path)` (the query file format belongs to the setup; without the
+hook the file is `torch.load`-ed as is). `attribution.examples.digits:digits_setup`
+is a ready one.
+
+queryHash of gradient queries: keccak256 of query i's canonical bytes. The query
+batch is split into its leaf tensors (a tensor; a tuple/list in order; a dict by
+sorted key), each leaf's row i is taken, and for each leaf the bytes
+`"<key>:<dtype>:<shape>\\n"` (key = position or dict key, shape of the row, e.g.
+`0:torch.float64:(64,)`) are followed by the row's little-endian C-order bytes.
+The hash thus covers exactly what was scored (inputs and the targets measured),
+one hash per query, independent of the file's serialisation.
+
+Input errors (a missing index, a bad setup, an unreadable file, an index built
+for another model) end with one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from eth_hash.auto import keccak
+
+from attribution.arguments import (
+    IndexArguments,
+    PreconditionerArguments,
+    ProjectionArguments,
+    ScoreArguments,
+)
+from attribution.errors import AttributionError, IndexMismatchError
+from attribution.index import build_index, index_exists, load_index
+from attribution.scoring import score
+from attribution.spans import SpanIndex
+from attribution.split import NoPositiveAttribution, attribution_hash, reward_weights
+
+EXIT_INPUT_ERROR = 2
+_UINT256_MAX = 2**256 - 1
+
+
+class CliError(Exception):
+    """An input problem, reported as one line with exit status 2."""
+
+
+# ------------------------------------------------------------------- helpers
+
+
+def load_setup(spec: str) -> Any:
+    """Import `MODULE:FACTORY`, call it, and check the result has what we need."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise CliError(f"--setup must be MODULE:FACTORY, got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise CliError(f"--setup: cannot import module {module_name!r}: {exc}") from exc
+    factory: Any = module
+    for part in attr.split("."):
+        if not hasattr(factory, part):
+            raise CliError(f"--setup: module {module_name!r} has no attribute {attr!r}")
+        factory = getattr(factory, part)
+    if not callable(factory):
+        raise CliError(f"--setup: {spec} is not callable (it is a {type(factory).__name__})")
+    try:
+        setup = factory()
+    except Exception as exc:  # the factory is the operator's code, run on their input
+        raise CliError(f"--setup: {spec}() raised {type(exc).__name__}: {exc}".replace("\n", " ")) from exc
+    missing = [name for name in ("model", "task", "train_dataset", "contribution_ids") if not hasattr(setup, name)]
+    if missing:
+        raise CliError(f"--setup: the object returned by {spec} lacks {', '.join(missing)}")
+    return setup
+
+
+def load_queries(setup: Any, path: Path) -> Any:
+    if not path.is_file():
+        raise CliError(f"--queries: no file at {path}")
+    hook = getattr(setup, "load_queries", None)
+    try:
+        if hook is not None:
+            return hook(path)
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except CliError:
+        raise
+    except Exception as exc:  # the hook is the setup's parser of user input
+        raise CliError(f"--queries: cannot read {path}: {exc}".replace("\n", " ")) from exc
+
+
+def _leaves(batch: Any, key: str = "") -> list[tuple[str, torch.Tensor]]:
+    if isinstance(batch, torch.Tensor):
+        return [(key or "0", batch)]
+    if isinstance(batch, dict):
+        out: list[tuple[str, torch.Tensor]] = []
+        for k in sorted(batch, key=str):
+            out += _leaves(batch[k], f"{key}.{k}" if key else str(k))
+        return out
+    if isinstance(batch, (list, tuple)):
+        out = []
+        for i, v in enumerate(batch):
+            out += _leaves(v, f"{key}.{i}" if key else str(i))
+        return out
+    raise CliError(f"query batch holds a {type(batch).__name__}; expected tensors in tuples, lists or dicts")
+
+
+def query_count(batch: Any) -> int:
+    leaves = _leaves(batch)
+    sizes = {int(t.shape[0]) if t.dim() else -1 for _, t in leaves}
+    if len(sizes) != 1 or -1 in sizes:
+        raise CliError(f"query tensors must share one leading (batch) dimension, got sizes {sorted(sizes)}")
+    return sizes.pop()
+
+
+def query_canonical_bytes(batch: Any, i: int) -> bytes:
+    """Canonical bytes of query `i` (see the module docstring)."""
+    out = bytearray()
+    for key, tensor in _leaves(batch):
+        row = tensor[i].detach().to("cpu").contiguous()
+        out += f"{key}:{row.dtype}:{tuple(row.shape)}\n".encode()
+        # numpy arrays are native-endian; every platform torch supports is little-endian.
+        out += row.numpy().tobytes()
+    return bytes(out)
+
+
+def query_hash(batch: Any, i: int) -> bytes:
+    return keccak(query_canonical_bytes(batch, i))
+
+
+def _hex(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+def _parse_hash(text: str) -> bytes:
+    body = text[2:] if text.lower().startswith("0x") else text
+    try:
+        data = bytes.fromhex(body)
+    except ValueError:
+        raise CliError(f"--query-hash: {text!r} is not hex") from None
+    if len(data) != 32:
+        raise CliError(f"--query-hash must be 32 bytes (64 hex digits), got {len(data)}")
+    return data
+
+
+def _settle(model_id: int, qhash: bytes, scores: dict[int, float]) -> tuple[list[list[int]] | None, str | None]:
+    """(weights, attributionHash), or (None, None) when nothing is positive (refund)."""
+    try:
+        weights = reward_weights(scores)
+    except NoPositiveAttribution:
+        return None, None
+    return [[c, w] for c, w in weights], _hex(attribution_hash(model_id, qhash, weights))
+
+
+def _emit(result: Any, out: Path | None) -> None:
+    text = json.dumps(result, indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+
+
+def _positive_int(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer (decimal or 0x) of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _model_id(text: str) -> int:
+    value = _positive_int(0)(text)
+    if value > _UINT256_MAX:
+        raise argparse.ArgumentTypeError("must fit in a uint256")
+    return value
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_index(args: argparse.Namespace) -> None:
+    setup = load_setup(args.setup)
+    kwargs: dict[str, Any] = {}
+    if getattr(setup, "collate_fn", None) is not None:
+        kwargs["collate_fn"] = setup.collate_fn
+    started = time.perf_counter()
+    index = build_index(
+        setup.model,
+        setup.task,
+        setup.train_dataset,
+        setup.contribution_ids,
+        args.out,
+        projection_args=ProjectionArguments(rank_in=args.rank_in, rank_out=args.rank_out, seed=args.seed),
+        index_args=IndexArguments(shard_size=args.shard_size, batch_size=args.batch_size),
+        preconditioner_args=PreconditionerArguments(damping=args.damping),
+        progress=False,
+        **kwargs,
+    )
+    seconds = time.perf_counter() - started
+    m = index.manifest
+    print(f"indexed {m.total_examples} examples in {len(m.shards)} shards, dimension {m.dim}, {seconds:.2f} s -> {args.out}")
+
+
+def cmd_score(args: argparse.Namespace) -> None:
+    if not index_exists(args.index):
+        raise CliError(f"--index: no complete attribution index at {args.index}")
+    load_index(args.index)  # format check before the (slower) setup
+    setup = load_setup(args.setup)
+    batch = load_queries(setup, args.queries)
+    n = query_count(batch)
+    try:
+        result = score(setup.model, setup.task, args.index, batch, ScoreArguments(top_k=0, normalize=args.normalize))
+    except IndexMismatchError as exc:
+        if exc.field == "model_fingerprint":
+            raise CliError(
+                f"index at {args.index} was built for another model (fingerprint {str(exc.stored)[:16]}..., "
+                f"this setup's model is {str(exc.current)[:16]}...); rebuild it with `index`"
+            ) from exc
+        raise CliError(f"index at {args.index} does not match this setup: {exc}") from exc
+    out = []
+    for i in range(n):
+        scores = result.per_contribution_of(i)
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[: args.top_k]
+        qhash = query_hash(batch, i)
+        weights, ahash = _settle(args.model_id, qhash, scores)
+        out.append(
+            {
+                "query": i,
+                "queryHash": _hex(qhash),
+                "topContributions": [[c, s] for c, s in ranked],
+                "weights": weights,
+                "attributionHash": ahash,
+            }
+        )
+    _emit(out, args.out)
+
+
+def _read_corpus(path: Path) -> list[tuple[int, list[int]]]:
+    if not path.is_file():
+        raise CliError(f"--corpus: no file at {path}")
+    documents = []
+    with path.open() as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                cid, tokens = record["contribution_id"], record["tokens"]
+            except (ValueError, TypeError, KeyError) as exc:
+                raise CliError(f"--corpus {path} line {number}: expected {{\"contribution_id\": int, \"tokens\": [int...]}} ({exc})") from None
+            if not _is_int(cid) or cid < 1 or not isinstance(tokens, list) or not all(_is_int(t) for t in tokens):
+                raise CliError(f"--corpus {path} line {number}: contribution_id must be an int >= 1 and tokens a list of ints")
+            documents.append((cid, tokens))
+    if not documents:
+        raise CliError(f"--corpus {path} holds no documents")
+    return documents
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def cmd_spans_index(args: argparse.Namespace) -> None:
+    documents = _read_corpus(args.corpus)
+    started = time.perf_counter()
+    try:
+        index = SpanIndex.build(documents)
+    except ValueError as exc:
+        raise CliError(f"--corpus {args.corpus}: {exc}") from exc
+    index.save(args.out)
+    seconds = time.perf_counter() - started
+    contributions = len({c for c, _ in documents})
+    print(
+        f"indexed {len(documents)} documents of {contributions} contributions, "
+        f"{len(index.tokens)} tokens ({index.backend}), {seconds:.2f} s -> {args.out}"
+    )
+
+
+def _read_tokens(path: Path) -> list[int]:
+    if not path.is_file():
+        raise CliError(f"--tokens: no file at {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CliError(f"--tokens {path} is not JSON ({exc})") from None
+    if isinstance(data, dict):
+        data = data.get("tokens")
+    if not isinstance(data, list) or not all(_is_int(t) for t in data):
+        raise CliError(f"--tokens {path} must hold a JSON list of ints (or {{\"tokens\": [...]}})")
+    return data
+
+
+def cmd_spans_score(args: argparse.Namespace) -> None:
+    qhash = _parse_hash(args.query_hash)
+    if not SpanIndex.exists(args.index):
+        raise CliError(f"--index: no complete span index at {args.index}")
+    index = SpanIndex.load(args.index)
+    tokens = _read_tokens(args.tokens)
+    spans = index.find_spans(tokens, args.min_length)
+    credit = index.attribute(tokens, args.min_length)
+    weights, ahash = _settle(args.model_id, qhash, credit)
+    _emit(
+        {
+            "queryHash": _hex(qhash),
+            "spans": [{"start": s.start, "end": s.end, "contributionIds": list(s.contribution_ids)} for s in spans],
+            "credit": [[c, credit[c]] for c in sorted(credit)],
+            "weights": weights,
+            "attributionHash": ahash,
+        },
+        args.out,
+    )
+
+
+# -------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="openledger-attribution",
+        description="Attribute model outputs to training contributions and compute the settlement split.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    proj, idx, pre = ProjectionArguments(), IndexArguments(), PreconditionerArguments()
+
+    p = sub.add_parser("index", help="build the gradient index of a setup's training data")
+    p.add_argument("--setup", required=True, metavar="MODULE:FACTORY", help="callable returning the setup object")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="index directory (replaced)")
+    p.add_argument("--rank-in", metavar="N", type=_positive_int(1), default=proj.rank_in, help="projection rank of layer inputs")
+    p.add_argument("--rank-out", metavar="N", type=_positive_int(1), default=proj.rank_out, help="projection rank of output gradients")
+    p.add_argument("--damping", metavar="X", type=float, default=pre.damping, help="relative damping of the Fisher preconditioner")
+    p.add_argument("--shard-size", metavar="N", type=_positive_int(1), default=idx.shard_size, help="training examples per shard")
+    p.add_argument("--batch-size", metavar="N", type=_positive_int(1), default=idx.batch_size, help="examples per forward/backward pass")
+    p.add_argument("--seed", metavar="N", type=_positive_int(0), default=proj.seed, help="seed of the projection matrices")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("score", help="score queries against a gradient index and compute the split")
+    p.add_argument("--setup", required=True, metavar="MODULE:FACTORY")
+    p.add_argument("--index", required=True, type=Path, metavar="DIR")
+    p.add_argument("--queries", required=True, type=Path, metavar="FILE", help="query file read by the setup's load_queries")
+    p.add_argument("--model-id", required=True, type=_model_id, metavar="N", help="PayableAI model id (uint256)")
+    p.add_argument("--top-k", metavar="K", type=_positive_int(0), default=10, help="contributions listed per query")
+    p.add_argument("--normalize", action="store_true", help="divide each example's score by its gradient norm")
+    p.add_argument("--out", type=Path, metavar="FILE.json", help="write the JSON here instead of stdout")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("spans-index", help="build a suffix-array index of a token corpus")
+    p.add_argument("--corpus", required=True, type=Path, metavar="FILE.jsonl", help='lines {"contribution_id": int, "tokens": [int...]}')
+    p.add_argument("--out", required=True, type=Path, metavar="DIR")
+    p.set_defaults(func=cmd_spans_index)
+
+    p = sub.add_parser("spans-score", help="attribute generated tokens by exact span matches")
+    p.add_argument("--index", required=True, type=Path, metavar="DIR")
+    p.add_argument("--tokens", required=True, type=Path, metavar="FILE.json", help="JSON list of token ids")
+    p.add_argument("--model-id", required=True, type=_model_id, metavar="N", help="PayableAI model id (uint256)")
+    p.add_argument("--query-hash", required=True, metavar="HEX", help="32-byte queryHash, 0x-prefixed or not")
+    p.add_argument("--min-length", metavar="N", type=_positive_int(1), default=4, help="shortest span credited (tokens)")
+    p.add_argument("--out", type=Path, metavar="FILE.json")
+    p.set_defaults(func=cmd_spans_score)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except (CliError, AttributionError, ValueError, OSError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"openledger-attribution {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
