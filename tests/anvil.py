@@ -3,17 +3,18 @@ launcher for every suite, in automine mode on a free loopback port."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+from web3 import Web3
 
 from tests.conformance.endpoints import foundry_binary
+from tests.processes import stop_process_group
 
 ANVIL_MISSING = "node_modules/.bin/anvil is missing: run `npm ci` in the repository root"
 
@@ -42,14 +43,38 @@ def start_anvil(log_path: Path, extra_args: Sequence[str] = ()) -> tuple[subproc
 
 
 def stop_anvil(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)  # its own group: the npm launcher and anvil
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
+    stop_process_group(process)  # its own group: the npm launcher and anvil
+
+
+class AnvilControl:
+    """anvil's test controls (snapshots and time) for an environment holding `w3`."""
+
+    w3: Web3
+
+    def rpc(self, method: str, *params: Any) -> Any:
+        response = self.w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
+        if "error" in response:
+            raise RuntimeError(f"{method}: {response['error']}")
+        return response["result"]
+
+    def snapshot(self) -> str:
+        return str(self.rpc("evm_snapshot"))
+
+    def revert(self, snapshot: str) -> None:
+        assert self.rpc("evm_revert", snapshot) is True
+
+    def now(self) -> int:
+        """Timestamp of the latest block (what eth_call sees)."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def at(self, timestamp: int) -> None:
+        """The next mined block (and so the next transaction) gets ``timestamp``."""
+        self.rpc("evm_setNextBlockTimestamp", timestamp)
+
+    def mine_at(self, timestamp: int) -> None:
+        self.at(timestamp)
+        self.rpc("evm_mine")
+
+    def advance(self, seconds: int) -> None:
+        self.rpc("evm_increaseTime", seconds)
+        self.rpc("evm_mine")

@@ -10,10 +10,8 @@ no race between picking a free port and binding it.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -27,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from openledger_node.execution.genesis import dev_private_keys
+from tests.processes import stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / "node_modules" / ".bin"
@@ -173,19 +172,9 @@ def _start(name: str, argv: list[str], log_path: Path, pattern: str, cwd: Path) 
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
     # The anvil/cast launchers are Node.js wrappers around the native binary; the
     # process group (our own, from start_new_session) takes both down.
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
+    stop_process_group(process)
 
 
 @contextmanager

@@ -34,7 +34,7 @@ from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
 from contracts import load_artifact
-from tests.anvil import start_anvil, stop_anvil
+from tests.anvil import AnvilControl, start_anvil, stop_anvil
 
 OPEN = 10**18
 WEIGHT_DENOMINATOR = 1_000_000
@@ -126,7 +126,7 @@ def _start_anvil(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 @dataclass
-class L2Env:
+class L2Env(AnvilControl):
     """web3.py on anvil with the AI-economy contracts deployed.
 
     Accounts: ``admin`` (deployer; DEFAULT_ADMIN_ROLE and RESOLVER_ROLE, as the
@@ -172,34 +172,6 @@ class L2Env:
     even_weights = staticmethod(even_weights)
 
     # ----------------------------------------------------------- plumbing
-
-    def rpc(self, method: str, *params: Any) -> Any:
-        response = self.w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
-        if "error" in response:
-            raise RuntimeError(f"{method}: {response['error']}")
-        return response["result"]
-
-    def snapshot(self) -> str:
-        return str(self.rpc("evm_snapshot"))
-
-    def revert(self, snapshot: str) -> None:
-        assert self.rpc("evm_revert", snapshot) is True
-
-    def now(self) -> int:
-        """Timestamp of the latest block (what eth_call sees)."""
-        return int(self.w3.eth.get_block("latest")["timestamp"])
-
-    def at(self, timestamp: int) -> None:
-        """The next mined block (and so the next transaction) gets ``timestamp``."""
-        self.rpc("evm_setNextBlockTimestamp", timestamp)
-
-    def mine_at(self, timestamp: int) -> None:
-        self.at(timestamp)
-        self.rpc("evm_mine")
-
-    def advance(self, seconds: int) -> None:
-        self.rpc("evm_increaseTime", seconds)
-        self.rpc("evm_mine")
 
     def fresh_account(self, balance: int = 10 * OPEN) -> str:
         """A new funded address that can send transactions (auto-impersonated)."""
