@@ -42,26 +42,52 @@ class ProjectionArguments:
 @dataclass(frozen=True)
 class PreconditionerArguments:
     damping: float = field(
-        default=0.1,
+        default=0.03,
         metadata={
             "help": "Relative damping: lambda = damping * mean eigenvalue of the layer's "
             "projected Fisher, so the setting does not depend on the gradient scale."
         },
     )
     kind: str = field(
-        default="fisher",
+        default="ekfac",
         metadata={
-            "help": "'fisher': damped empirical Fisher / Gauss-Newton per layer in the projected "
-            "space; 'identity': no preconditioning (plain projected gradient dot product); "
-            "'ekfac': not implemented yet."
+            "help": "'fisher': damped Fisher / Gauss-Newton per layer in the projected space, a full "
+            "(dim x dim) block per layer; 'ekfac': eigenvalue-corrected Kronecker factors per layer "
+            "(memory r_in^2 + r_out^2, for large ranks); 'identity': no preconditioning (plain "
+            "projected gradient dot product)."
         },
+    )
+    fisher: str = field(
+        default="empirical",
+        metadata={
+            "help": "Gradients that estimate the Fisher: 'empirical' (the training labels' gradients, "
+            "the index rows themselves) or 'sampled' (targets drawn from the model's own predictions: "
+            "the true Fisher, i.e. the Gauss-Newton matrix of a cross-entropy loss; needs "
+            "Task.compute_train_logits and one more forward/backward pass per sample)."
+        },
+    )
+    samples: int = field(
+        default=1,
+        metadata={"help": "Targets drawn per training example for fisher='sampled'."},
+    )
+    seed: int = field(
+        default=0,
+        metadata={"help": "Seed of the sampled targets; example i, sample s always gets the same draw."},
     )
 
     def __post_init__(self) -> None:
-        if self.damping < 0:
+        if not self.damping >= 0:
             raise AttributionError(f"damping must be >= 0, got {self.damping}")
         if self.kind not in ("fisher", "identity", "ekfac"):
-            raise AttributionError(f"preconditioner kind must be 'fisher', 'identity' or 'ekfac', got {self.kind!r}")
+            raise AttributionError(f"preconditioner kind must be 'fisher', 'ekfac' or 'identity', got {self.kind!r}")
+        if self.fisher not in ("empirical", "sampled"):
+            raise AttributionError(f"fisher must be 'empirical' or 'sampled', got {self.fisher!r}")
+        if self.samples < 1:
+            raise AttributionError(f"samples must be >= 1, got {self.samples}")
+
+    @property
+    def uses_sampled_targets(self) -> bool:
+        return self.kind != "identity" and self.fisher == "sampled"
 
 
 @dataclass(frozen=True)

@@ -211,13 +211,18 @@ def cmd_index(args: argparse.Namespace) -> None:
         args.out,
         projection_args=ProjectionArguments(rank_in=args.rank_in, rank_out=args.rank_out, seed=args.seed),
         index_args=IndexArguments(shard_size=args.shard_size, batch_size=args.batch_size),
-        preconditioner_args=PreconditionerArguments(damping=args.damping),
+        preconditioner_args=PreconditionerArguments(
+            kind=args.preconditioner, fisher=args.fisher, samples=args.samples, damping=args.damping
+        ),
         progress=False,
         **kwargs,
     )
     seconds = time.perf_counter() - started
     m = index.manifest
-    print(f"indexed {m.total_examples} examples in {len(m.shards)} shards, dimension {m.dim}, {seconds:.2f} s -> {args.out}")
+    print(
+        f"indexed {m.total_examples} examples in {len(m.shards)} shards, dimension {m.dim}, "
+        f"preconditioner {args.preconditioner} ({args.fisher} Fisher), {seconds:.2f} s -> {args.out}"
+    )
 
 
 def cmd_score(args: argparse.Namespace) -> None:
@@ -346,7 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="index directory (replaced)")
     p.add_argument("--rank-in", metavar="N", type=_positive_int(1), default=proj.rank_in, help="projection rank of layer inputs")
     p.add_argument("--rank-out", metavar="N", type=_positive_int(1), default=proj.rank_out, help="projection rank of output gradients")
-    p.add_argument("--damping", metavar="X", type=float, default=pre.damping, help="relative damping of the Fisher preconditioner")
+    p.add_argument("--preconditioner", choices=("fisher", "ekfac", "identity"), default=pre.kind,
+                   help="full per-layer Fisher, EK-FAC (Kronecker factors, for large ranks), or none")
+    p.add_argument("--fisher", choices=("empirical", "sampled"), default=pre.fisher,
+                   help="Fisher from the training labels' gradients, or from targets sampled from the model "
+                        "(the setup's task must define compute_train_logits)")
+    p.add_argument("--samples", metavar="N", type=_positive_int(1), default=pre.samples, help="sampled targets per example")
+    p.add_argument("--damping", metavar="X", type=float, default=pre.damping, help="relative damping of the preconditioner")
     p.add_argument("--shard-size", metavar="N", type=_positive_int(1), default=idx.shard_size, help="training examples per shard")
     p.add_argument("--batch-size", metavar="N", type=_positive_int(1), default=idx.batch_size, help="examples per forward/backward pass")
     p.add_argument("--seed", metavar="N", type=_positive_int(0), default=proj.seed, help="seed of the projection matrices")

@@ -41,9 +41,9 @@ from attribution.arguments import (
     ProjectionArguments,
 )
 from attribution.errors import AttributionError, IndexMismatchError, IndexNotFoundError
-from attribution.preconditioner import FisherAccumulator, Preconditioner
+from attribution.preconditioner import EkfacAccumulator, FisherAccumulator, Preconditioner
 from attribution.projection import GradientCollector, LayerSpec
-from attribution.task import Task, tracked_modules_of
+from attribution.task import Task, sampled_train_loss, tracked_modules_of
 
 INDEX_FORMAT = "openledger-attribution-index"
 INDEX_VERSION = 1
@@ -225,13 +225,18 @@ def load_index(index_dir: str | os.PathLike[str]) -> Index:
 def save_preconditioner(index_dir: str | os.PathLike[str], preconditioner: Preconditioner) -> None:
     path = Path(index_dir)
     path.mkdir(parents=True, exist_ok=True)
-    tensors = {f"layer.{i}.inverse": inv.contiguous().cpu() for i, inv in enumerate(preconditioner.inverses)}
-    tensors["dampings"] = torch.tensor(preconditioner.dampings, dtype=torch.float64)
+    p = preconditioner
+    tensors = {f"layer.{i}.inverse": inv.contiguous().cpu() for i, inv in enumerate(p.inverses)}
+    for i, (qa, qs, lam) in enumerate(zip(p.q_in, p.q_out, p.eigenvalues)):
+        tensors[f"layer.{i}.q_in"] = qa.contiguous().cpu()
+        tensors[f"layer.{i}.q_out"] = qs.contiguous().cpu()
+        tensors[f"layer.{i}.eigenvalues"] = lam.contiguous().cpu()
+    tensors["dampings"] = torch.tensor(p.dampings, dtype=torch.float64)
     # One metadata key: safetensors writes its metadata map in hash order, and
     # the file should be byte-identical across runs.
     metadata = {
         "attribution": json.dumps(
-            {"kind": preconditioner.kind, "count": preconditioner.count, "layers": [asdict(s) for s in preconditioner.specs]},
+            {"kind": p.kind, "count": p.count, "layers": [asdict(s) for s in p.specs]},
             sort_keys=True,
         )
     }
@@ -252,9 +257,23 @@ def load_preconditioner(index_dir: str | os.PathLike[str]) -> Preconditioner:
         meta = json.loads(f.metadata()["attribution"])
         specs = [LayerSpec(**d) for d in meta["layers"]]
         kind = meta["kind"]
-        inverses = [f.get_tensor(f"layer.{i}.inverse") for i in range(len(specs))] if kind == "fisher" else []
-        dampings = f.get_tensor("dampings").tolist()
-    return Preconditioner(kind=kind, specs=specs, inverses=inverses, dampings=dampings, count=int(meta["count"]))
+        if kind not in ("fisher", "ekfac", "identity"):
+            raise AttributionError(f"{file}: unknown preconditioner kind {kind!r} (fisher, ekfac or identity)")
+        layers = range(len(specs))
+
+        def per_layer(name: str, wanted: str) -> list[torch.Tensor]:
+            return [f.get_tensor(f"layer.{i}.{name}") for i in layers] if kind == wanted else []
+
+        return Preconditioner(
+            kind=kind,
+            specs=specs,
+            inverses=per_layer("inverse", "fisher"),
+            dampings=f.get_tensor("dampings").tolist(),
+            count=int(meta["count"]),
+            q_in=per_layer("q_in", "ekfac"),
+            q_out=per_layer("q_out", "ekfac"),
+            eigenvalues=per_layer("eigenvalues", "ekfac"),
+        )
 
 
 def move_to_device(batch: Any, device: torch.device) -> Any:
@@ -266,6 +285,101 @@ def move_to_device(batch: Any, device: torch.device) -> Any:
         moved = [move_to_device(v, device) for v in batch]
         return type(batch)(moved) if isinstance(batch, list) else tuple(moved)
     return batch
+
+
+def _batches(dataset: Sequence[Any], batch_size: int, collate_fn: Callable[[list[Any]], Any],
+             device: torch.device) -> Iterator[tuple[int, int, Any]]:
+    for start in range(0, len(dataset), batch_size):
+        stop = min(start + batch_size, len(dataset))
+        yield start, stop, move_to_device(collate_fn([dataset[j] for j in range(start, stop)]), device)
+
+
+def _row_blocks(index_dir: Path, shards: list[dict[str, Any]], block: int) -> Iterator[torch.Tensor]:
+    """The written rows again, in blocks of `block` rows whatever the shard
+    size, so that sums over them do not depend on how the index is sharded."""
+    pending: list[torch.Tensor] = []
+    held = 0
+    for entry in shards:
+        with safe_open(str(index_dir / entry["file"]), framework="pt", device="cpu") as f:
+            rows = f.get_tensor("gradients")
+        while rows.shape[0]:
+            take = min(block - held, rows.shape[0])
+            pending.append(rows[:take])
+            held += take
+            rows = rows[take:]
+            if held == block:
+                yield torch.cat(pending)
+                pending, held = [], 0
+    if held:
+        yield torch.cat(pending)
+
+
+class _PreconditionerBuild:
+    """Feeds the preconditioner from the index build: the first pass sees every
+    batch once (`first_pass`); EK-FAC needs a second pass for its eigenvalues
+    (`second_pass`), over the written shards (empirical Fisher) or over the
+    model again with the same sampled targets (sampled Fisher)."""
+
+    def __init__(self, model: nn.Module, task: Task, collector: GradientCollector,
+                 args: PreconditionerArguments, device: torch.device) -> None:
+        self.model, self.task, self.collector, self.args = model, task, collector, args
+        self.fisher = FisherAccumulator(collector.specs, device) if args.kind == "fisher" else None
+        self.ekfac = EkfacAccumulator(collector.specs, collector.factor_shapes, device) if args.kind == "ekfac" else None
+        self.examples = 0
+
+    @property
+    def factor_observer(self) -> Callable[[int, torch.Tensor, torch.Tensor], None] | None:
+        """Observer for the training-loss pass (empirical EK-FAC factors)."""
+        if self.ekfac is not None and not self.args.uses_sampled_targets:
+            return self.ekfac.update_factors
+        return None
+
+    def _sampled_rows(self, batch: Any, start: int, stop: int, sample: int, observe: Any = None) -> torch.Tensor:
+        with torch.enable_grad():
+            loss = sampled_train_loss(self.task, batch, self.model, range(start, stop), seed=self.args.seed, sample=sample)
+            return self.collector.gradients(loss, observe=observe).to(torch.float32)
+
+    def first_pass(self, batch: Any, start: int, stop: int, rows: torch.Tensor) -> None:
+        """`rows`: the float32 training-loss rows the index stores for the batch."""
+        self.examples += stop - start
+        if self.args.kind == "identity":
+            return
+        if not self.args.uses_sampled_targets:
+            if self.fisher is not None:
+                self.fisher.update(rows)
+            return
+        observe = self.ekfac.update_factors if self.ekfac is not None else None
+        for sample in range(self.args.samples):
+            sampled = self._sampled_rows(batch, start, stop, sample, observe)
+            if self.fisher is not None:
+                self.fisher.update(sampled)
+
+    @property
+    def needs_second_pass(self) -> bool:
+        return self.ekfac is not None
+
+    def second_pass(self, index_dir: Path, shards: list[dict[str, Any]], dataset: Sequence[Any], batch_size: int,
+                    collate_fn: Callable[[list[Any]], Any], device: torch.device, progress: bool | None) -> None:
+        assert self.ekfac is not None
+        self.ekfac.eigenbases()
+        disable = None if progress is None else not progress
+        with tqdm(total=len(dataset), desc="EK-FAC eigenvalues", unit="ex", disable=disable) as bar:
+            if not self.args.uses_sampled_targets:
+                for rows in _row_blocks(index_dir, shards, batch_size):
+                    self.ekfac.update_eigenvalues(rows)
+                    bar.update(rows.shape[0])
+                return
+            for start, stop, batch in _batches(dataset, batch_size, collate_fn, device):
+                for sample in range(self.args.samples):
+                    self.ekfac.update_eigenvalues(self._sampled_rows(batch, start, stop, sample))
+                bar.update(stop - start)
+
+    def finalize(self) -> Preconditioner:
+        if self.args.kind == "identity":
+            return Preconditioner(kind="identity", specs=self.collector.specs, count=self.examples)
+        accumulator = self.fisher if self.fisher is not None else self.ekfac
+        assert accumulator is not None
+        return accumulator.finalize(self.args)
 
 
 def build_index(
@@ -284,47 +398,49 @@ def build_index(
     """Project every example's training-loss gradient, write the shards, the
     manifest and the preconditioner; example i gets `contribution_ids[i]`.
 
-    One forward and one backward pass per `index_args.batch_size` examples; the
-    model's mode (eval/train) is left as the caller set it, so turn dropout off
-    first if the index must be reproducible.
+    One forward and one backward pass per `index_args.batch_size` examples (plus
+    one per sample for the sampled Fisher, and a second pass for EK-FAC, see
+    preconditioner.py); the model's mode (eval/train) is left as the caller set
+    it, so turn dropout off first if the index must be reproducible.
     """
     ids = torch.as_tensor(contribution_ids, dtype=torch.int64)
     n = len(dataset)
     if ids.shape != (n,):
         raise AttributionError(f"{n} examples but {tuple(ids.shape)} contribution ids")
-    if preconditioner_args.kind == "ekfac":
-        FisherAccumulator([]).finalize(preconditioner_args)  # raises NotImplementedError before any work
+    if preconditioner_args.uses_sampled_targets and getattr(task, "compute_train_logits", None) is None:
+        raise AttributionError(
+            f"{type(task).__name__} has no compute_train_logits(batch, model); PreconditionerArguments"
+            "(fisher='sampled') needs it (or use fisher='empirical')"
+        )
     device = next(iter(model.parameters())).device
     path = Path(index_dir)
     _prepare_dir(path)
     modules = tracked_modules_of(task, model)
     with GradientCollector(model, modules, projection_args) as collector:
         writer = _ShardWriter(path, index_args.shard_size, collector.dim)
-        fisher = FisherAccumulator(collector.specs, device)
+        pre = _PreconditionerBuild(model, task, collector, preconditioner_args, device)
         with tqdm(total=n, desc="attribution index", unit="ex", disable=None if progress is None else not progress) as bar:
-            for start in range(0, n, index_args.batch_size):
-                stop = min(start + index_args.batch_size, n)
-                batch = move_to_device(collate_fn([dataset[j] for j in range(start, stop)]), device)
+            for start, stop, batch in _batches(dataset, index_args.batch_size, collate_fn, device):
                 with torch.enable_grad():
-                    rows = collector.gradients(task.compute_train_loss(batch, model))
+                    rows = collector.gradients(task.compute_train_loss(batch, model), observe=pre.factor_observer)
                 if rows.shape[0] != stop - start:
                     raise AttributionError(f"batch {start}:{stop} produced {rows.shape[0]} gradient rows")
                 rows = rows.to(torch.float32)
                 # The preconditioner sees exactly the float32 rows that the index stores.
-                if preconditioner_args.kind == "fisher":
-                    fisher.update(rows)
-                else:
-                    fisher.count += rows.shape[0]
+                pre.first_pass(batch, start, stop, rows)
                 writer.add(rows, ids[start:stop])
                 bar.update(stop - start)
         writer.flush()
+        if pre.needs_second_pass:
+            pre.second_pass(path, writer.shards, dataset, index_args.batch_size, collate_fn, device, progress)
         specs = collector.specs
-    save_preconditioner(path, fisher.finalize(preconditioner_args))
+        dim = collector.dim
+    save_preconditioner(path, pre.finalize())
     manifest = IndexManifest(
         model_fingerprint=model_fingerprint(model),
         projection=asdict(projection_args),
         layers=[asdict(s) for s in specs],
-        dim=collector.dim,
+        dim=dim,
         shards=writer.shards,
         total_examples=n,
     )

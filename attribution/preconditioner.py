@@ -1,23 +1,53 @@
-"""Damped Fisher / Gauss-Newton preconditioner in the projected gradient space.
+"""Damped Fisher / Gauss-Newton preconditioners in the projected gradient space.
 
-Built from the same projected training rows as the index (accumulated while the
-index is built), applied to query rows before scoring. Per tracked layer l,
+Built while the index is built, applied to query rows before scoring. All of it
+is float64 because the reward split downstream needs a stable ranking, and all
+of it is block-diagonal across tracked layers (as in TRAK, LoGra and EK-FAC).
 
-    F_l = (1/n) sum_i g_i g_i^T        (g_i: example i's projected rows of layer l)
-    lambda_l = damping * trace(F_l) / dim_l   (damping times the mean eigenvalue)
-    q_l <- (F_l + lambda_l I)^{-1} q_l
+**Which gradients estimate F** (`PreconditionerArguments.fisher`):
+
+- ``"empirical"``: the training examples' own gradients (the rows the index
+  stores), F = (1/n) sum_i g_i g_i^T. Cheap, but biased: near a minimum the
+  labels' gradients are small exactly where the model is confident, so F
+  underweights the directions the loss curves most in.
+- ``"sampled"``: the true Fisher, which for a softmax cross-entropy loss is the
+  Gauss-Newton matrix (for logistic regression: the Hessian). Each example's
+  target is drawn from the model's own predictive distribution
+  (`Task.compute_train_logits`, see task.py) and its gradient taken with that
+  target; `samples` draws per example are averaged. The draw of example i,
+  sample s, position t comes from a generator seeded by (seed, s, i) alone, so
+  it does not depend on the batch the example lands in. Costs one more forward
+  and backward pass per sample while the index is built.
+
+**How F is represented and inverted** (`PreconditionerArguments.kind`), per
+tracked layer l with projected gradient G (r_out x r_in, the layer's block of a
+row, row-major):
+
+- ``"fisher"``: F_l = E[vec G vec G^T], a (dim_l x dim_l) matrix, inverted
+  through its eigendecomposition with
+  lambda_l = damping * trace(F_l) / dim_l (damping times the mean eigenvalue).
+  Memory dim_l^2 per layer: right for the default ranks (16 x 16 -> 256).
+- ``"ekfac"``: eigenvalue-corrected Kronecker factors (George et al. 2018,
+  Grosse et al. 2023). A_l = E[sum_t a_t a_t^T] over the projected layer inputs
+  and S_l = E[sum_t s_t s_t^T] over the projected output gradients give the
+  eigenbases Q_A, Q_S (a first pass); the eigenvalues are then corrected to the
+  actual second moments in that basis, Lambda[o, i] = E[(Q_S^T G Q_A)[o, i]^2]
+  (a second pass over the same gradients), and
+  q <- Q_S ((Q_S^T q Q_A) / (Lambda + lambda_l)) Q_A^T with lambda_l = damping
+  times the mean of Lambda. Memory r_in^2 + r_out^2 + r_in r_out per layer, so
+  large projection ranks stay cheap; the price is the Kronecker approximation
+  of the eigenbasis.
+- ``"identity"``: no preconditioning (plain projected gradient dot products).
 
 Damping relative to the mean eigenvalue keeps one `damping` setting meaningful
 across layers whose gradients differ in scale by orders of magnitude; a layer
-whose F_l is zero (it never received gradient) gets lambda_l = 1e-12 so the
-inverse exists. All of it is float64 because the reward split downstream needs a
-stable ranking. Block-diagonal across layers (as in TRAK/LoGra/EK-FAC).
+that never received gradient gets lambda_l = 1e-12 so the inverse exists.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -25,17 +55,20 @@ from attribution.arguments import PreconditionerArguments
 from attribution.errors import AttributionError
 from attribution.projection import LayerSpec
 
+_MIN_DAMPING = 1e-12
 
-def _check_kind(args: PreconditionerArguments) -> None:
-    if args.kind == "ekfac":
-        raise NotImplementedError(
-            "PreconditionerArguments(kind='ekfac') (eigenvalue-corrected Kronecker factors) is "
-            "not implemented; use kind='fisher'"
-        )
+
+def _damping(args: PreconditionerArguments, eigenvalues: torch.Tensor) -> float:
+    return max(args.damping * float(eigenvalues.clamp_min(0.0).mean()), _MIN_DAMPING)
+
+
+def _symmetric_eigh(m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    evals, evecs = torch.linalg.eigh((m + m.T) / 2)
+    return evals, evecs
 
 
 class FisherAccumulator:
-    """Running sum of g g^T per layer, in float64."""
+    """Running sum of g g^T per layer, in float64 (kind "fisher")."""
 
     def __init__(self, specs: Sequence[LayerSpec], device: torch.device | str = "cpu") -> None:
         self.specs = list(specs)
@@ -50,31 +83,90 @@ class FisherAccumulator:
         self.count += rows.shape[0]
 
     def finalize(self, args: PreconditionerArguments) -> Preconditioner:
-        _check_kind(args)
         if args.kind == "identity":
-            return Preconditioner(kind="identity", specs=self.specs, inverses=[], dampings=[], count=self.count)
+            return Preconditioner(kind="identity", specs=self.specs, count=self.count)
+        if args.kind != "fisher":
+            raise AttributionError(f"FisherAccumulator builds kind 'fisher' or 'identity', not {args.kind!r}")
         if self.count == 0:
             raise AttributionError("cannot build a Fisher preconditioner from zero examples")
         inverses, dampings = [], []
         for acc in self.sums:
-            fisher = (acc / self.count).cpu()
-            fisher = (fisher + fisher.T) / 2
-            evals, evecs = torch.linalg.eigh(fisher)
-            lam = args.damping * float(torch.trace(fisher)) / fisher.shape[0]
-            lam = max(lam, 1e-12)
+            evals, evecs = _symmetric_eigh((acc / self.count).cpu())
+            lam = _damping(args, evals)
             inv = (evecs / (evals.clamp_min(0.0) + lam)) @ evecs.T
             inverses.append((inv + inv.T) / 2)
             dampings.append(lam)
         return Preconditioner(kind="fisher", specs=self.specs, inverses=inverses, dampings=dampings, count=self.count)
 
 
+class EkfacAccumulator:
+    """The two passes of kind "ekfac": `update_factors` (per layer, the
+    projected inputs and output gradients of a batch) until `eigenbases()`,
+    then `update_eigenvalues` (the gradient rows) until `finalize`."""
+
+    def __init__(self, specs: Sequence[LayerSpec], shapes: Sequence[tuple[int, int]],
+                 device: torch.device | str = "cpu") -> None:
+        self.specs = list(specs)
+        self.shapes = [tuple(s) for s in shapes]  # per layer (r_out, r_in)
+        for spec, (ro, ri) in zip(self.specs, self.shapes):
+            if ro * ri != spec.dim:
+                raise AttributionError(f"layer {spec.name!r}: factor shape {ro} x {ri} does not match dim {spec.dim}")
+        self.a_sums = [torch.zeros(ri, ri, dtype=torch.float64, device=device) for _, ri in self.shapes]
+        self.s_sums = [torch.zeros(ro, ro, dtype=torch.float64, device=device) for ro, _ in self.shapes]
+        self.q_in: list[torch.Tensor] = []
+        self.q_out: list[torch.Tensor] = []
+        self.lambda_sums: list[torch.Tensor] = []
+        self.count = 0
+
+    def update_factors(self, layer: int, inputs: torch.Tensor, output_grads: torch.Tensor) -> None:
+        """`inputs` (n, T, r_in) and `output_grads` (n, T, r_out) of one layer."""
+        if self.q_in:
+            raise AttributionError("EK-FAC factors are already decomposed")
+        a = inputs.reshape(-1, inputs.shape[-1]).to(torch.float64)
+        s = output_grads.reshape(-1, output_grads.shape[-1]).to(torch.float64)
+        self.a_sums[layer] += (a.T @ a).to(self.a_sums[layer].device)
+        self.s_sums[layer] += (s.T @ s).to(self.s_sums[layer].device)
+
+    def eigenbases(self) -> None:
+        """End of the first pass: eigenvectors of A_l and S_l (the scale of the
+        sums does not matter for eigenvectors)."""
+        if self.q_in:
+            return
+        self.q_in = [_symmetric_eigh(a.cpu())[1] for a in self.a_sums]
+        self.q_out = [_symmetric_eigh(s.cpu())[1] for s in self.s_sums]
+        self.lambda_sums = [torch.zeros(ro, ri, dtype=torch.float64) for ro, ri in self.shapes]
+
+    def update_eigenvalues(self, rows: torch.Tensor) -> None:
+        if not self.q_in:
+            raise AttributionError("call eigenbases() before update_eigenvalues()")
+        rows = rows.to("cpu", torch.float64)
+        for s, (ro, ri), qa, qs, acc in zip(self.specs, self.shapes, self.q_in, self.q_out, self.lambda_sums):
+            g = rows[:, s.offset : s.offset + s.dim].reshape(-1, ro, ri)
+            acc += (qs.T @ g @ qa).square().sum(dim=0)
+        self.count += rows.shape[0]
+
+    def finalize(self, args: PreconditionerArguments) -> Preconditioner:
+        if self.count == 0:
+            raise AttributionError("cannot build an EK-FAC preconditioner from zero examples")
+        eigenvalues, dampings = [], []
+        for acc in self.lambda_sums:
+            lam = acc / self.count
+            eigenvalues.append(lam)
+            dampings.append(_damping(args, lam))
+        return Preconditioner(kind="ekfac", specs=self.specs, dampings=dampings, count=self.count,
+                              q_in=self.q_in, q_out=self.q_out, eigenvalues=eigenvalues)
+
+
 @dataclass(frozen=True)
 class Preconditioner:
-    kind: str  # "fisher" | "identity"
+    kind: str  # "fisher" | "ekfac" | "identity"
     specs: list[LayerSpec]
-    inverses: list[torch.Tensor]  # per layer (F_l + lambda_l I)^{-1}, float64; empty for identity
-    dampings: list[float]  # per layer lambda_l
-    count: int  # training examples F was estimated from
+    inverses: list[torch.Tensor] = field(default_factory=list)  # fisher: per layer (F_l + lambda_l I)^{-1}
+    dampings: list[float] = field(default_factory=list)  # per layer lambda_l
+    count: int = 0  # gradient rows the estimate came from
+    q_in: list[torch.Tensor] = field(default_factory=list)  # ekfac: per layer (r_in x r_in) eigenbasis
+    q_out: list[torch.Tensor] = field(default_factory=list)  # ekfac: per layer (r_out x r_out) eigenbasis
+    eigenvalues: list[torch.Tensor] = field(default_factory=list)  # ekfac: per layer corrected (r_out x r_in)
 
     def apply(self, queries: torch.Tensor) -> torch.Tensor:
         """Preconditioned query rows, float64, on the queries' device."""
@@ -82,7 +174,14 @@ class Preconditioner:
         if self.kind == "identity":
             return q.clone()
         out = torch.empty_like(q)
-        for s, inv in zip(self.specs, self.inverses):
-            sl = slice(s.offset, s.offset + s.dim)
-            out[:, sl] = q[:, sl] @ inv.to(q.device)
+        if self.kind == "fisher":
+            for s, inv in zip(self.specs, self.inverses):
+                sl = slice(s.offset, s.offset + s.dim)
+                out[:, sl] = q[:, sl] @ inv.to(q.device)
+            return out
+        for s, qa, qs, lam, damp in zip(self.specs, self.q_in, self.q_out, self.eigenvalues, self.dampings):
+            qa, qs = qa.to(q.device), qs.to(q.device)
+            g = q[:, s.offset : s.offset + s.dim].reshape(-1, qs.shape[0], qa.shape[0])
+            rotated = (qs.T @ g @ qa) / (lam.to(q.device).clamp_min(0.0) + damp)
+            out[:, s.offset : s.offset + s.dim] = (qs @ rotated @ qa.T).reshape(q.shape[0], -1)
         return out

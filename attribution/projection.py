@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -142,6 +142,13 @@ class LayerProjector:
             dim = d_in * d_out
         self.spec = LayerSpec(name, kind, d_in, d_out, has_bias, offset, dim)
 
+    @property
+    def factor_shape(self) -> tuple[int, int]:
+        """(r_out, r_in): the layer's block of a row as a row-major matrix."""
+        r_in = self.p_in.shape[1] if self.p_in is not None else self.spec.d_in
+        r_out = self.p_out.shape[1] if self.p_out is not None else self.spec.d_out
+        return r_out, r_in
+
     def project_inputs(self, x: torch.Tensor) -> torch.Tensor:
         spec = self.spec
         if spec.kind == "embedding":
@@ -235,8 +242,16 @@ class GradientCollector:
 
         return hook
 
-    def gradients(self, loss: torch.Tensor) -> torch.Tensor:
-        """(n, dim) rows for the batch whose forward pass produced `loss`."""
+    @property
+    def factor_shapes(self) -> list[tuple[int, int]]:
+        return [p.factor_shape for p in self.projectors]
+
+    def gradients(self, loss: torch.Tensor, observe: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None) -> torch.Tensor:
+        """(n, dim) rows for the batch whose forward pass produced `loss`.
+
+        `observe(layer, inputs, output_grads)`, if given, sees each tracked
+        call's projected inputs (n, T, r_in) and output gradients (n, T, r_out)
+        (the EK-FAC factors are built from them)."""
         records, self._records = self._records, []
         if not records:
             raise AttributionError("no tracked module ran in the forward pass")
@@ -255,7 +270,10 @@ class GradientCollector:
                 proj = self.projectors[i]
                 s = proj.spec
                 # A module called several times (weight sharing) adds up its calls.
-                rows[:, s.offset : s.offset + s.dim] += LayerProjector.combine(pa, proj.project_output_grads(g))
+                pg = proj.project_output_grads(g)
+                if observe is not None:
+                    observe(i, pa, pg)
+                rows[:, s.offset : s.offset + s.dim] += LayerProjector.combine(pa, pg)
         return rows
 
 

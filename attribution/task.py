@@ -7,10 +7,14 @@ modules' gradients are tracked.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from attribution.errors import AttributionError
 
 TRACKED_TYPES: tuple[type[nn.Module], ...] = (nn.Linear, nn.Embedding, nn.Conv2d)
 
@@ -42,6 +46,14 @@ class Task(Protocol):
     def tracked_modules(self, model: nn.Module) -> list[nn.Module]:
         return default_tracked_modules(model)
 
+    # Optional, for PreconditionerArguments(fisher="sampled") (not a protocol
+    # member, so tasks without it still satisfy the protocol):
+    #
+    # def compute_train_logits(self, batch, model) -> Tensor | tuple[Tensor, Tensor]:
+    #     """The logits whose softmax cross-entropy is the training loss:
+    #     (n, C), or (n, T, C) for sequences, optionally with a (n, T) bool
+    #     mask of the positions that count."""
+
 
 def tracked_modules_of(task: Any, model: nn.Module) -> list[nn.Module]:
     """The task's tracked modules, falling back to the default for structural
@@ -49,3 +61,49 @@ def tracked_modules_of(task: Any, model: nn.Module) -> list[nn.Module]:
     method = getattr(task, "tracked_modules", None)
     modules = list(method(model)) if method is not None else default_tracked_modules(model)
     return modules
+
+
+def _draw_seed(seed: int, sample: int, example: int) -> int:
+    return (((seed * 1_000_003) + sample) * 1_000_000_007 + example) % (2**63 - 1)
+
+
+def example_uniforms(example_indices: Sequence[int], positions: int, seed: int, sample: int) -> torch.Tensor:
+    """(n, positions) float64 uniforms; row j depends only on (seed, sample,
+    example_indices[j]), never on which batch the example is in."""
+    rows = [
+        torch.rand(positions, generator=torch.Generator().manual_seed(_draw_seed(seed, sample, int(i))), dtype=torch.float64)
+        for i in example_indices
+    ]
+    return torch.stack(rows) if rows else torch.empty(0, positions, dtype=torch.float64)
+
+
+def sampled_train_loss(task: Any, batch: Any, model: nn.Module, example_indices: Sequence[int], *,
+                       seed: int, sample: int) -> torch.Tensor:
+    """Summed cross-entropy of the task's logits against targets drawn from the
+    model's own softmax: its gradient's second moment is the true Fisher
+    (Gauss-Newton) rather than the empirical one."""
+    method = getattr(task, "compute_train_logits", None)
+    if method is None:
+        raise AttributionError(
+            f"{type(task).__name__} has no compute_train_logits(batch, model); the sampled Fisher "
+            "needs it (or use PreconditionerArguments(fisher='empirical'))"
+        )
+    out = method(batch, model)
+    logits, mask = (out if isinstance(out, tuple) else (out, None))
+    if not isinstance(logits, torch.Tensor) or logits.dim() not in (2, 3) or logits.shape[0] != len(example_indices):
+        raise AttributionError(
+            f"compute_train_logits must return (n, C) or (n, T, C) logits for n={len(example_indices)}, "
+            f"got {getattr(logits, 'shape', type(logits).__name__)}"
+        )
+    flat = logits.reshape(logits.shape[0], -1, logits.shape[-1])  # (n, T, C)
+    n, t, c = flat.shape
+    with torch.no_grad():
+        cdf = torch.softmax(flat.detach().to(torch.float64), dim=-1).cumsum(dim=-1)
+        u = example_uniforms(example_indices, t, seed, sample).to(cdf.device)
+        targets = torch.searchsorted(cdf, u.unsqueeze(-1)).squeeze(-1).clamp_max(c - 1)
+    losses = F.cross_entropy(flat.reshape(n * t, c), targets.reshape(-1), reduction="none").reshape(n, t)
+    if mask is not None:
+        if mask.shape != (n, t):
+            raise AttributionError(f"compute_train_logits mask must have shape {(n, t)}, got {tuple(mask.shape)}")
+        losses = losses * mask.to(losses.dtype)
+    return losses.sum()

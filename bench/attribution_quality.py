@@ -11,14 +11,16 @@ its standard error.
 
 Methods, all scored from the model(s) trained on the full training set:
 - ours: the engine's pipeline (`build_index` with LoGra factorised projection and
-  the damped per-layer Fisher preconditioner, then `score`, `normalize=False`);
+  a per-layer preconditioner, then `score`, `normalize=False`), in the variants
+  the family lists (full Fisher or EK-FAC; empirical or sampled Fisher);
 - gradient dot product (TracIn-style): exact per-example gradients, no
   projection, no preconditioner;
 - dense random projection (TRAK-style): exact per-example gradients times one
   dense Gaussian matrix with as many columns as ours, preconditioned by the damped
-  Fisher of the WHOLE projected space (one block, same damping as ours);
+  Fisher of the WHOLE projected space (one block; the family's baseline Fisher);
 - exact Fisher (logistic regression only): no projection, the damped Fisher of
-  the full 650-dimensional gradient: the engine's influence without sketching.
+  the full 650-dimensional gradient: the engine's influence without sketching;
+- exact influence (logistic regression only): the exact Hessian.
 Ensembles average the scores of independently trained models (different seeds).
 
 Usage: python bench/attribution_quality.py [--m 100] [--test-points 200] [--write-docs]
@@ -61,6 +63,7 @@ from attribution import (
     per_example_gradients,
     score,
 )
+from attribution.task import sampled_train_loss
 
 SECTION = "## Attribution quality (`bench/attribution_quality.py`)"
 N_TRAIN = 1000
@@ -82,6 +85,10 @@ class MarginTask(Task):
         x, y = batch
         return margins(model(x), y).sum()
 
+    def compute_train_logits(self, batch: Any, model: nn.Module) -> torch.Tensor:
+        x, _ = batch
+        return model(x)
+
 
 def margins(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     correct = logits.gather(1, y[:, None]).squeeze(1)
@@ -93,13 +100,46 @@ def margins(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
+class Variant:
+    key: str
+    pre: PreconditionerArguments
+
+    @property
+    def label(self) -> str:
+        p = self.pre
+        kind = {"fisher": "Fisher", "ekfac": "EK-FAC"}[p.kind]
+        source = f"sampled, {p.samples} draws" if p.fisher == "sampled" else "empirical"
+        return f"{kind} ({source}), damping {p.damping:g}"
+
+
+@dataclass(frozen=True)
 class Family:
     key: str
     title: str
     rank_in: int
     rank_out: int
-    damping: float
     l2: float
+    variants: tuple[Variant, ...]  # ours, the first one is the headline
+    baseline: PreconditionerArguments  # the one-block Fisher of the dense and exact-Fisher baselines
+
+
+# Settings chosen by a sweep on a smaller run (m = 60, 100 test points, L2 1e-3):
+# damping 0.01-1 for every kind and Fisher source, ranks (64,10), (65,10), (32,10)
+# for logistic regression and (16,16), (32,16), (64,32) for the MLP. The full
+# Fisher wants more damping than EK-FAC (its estimate from 1,000 rows of up to
+# 2,000 columns is rank-deficient); more sampled draws help the full Fisher most.
+LR_VARIANTS = (
+    Variant("ours", PreconditionerArguments(kind="fisher", fisher="sampled", samples=16, damping=0.3)),
+    Variant("ours_ekfac", PreconditionerArguments(kind="ekfac", fisher="sampled", samples=4, damping=0.03)),
+    Variant("ours_empirical", PreconditionerArguments(kind="fisher", fisher="empirical", damping=1.0)),
+)
+LR_BASELINE = PreconditionerArguments(kind="fisher", fisher="sampled", samples=16, damping=0.3)
+MLP_VARIANTS = (
+    Variant("ours", PreconditionerArguments(kind="ekfac", fisher="sampled", samples=4, damping=0.03)),
+    Variant("ours_ekfac_empirical", PreconditionerArguments(kind="ekfac", fisher="empirical", damping=0.03)),
+    Variant("ours_fisher", PreconditionerArguments(kind="fisher", fisher="empirical", damping=0.3)),
+)
+MLP_BASELINE = PreconditionerArguments(kind="fisher", fisher="empirical", damping=0.3)
 
 
 def make_model(family: str, seed: int) -> nn.Module:
@@ -176,34 +216,44 @@ def lds(scores: torch.Tensor, masks: torch.Tensor, truth: torch.Tensor) -> tuple
 # ---------------------------------------------------------------- methods
 
 
-def ours_scores(model: nn.Module, fam: Family, x_tr: torch.Tensor, y_tr: torch.Tensor, x_te: torch.Tensor,
-                y_te: torch.Tensor, seed: int) -> tuple[torch.Tensor, int]:
+def ours_scores(model: nn.Module, fam: Family, pre: PreconditionerArguments, x_tr: torch.Tensor, y_tr: torch.Tensor,
+                x_te: torch.Tensor, y_te: torch.Tensor, seed: int) -> tuple[torch.Tensor, int]:
     task = MarginTask()
     with tempfile.TemporaryDirectory() as tmp:
         index = build_index(model, task, TensorDataset(x_tr, y_tr), list(range(len(y_tr))), tmp,
                             projection_args=ProjectionArguments(rank_in=fam.rank_in, rank_out=fam.rank_out, seed=seed),
-                            preconditioner_args=PreconditionerArguments(damping=fam.damping), progress=False)
+                            preconditioner_args=pre, progress=False)
         result = score(model, task, tmp, (x_te, y_te), ScoreArguments(top_k=0, normalize=False, return_example_scores=True))
     assert result.example_scores is not None
     return result.example_scores, index.manifest.dim
 
 
 def exact_gradients(model: nn.Module, x_tr: torch.Tensor, y_tr: torch.Tensor, x_te: torch.Tensor,
-                    y_te: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                    y_te: torch.Tensor, pre: PreconditionerArguments) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(training, query, Fisher) exact per-example gradients; the Fisher rows are
+    the training rows for the empirical Fisher, or one row per sampled draw."""
     task = MarginTask()
     layers = [mod for mod in model.modules() if isinstance(mod, nn.Linear)]
     g_tr = per_example_gradients(model, layers, (x_tr, y_tr), task.compute_train_loss)
     g_te = per_example_gradients(model, layers, (x_te, y_te), lambda b, mm: -task.compute_measurement(b, mm))
-    return g_tr, g_te
+    if not pre.uses_sampled_targets:
+        return g_tr, g_te, g_tr
+    n = len(y_tr)
+    draws = [
+        per_example_gradients(model, layers, (x_tr, y_tr),
+                              lambda b, mm, s=s: sampled_train_loss(task, b, mm, range(n), seed=pre.seed, sample=s))
+        for s in range(pre.samples)
+    ]
+    return g_tr, g_te, torch.cat(draws)
 
 
-def fisher_scores(g_tr: torch.Tensor, g_te: torch.Tensor, damping: float) -> torch.Tensor:
-    """Damped Fisher of the whole space as ONE block (the engine's preconditioner
-    with a single layer spec), then dot products."""
+def fisher_scores(g_tr: torch.Tensor, g_te: torch.Tensor, g_fisher: torch.Tensor, damping: float) -> torch.Tensor:
+    """Damped Fisher of `g_fisher`'s whole space as ONE block (the engine's
+    preconditioner with a single layer spec), then dot products."""
     dim = g_tr.shape[1]
     spec = LayerSpec("all", "linear", dim, 1, False, 0, dim)
     acc = FisherAccumulator([spec])
-    acc.update(g_tr)
+    acc.update(g_fisher)
     pre = acc.finalize(PreconditionerArguments(damping=damping))
     return gradient_dot_product(g_tr, pre.apply(g_te))
 
@@ -225,9 +275,10 @@ def hessian_scores(model: nn.Module, x_tr: torch.Tensor, g_tr: torch.Tensor, g_t
     return g_te.to(torch.float64) @ torch.linalg.solve(h, g_tr.to(torch.float64).T)
 
 
-def dense_scores(g_tr: torch.Tensor, g_te: torch.Tensor, k: int, damping: float, seed: int) -> torch.Tensor:
+def dense_scores(g_tr: torch.Tensor, g_te: torch.Tensor, g_fisher: torch.Tensor, k: int, damping: float,
+                 seed: int) -> torch.Tensor:
     proj = DenseRandomProjection(g_tr.shape[1], k, seed=seed, dtype=torch.float64)
-    return fisher_scores(proj.project(g_tr), proj.project(g_te), damping)
+    return fisher_scores(proj.project(g_tr), proj.project(g_te), proj.project(g_fisher), damping)
 
 
 # ---------------------------------------------------------------- driver
@@ -267,26 +318,33 @@ def run_family(fam: Family, args: argparse.Namespace, data: tuple[torch.Tensor, 
 
     for seed in range(n_models):
         model = train(fam.key, x_tr, y_tr, seed=seed, l2=fam.l2)
-        timed("ours", ours_scores, model, fam, x_tr, y_tr, x_te, y_te, seed)
+        for v in fam.variants:
+            timed(v.key, ours_scores, model, fam, v.pre, x_tr, y_tr, x_te, y_te, seed)
         k = sizes["ours"]
         t = time.perf_counter()
-        g_tr, g_te = exact_gradients(model, x_tr, y_tr, x_te, y_te)
+        g_tr, g_te, g_fi = exact_gradients(model, x_tr, y_tr, x_te, y_te, fam.baseline)
         t_grad = time.perf_counter() - t
         secs["grad_dot"] = secs.get("grad_dot", 0.0) + t_grad
         secs["dense"] = secs.get("dense", 0.0) + t_grad
+        damping = fam.baseline.damping
         timed("grad_dot", lambda a, b: (gradient_dot_product(a, b), a.shape[1]), g_tr, g_te)
-        timed("dense", lambda a, b, kk, sd: (dense_scores(a, b, kk, fam.damping, sd), kk), g_tr, g_te, k, seed)
+        timed("dense", lambda a, b, c, kk, sd: (dense_scores(a, b, c, kk, damping, sd), kk), g_tr, g_te, g_fi, k, seed)
         if fam.key == "lr":
             secs["exact_fisher"] = secs.get("exact_fisher", 0.0) + t_grad
-            timed("exact_fisher", lambda a, b: (fisher_scores(a, b, fam.damping), a.shape[1]), g_tr, g_te)
+            timed("exact_fisher", lambda a, b, c: (fisher_scores(a, b, c, damping), a.shape[1]), g_tr, g_te, g_fi)
             secs["hessian"] = secs.get("hessian", 0.0) + t_grad
             timed("hessian", lambda mo, a, b: (hessian_scores(mo, x_tr, a, b, fam.l2), a.shape[1]), model, g_tr, g_te)
 
+    baseline = Variant("baseline", fam.baseline).label
     labels = {
-        "ours": f"**ours** (LoGra r_in={fam.rank_in}, r_out={fam.rank_out}, Fisher damping {fam.damping})",
+        v.key: (f"**ours**: LoGra r_in={fam.rank_in}, r_out={fam.rank_out}, {v.label}" if i == 0
+                else f"ours: LoGra, {v.label}")
+        for i, v in enumerate(fam.variants)
+    }
+    labels |= {
         "grad_dot": "gradient dot product (TracIn-style, exact gradients)",
-        "dense": f"dense random projection (TRAK-style) + one-block Fisher, damping {fam.damping}",
-        "exact_fisher": f"exact gradients + full Fisher, damping {fam.damping} (no sketch)",
+        "dense": f"dense random projection (TRAK-style) + one-block {baseline}",
+        "exact_fisher": f"exact gradients + one-block {baseline} (no sketch)",
         "hessian": "exact influence: exact gradients + exact Hessian of the regularised loss (reference)",
     }
     rows = []
@@ -329,7 +387,6 @@ def machine_line() -> str:
 def write_docs(table: str, args: argparse.Namespace, runtime: float, families: list[Family]) -> None:
     path = REPO / "docs" / "benchmarks.md"
     text = path.read_text()
-    fam_desc = "; ".join(f"{f.title}: r_in={f.rank_in}, r_out={f.rank_out}, damping={f.damping}" for f in families)
     body = f"""{SECTION}
 
 Linear datamodeling score on scikit-learn's bundled digits (no download): 1,000
@@ -346,15 +403,18 @@ MLP: `64-64-10`, ReLU, full-batch Adam ({MLP_STEPS} steps, lr {MLP_LR}, L2
 {MLP_L2}); ensembles average the scores of models trained with seeds 0..k-1. The
 dense random projection has as many columns as our projection and is
 preconditioned with the damped Fisher of the whole projected space (one block);
-ours uses one block per layer. Chosen settings: {fam_desc}. They were tuned on a
-smaller run (m = 60, 100 test points): damping over 0.001-10 for logistic
-regression (best 1.0 at both L2 strengths), damping over 0.03-3 times ranks
-(16,16), (32,16), (64,32) for the MLP (best (64,32) at 0.3). The gap between
-"exact gradients + full Fisher" and "exact influence" on logistic regression is
-the cost of the empirical Fisher (labels' gradients) against the true Hessian;
-the gap between that row and ours is the cost of the projection. Seconds are the
-attribution cost (index, preconditioner, scoring; for the baselines, exact
-per-example gradients included), not the retraining.
+ours uses one block per layer. "Sampled" Fisher: targets drawn from the model's
+own softmax (the true Fisher, which for cross-entropy is the Gauss-Newton
+matrix, for logistic regression the Hessian of the loss); "empirical": the
+training labels' gradients. Settings were chosen by a sweep on a smaller run
+(m = 60, 100 test points, L2 1e-3): damping 0.01-1 for each kind and Fisher
+source, ranks (64,10), (65,10), (32,10) for logistic regression and (16,16),
+(32,16), (64,32) for the MLP. The gap between "exact gradients + one-block
+Fisher" and "exact influence" on logistic regression is the cost of estimating
+the Fisher from samples and of damping instead of the L2 term; the gap between
+that row and ours is the cost of the projection. Seconds are the attribution
+cost (index, preconditioner, scoring; for the baselines, exact per-example
+gradients included), not the retraining.
 
 {machine_line()}; whole run {runtime:.0f} s.
 
@@ -377,8 +437,6 @@ def main() -> None:
     p.add_argument("--families", default="lr,mlp")
     p.add_argument("--lr-rank", default="64,10", help="r_in,r_out for logistic regression")
     p.add_argument("--mlp-rank", default="64,32", help="r_in,r_out for the MLP")
-    p.add_argument("--lr-damping", type=float, default=1.0)
-    p.add_argument("--mlp-damping", type=float, default=0.3)
     p.add_argument("--lr-l2", default="1e-3,1e-2", help="L2 strengths of the logistic regressions (one family each)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--write-docs", action="store_true")
@@ -390,11 +448,11 @@ def main() -> None:
     families = []
     for key in args.families.split(","):
         if key == "lr":
-            families += [Family("lr", f"logistic regression (64→10), L2 {float(v):g}", lr_r[0], lr_r[1], args.lr_damping,
-                                float(v)) for v in args.lr_l2.split(",")]
+            families += [Family("lr", f"logistic regression (64→10), L2 {float(v):g}", lr_r[0], lr_r[1], float(v),
+                                LR_VARIANTS, LR_BASELINE) for v in args.lr_l2.split(",")]
         else:
-            families.append(Family("mlp", f"MLP (64→64→10, ReLU), L2 {MLP_L2:g}", mlp_r[0], mlp_r[1], args.mlp_damping,
-                                   MLP_L2))
+            families.append(Family("mlp", f"MLP (64→64→10, ReLU), L2 {MLP_L2:g}", mlp_r[0], mlp_r[1], MLP_L2,
+                                   MLP_VARIANTS, MLP_BASELINE))
     data = load_split(args.test_points)
     rows = []
     for fam in families:

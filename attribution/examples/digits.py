@@ -44,6 +44,10 @@ class DigitsTask(Task):
         x, y = batch
         return -F.cross_entropy(model(x), y, reduction="sum")
 
+    def compute_train_logits(self, batch: Any, model: nn.Module) -> torch.Tensor:
+        x, _ = batch
+        return model(x)
+
 
 def load_digits_split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(x_train, y_train, x_test, y_test): pixels scaled to 0..1, float64."""

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from attribution import load_preconditioner
 from attribution.cli import main, query_hash
 from attribution.examples.digits import digits_setup, write_digits_queries
 from attribution.split import WEIGHT_DENOMINATOR, attribution_hash
@@ -182,6 +183,13 @@ def alt_setups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
             return object()
         def broken():
             raise RuntimeError("no weights here")
+        def without_logits():
+            setup = digits_setup()
+            class PlainTask:
+                compute_train_loss = setup.task.compute_train_loss
+                compute_measurement = setup.task.compute_measurement
+            setup.task = PlainTask()
+            return setup
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
     return "alt_setups"
@@ -222,6 +230,33 @@ def test_index_of_another_model(digits_run: dict[str, Any], alt_setups: str, cap
         "--queries", digits_run["queries"], "--model-id", "1",
     )
     assert_input_error(code, err, "built for another model")
+
+
+def test_ekfac_with_sampled_fisher(digits_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    index_dir = tmp_path / "ekfac"
+    code, err = run_main(capsys, "index", "--setup", SETUP, "--out", index_dir, "--preconditioner", "ekfac",
+                         "--fisher", "sampled", "--samples", "2", "--damping", "0.03")
+    assert code == 0, err
+    assert load_preconditioner(index_dir).kind == "ekfac"
+    out = tmp_path / "scores.json"
+    code, err = run_main(capsys, "score", "--setup", SETUP, "--index", index_dir, "--queries", digits_run["queries"],
+                         "--model-id", MODEL_ID, "--out", out)
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    assert len(result) == N_QUERIES
+    assert all(sum(w for _, w in q["weights"]) == WEIGHT_DENOMINATOR for q in result)
+
+
+def test_bad_preconditioner_options(alt_setups: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run_main(capsys, "index", "--setup", "alt_setups:without_logits", "--out", tmp_path / "i", "--fisher", "sampled")
+    assert_input_error(code, err, "compute_train_logits")
+    assert not (tmp_path / "i" / "index.json").exists()
+    code, err = run_main(capsys, "index", "--setup", SETUP, "--out", tmp_path / "i", "--damping", "-1")
+    assert_input_error(code, err, "damping must be >= 0")
+    code, err = run_main(capsys, "index", "--setup", SETUP, "--out", tmp_path / "i", "--preconditioner", "kfac")
+    assert code == 2 and "invalid choice" in err
+    code, err = run_main(capsys, "index", "--setup", SETUP, "--out", tmp_path / "i", "--samples", "0")
+    assert_input_error(code, err, "--samples")
 
 
 def test_bad_span_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -76,11 +76,24 @@ def test_index_round_trip(tmp_path: Path, digits: Digits, digits_model: nn.Modul
     pre = load_preconditioner(tmp_path)
     save_preconditioner(other, pre)
     pre2 = load_preconditioner(other)
-    assert pre2.kind == "fisher" and pre2.dampings == pre.dampings
-    assert all(torch.equal(a, b) for a, b in zip(pre.inverses, pre2.inverses))
+    assert pre2.kind == "ekfac" and pre2.dampings == pre.dampings and pre2.count == N
+    for name in ("q_in", "q_out", "eigenvalues"):
+        assert all(torch.equal(a, b) for a, b in zip(getattr(pre, name), getattr(pre2, name)))
     # A missing shard makes the index incomplete.
     (tmp_path / "shard-00001.safetensors").unlink()
     assert not index_exists(tmp_path)
+
+
+def test_full_fisher_preconditioner_round_trip(tmp_path: Path, digits: Digits, digits_model: nn.Module) -> None:
+    data = TensorDataset(digits.x_train[:N], digits.y_train[:N])
+    build_index(digits_model, ClassificationTask(), data, _contributions(N), tmp_path, projection_args=PROJ,
+                preconditioner_args=PreconditionerArguments(kind="fisher", damping=0.1), progress=False)
+    pre = load_preconditioner(tmp_path)
+    save_preconditioner(tmp_path / "copy", pre)
+    pre2 = load_preconditioner(tmp_path / "copy")
+    assert pre2.kind == "fisher" and pre2.dampings == pre.dampings and pre2.count == N
+    assert len(pre2.inverses) == 2 and all(torch.equal(a, b) for a, b in zip(pre.inverses, pre2.inverses))
+    assert not pre2.q_in and not pre2.eigenvalues
 
 
 def test_sharding_does_not_change_scores(tmp_path: Path, digits: Digits, digits_model: nn.Module) -> None:
@@ -146,14 +159,6 @@ def test_mismatched_model_is_refused(tmp_path: Path, digits: Digits, digits_mode
     (tmp_path / "index.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexMismatchError, match="layers"):
         score(digits_model, ClassificationTask(), tmp_path, _queries(digits), check_model=False)
-
-
-def test_ekfac_is_not_implemented(tmp_path: Path, digits: Digits, digits_model: nn.Module) -> None:
-    data = TensorDataset(digits.x_train[:10], digits.y_train[:10])
-    with pytest.raises(NotImplementedError, match="ekfac"):
-        build_index(digits_model, ClassificationTask(), data, list(range(10)), tmp_path,
-                    preconditioner_args=PreconditionerArguments(kind="ekfac"), progress=False)
-    assert not index_exists(tmp_path)
 
 
 def test_identity_preconditioner_and_no_preconditioner(tmp_path: Path, digits: Digits, digits_model: nn.Module) -> None:
