@@ -46,7 +46,8 @@ class DigitsTask(Task):
 
     def compute_train_logits(self, batch: Any, model: nn.Module) -> torch.Tensor:
         x, _ = batch
-        return model(x)
+        logits: torch.Tensor = model(x)
+        return logits
 
 
 def load_digits_split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
