@@ -7,7 +7,10 @@ rows were, preconditioned (float64), and multiplied against each shard in turn,
     scores = Q_preconditioned @ G_shard^T,
 
 so only one shard (memory-mapped by safetensors) is in memory at a time and the
-index may exceed memory. A running top-k is kept per query, and scores are summed
+index may exceed memory. Scoring is one pass over the index: each shard's rows
+are widened to float64 a cache-sized chunk at a time, so the pass reads the
+stored bytes once, and each block keeps only its own top-k candidates before
+the merge. A running top-k is kept per query, and scores are summed
 per contribution id. Everything is float64 from the stored float32 rows on, and
 ties in the top-k go to the lower row, so the ranking handed to the reward split
 is reproducible. The same code runs on CPU and CUDA (the model's device).
@@ -35,6 +38,12 @@ from attribution.index import (
 from attribution.preconditioner import Preconditioner
 from attribution.projection import GradientCollector
 from attribution.task import Task, tracked_modules_of
+
+# Rows widened to float64 at a time: about 2 MiB, which stays in cache while the
+# matrix product reads it (the fastest of 1-8 MiB on the development machine,
+# bench/attribution_speed.py). Part of the scores' rounding (it sets the shape
+# of each matrix product), so changing it changes their last bits.
+_CHUNK_BYTES = 2 << 20
 
 
 @dataclass(frozen=True)
@@ -78,16 +87,48 @@ def query_gradients(model: nn.Module, task: Task, query_batch: Any, index: Index
             return collector.gradients(-measurement)
 
 
+def _block_top_k(block: torch.Tensor, k: int) -> torch.Tensor | None:
+    """Columns of each query's k best scores in `block`, ascending, or None when a
+    query has ties at its k-th value (then every column must go to the merge)."""
+    if block.shape[1] <= k:
+        return None
+    kth = torch.topk(block, k, dim=1, sorted=False).values.amin(dim=1, keepdim=True)
+    keep = block >= kth
+    if not bool((keep.sum(dim=1) == k).all()):
+        return None
+    # nonzero() walks row-major, so each query's columns come out in ascending order.
+    return keep.nonzero()[:, 1].view(block.shape[0], k)
+
+
 def _merge_top_k(
     values: torch.Tensor, indices: torch.Tensor, new_values: torch.Tensor, first_row: int, k: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    new_indices = torch.arange(first_row, first_row + new_values.shape[1], device=new_values.device)
+    columns = _block_top_k(new_values, k)
+    if columns is None:
+        columns = torch.arange(new_values.shape[1], device=new_values.device).expand(new_values.shape[0], -1)
+    else:
+        # A row outside its query's block top-k has k better rows in the same
+        # block, so dropping it first leaves the merge below unchanged.
+        new_values = new_values.gather(1, columns)
     all_values = torch.cat([values, new_values], dim=1)
-    all_indices = torch.cat([indices, new_indices.expand(new_values.shape[0], -1)], dim=1)
+    all_indices = torch.cat([indices, columns + first_row], dim=1)
     # Candidates are in ascending row order among equal values (earlier shards
     # first, kept in that order by the stable sort), so ties go to the lower row.
     order = torch.sort(all_values, dim=1, descending=True, stable=True).indices[:, :k]
     return all_values.gather(1, order), all_indices.gather(1, order)
+
+
+def _shard_scores(q: torch.Tensor, grads: torch.Tensor, query_batch_size: int, buffer: torch.Tensor) -> torch.Tensor:
+    """(queries, rows) float64 scores of one shard. The float32 rows are widened
+    a chunk at a time into `buffer`, small enough to stay in cache, so the pass
+    reads the shard once instead of writing and re-reading a float64 copy."""
+    out = torch.empty(q.shape[0], grads.shape[0], dtype=torch.float64, device=q.device)
+    for r in range(0, grads.shape[0], buffer.shape[0]):
+        rows = buffer[: min(buffer.shape[0], grads.shape[0] - r)]
+        rows.copy_(grads[r : r + rows.shape[0]])
+        for s in range(0, q.shape[0], query_batch_size):
+            out[s : s + query_batch_size, r : r + rows.shape[0]] = q[s : s + query_batch_size] @ rows.T
+    return out
 
 
 def score(
@@ -133,25 +174,28 @@ def score_rows(
     nq = q.shape[0]
     k = min(args.top_k, index.manifest.total_examples)
     all_ids = index.contribution_ids()
-    contribution_ids = torch.unique(all_ids, sorted=True)
+    # id_column[i]: the column of contribution_scores that row i adds into.
+    contribution_ids, id_column = torch.unique(all_ids, sorted=True, return_inverse=True)
     # Aggregated on the CPU: index_add_ is sequential (deterministic) there.
     contribution_scores = torch.zeros(nq, contribution_ids.numel(), dtype=torch.float64)
     top_values = torch.empty(nq, 0, dtype=torch.float64, device=device)
     top_indices = torch.empty(nq, 0, dtype=torch.int64, device=device)
     example_blocks: list[torch.Tensor] = []
-    for first_row, grads, ids in index.iter_shards():
-        g = grads.to(device, torch.float64)
+    dim = index.manifest.dim
+    buffer = torch.empty(max(1, _CHUNK_BYTES // (8 * max(dim, 1))), dim, dtype=torch.float64, device=device)
+    for first_row, grads, _ in index.iter_shards():
+        g = grads.to(device)
         if args.normalize:
+            g = g.to(torch.float64)
             pg = preconditioner.apply(g) if preconditioner is not None else g
             norms = (pg * g).sum(dim=1).clamp_min(0.0).sqrt()
             # A zero-gradient row scores 0 either way; avoid 0/0.
             g = g / torch.where(norms > 0, norms, torch.ones_like(norms)).unsqueeze(1)
-        chunks = [q[s : s + args.query_batch_size] @ g.T for s in range(0, nq, args.query_batch_size)]
-        block = torch.cat(chunks) if chunks else torch.empty(0, g.shape[0], dtype=torch.float64, device=device)
+        block = _shard_scores(q, g, args.query_batch_size, buffer)
         if k:
             top_values, top_indices = _merge_top_k(top_values, top_indices, block, first_row, k)
         block_cpu = block.cpu()
-        contribution_scores.index_add_(1, torch.searchsorted(contribution_ids, ids), block_cpu)
+        contribution_scores.index_add_(1, id_column[first_row : first_row + block_cpu.shape[1]], block_cpu)
         if args.return_example_scores:
             example_blocks.append(block_cpu)
     example_scores = None
