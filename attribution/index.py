@@ -287,6 +287,17 @@ def move_to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
+def require_finite(rows: torch.Tensor, first: int, what: str) -> None:
+    """Refuse rows with NaN or inf (they would poison the preconditioner and
+    every score): name the first bad example."""
+    bad = ~torch.isfinite(rows).all(dim=1)
+    if bool(bad.any()):
+        i = first + int(bad.nonzero()[0, 0])
+        raise AttributionError(
+            f"{what} {i}: its gradient is not finite (NaN or inf in the input, the model's output or its weights)"
+        )
+
+
 def _batches(dataset: Sequence[Any], batch_size: int, collate_fn: Callable[[list[Any]], Any],
              device: torch.device) -> Iterator[tuple[int, int, Any]]:
     for start in range(0, len(dataset), batch_size):
@@ -337,7 +348,9 @@ class _PreconditionerBuild:
     def _sampled_rows(self, batch: Any, start: int, stop: int, sample: int, observe: Any = None) -> torch.Tensor:
         with torch.enable_grad():
             loss = sampled_train_loss(self.task, batch, self.model, range(start, stop), seed=self.args.seed, sample=sample)
-            return self.collector.gradients(loss, observe=observe).to(torch.float32)
+            rows = self.collector.gradients(loss, observe=observe).to(torch.float32)
+        require_finite(rows, start, "training example (sampled target)")
+        return rows
 
     def first_pass(self, batch: Any, start: int, stop: int, rows: torch.Tensor) -> None:
         """`rows`: the float32 training-loss rows the index stores for the batch."""
@@ -426,6 +439,7 @@ def build_index(
                 if rows.shape[0] != stop - start:
                     raise AttributionError(f"batch {start}:{stop} produced {rows.shape[0]} gradient rows")
                 rows = rows.to(torch.float32)
+                require_finite(rows, start, "training example")
                 # The preconditioner sees exactly the float32 rows that the index stores.
                 pre.first_pass(batch, start, stop, rows)
                 writer.add(rows, ids[start:stop])

@@ -141,7 +141,7 @@ class EkfacAccumulator:
             raise AttributionError("call eigenbases() before update_eigenvalues()")
         rows = rows.to("cpu", torch.float64)
         for s, (ro, ri), qa, qs, acc in zip(self.specs, self.shapes, self.q_in, self.q_out, self.lambda_sums):
-            g = rows[:, s.offset : s.offset + s.dim].reshape(-1, ro, ri)
+            g = rows[:, s.offset : s.offset + s.dim].reshape(rows.shape[0], ro, ri)
             acc += (qs.T @ g @ qa).square().sum(dim=0)
         self.count += rows.shape[0]
 
@@ -181,7 +181,7 @@ class Preconditioner:
             return out
         for s, qa, qs, lam, damp in zip(self.specs, self.q_in, self.q_out, self.eigenvalues, self.dampings):
             qa, qs = qa.to(q.device), qs.to(q.device)
-            g = q[:, s.offset : s.offset + s.dim].reshape(-1, qs.shape[0], qa.shape[0])
+            g = q[:, s.offset : s.offset + s.dim].reshape(q.shape[0], qs.shape[0], qa.shape[0])
             rotated = (qs.T @ g @ qa) / (lam.to(q.device).clamp_min(0.0) + damp)
-            out[:, s.offset : s.offset + s.dim] = (qs @ rotated @ qa.T).reshape(q.shape[0], -1)
+            out[:, s.offset : s.offset + s.dim] = (qs @ rotated @ qa.T).reshape(q.shape[0], s.dim)
         return out

@@ -88,11 +88,17 @@ def _describe(module: nn.Module, name: str) -> tuple[str, int, int, bool]:
     raise UnsupportedModuleError(name, f"type {type(module).__name__} (Linear, Embedding and Conv2d are supported)")
 
 
+def _positions(shape: Sequence[int]) -> int:
+    """Positions per example (tokens, pixels), spelled out so that an empty
+    batch reshapes too."""
+    return math.prod(shape)
+
+
 def _inputs_to_rows(module: nn.Module, kind: str, x: torch.Tensor, has_bias: bool, dtype: torch.dtype) -> torch.Tensor:
     """Layer input as (n, T, d_in) rows (not used for Embedding)."""
     n = x.shape[0]
     if kind == "linear":
-        rows = x.reshape(n, -1, x.shape[-1])
+        rows = x.reshape(n, _positions(x.shape[1:-1]), x.shape[-1])
     else:  # conv2d: patches, one row per output position
         assert isinstance(module, nn.Conv2d)
         padding: int | tuple[int, ...] = 0 if isinstance(module.padding, str) else module.padding  # "valid"
@@ -108,9 +114,9 @@ def _grads_to_rows(kind: str, g: torch.Tensor, dtype: torch.dtype) -> torch.Tens
     """Output gradient as (n, T, d_out) rows."""
     n = g.shape[0]
     if kind == "conv2d":
-        rows = g.reshape(n, g.shape[1], -1).transpose(1, 2)
+        rows = g.reshape(n, g.shape[1], _positions(g.shape[2:])).transpose(1, 2)
     else:
-        rows = g.reshape(n, -1, g.shape[-1])
+        rows = g.reshape(n, _positions(g.shape[1:-1]), g.shape[-1])
     return rows.to(dtype)
 
 
@@ -153,7 +159,7 @@ class LayerProjector:
         spec = self.spec
         if spec.kind == "embedding":
             assert isinstance(self.module, nn.Embedding)
-            ids = x.reshape(x.shape[0], -1)
+            ids = x.reshape(x.shape[0], _positions(x.shape[1:]))
             # A one-hot input projected by P_in is the row of P_in at the token id.
             rows = self.p_in[ids] if self.p_in is not None else F.one_hot(ids, spec.d_in).to(self.dtype)
             pad = self.module.padding_idx
@@ -171,7 +177,7 @@ class LayerProjector:
     def combine(pa: torch.Tensor, pg: torch.Tensor) -> torch.Tensor:
         """Sum over positions of the outer products: (n, r_out * r_in), row-major."""
         n = pa.shape[0]
-        return torch.einsum("nto,nti->noi", pg, pa).reshape(n, -1)
+        return torch.einsum("nto,nti->noi", pg, pa).reshape(n, pg.shape[-1] * pa.shape[-1])
 
 
 class GradientCollector:

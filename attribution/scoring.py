@@ -34,6 +34,7 @@ from attribution.index import (
     model_fingerprint,
     move_to_device,
     preconditioner_exists,
+    require_finite,
 )
 from attribution.preconditioner import Preconditioner
 from attribution.projection import GradientCollector
@@ -155,6 +156,7 @@ def score(
     if preconditioner is None and preconditioner_exists(index_dir):
         preconditioner = load_preconditioner(index_dir)
     queries = query_gradients(model, task, query_batch, index)
+    require_finite(queries, 0, "query")
     device = queries.device
     q_pre = preconditioner.apply(queries) if preconditioner is not None else queries.to(torch.float64)
     return score_rows(index, q_pre, args, device=device, preconditioner=preconditioner)

@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from attribution import (
+    AttributionError,
     IndexArguments,
     IndexMismatchError,
     IndexNotFoundError,
@@ -175,3 +176,27 @@ def test_contribution_ids_must_match_examples(tmp_path: Path, digits: Digits, di
     data = TensorDataset(digits.x_train[:10], digits.y_train[:10])
     with pytest.raises(Exception, match="contribution ids"):
         build_index(digits_model, ClassificationTask(), data, list(range(9)), tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("kind", ["ekfac", "fisher"])
+def test_non_finite_training_example_is_named_and_nothing_is_complete(tmp_path: Path, digits: Digits,
+                                                                      digits_model: nn.Module, kind: str) -> None:
+    x = digits.x_train[:40].clone()
+    x[13, 5] = float("nan")
+    with pytest.raises(AttributionError, match="training example 13: its gradient is not finite"):
+        build_index(digits_model, ClassificationTask(), TensorDataset(x, digits.y_train[:40]), list(range(40)), tmp_path,
+                    index_args=IndexArguments(batch_size=8), preconditioner_args=PreconditionerArguments(kind=kind),
+                    progress=False)
+    assert not index_exists(tmp_path)
+
+
+def test_non_finite_query_is_named_and_an_empty_batch_scores_nothing(tmp_path: Path, digits: Digits,
+                                                                     digits_model: nn.Module) -> None:
+    _build(tmp_path, digits, digits_model, shard_size=64)
+    x, y = _queries(digits)
+    x = x.clone()
+    x[2, 0] = float("inf")
+    with pytest.raises(AttributionError, match="query 2: its gradient is not finite"):
+        score(digits_model, ClassificationTask(), tmp_path, (x, y))
+    empty = score(digits_model, ClassificationTask(), tmp_path, (x[:0], y[:0]), ScoreArguments(top_k=5))
+    assert empty.top_k_indices.shape == (0, 5) and empty.contribution_scores.shape == (0, 13)
