@@ -22,6 +22,7 @@ from eth.db.storage import AccountStorageDB, StorageLookup
 from eth.vm.interrupt import MissingAccountTrieNode, MissingStorageTrieNode
 from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
+from lru import LRU
 from trie.exceptions import MissingTrieNode
 
 from openledger_node.execution.mpt import get_value, update_trie
@@ -172,3 +173,77 @@ class OpenLedgerAccountDB(AccountDB):
         self._trie_cache.reset_cache()
 
         return self.state_root
+
+
+# --- reads shared between simulations -------------------------------------------------
+
+_ABSENT = object()  # cached "no such key" (KeyError) answer
+
+
+class SharedReadCacheDB(CacheDB):
+    """CacheDB over a trie read at `root`, whose answers go to (and come from)
+    `shared`, an LRU keyed by root + key that every simulation of the process
+    uses: a trie at a given root never changes, so an answer read at that root
+    holds for every later reader. The first write, or a reset (the trie moved to
+    another root), turns it into a plain per-instance CacheDB."""
+
+    def __init__(self, db: DatabaseAPI, root: bytes, shared: LRU) -> None:
+        super().__init__(db)
+        self._prefix: bytes | None = bytes(root)
+        self._shared = shared
+
+    def reset_cache(self) -> None:
+        super().reset_cache()
+        self._prefix = None
+
+    def __getitem__(self, key: bytes) -> bytes:
+        if self._prefix is None:
+            return super().__getitem__(key)
+        shared_key = self._prefix + key
+        value = self._shared.get(shared_key, None)
+        if value is None:
+            try:
+                value = self._db[key]
+            except KeyError:
+                self._shared[shared_key] = _ABSENT
+                raise
+            self._shared[shared_key] = value
+        elif value is _ABSENT:
+            raise KeyError(key)
+        return value  # type: ignore[no-any-return]
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.reset_cache()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: bytes) -> None:
+        self.reset_cache()
+        super().__delitem__(key)
+
+
+# Sized for the hot set of a busy RPC node: accounts (about 110 bytes of key and
+# RLP each) and storage slots read by eth_call / eth_estimateGas at recent roots.
+SHARED_ACCOUNT_READS: LRU = LRU(65_536)
+SHARED_STORAGE_READS: LRU = LRU(262_144)
+
+
+class SimulationAccountStorageDB(OpenLedgerAccountStorageDB):
+    def __init__(self, db: AtomicDatabaseAPI, storage_root: Hash32, address: Address) -> None:
+        super().__init__(db, storage_root, address)
+        self._storage_cache = SharedReadCacheDB(self._storage_lookup, storage_root, SHARED_STORAGE_READS)
+        self._locked_changes = JournalDB(self._storage_cache)
+        self._journal_storage = JournalDB(self._locked_changes)
+
+
+class SimulationAccountDB(OpenLedgerAccountDB):
+    """The AccountDB of eth_call and friends: account and storage reads at the
+    block's roots are shared by all simulations (every call builds a fresh
+    state, and without this each one walked the tries from the root again for
+    the same accounts: the sender, the target, the system contracts)."""
+
+    storage_db_class: type[AccountStorageDB] = SimulationAccountStorageDB
+
+    def __init__(self, db: AtomicDatabaseAPI, state_root: Hash32 = BLANK_ROOT_HASH) -> None:
+        super().__init__(db, state_root)
+        self._trie_cache = SharedReadCacheDB(self._trie_logger, state_root, SHARED_ACCOUNT_READS)
+        self._journaltrie = JournalDB(self._trie_cache)

@@ -67,6 +67,7 @@ from openledger_node.exceptions import (
     NonceTooLow,
     TipAboveFeeCap,
 )
+from openledger_node.execution.accountdb import SimulationAccountDB
 from openledger_node.execution.vm import (
     GAS_TX,
     OpenLedgerState,
@@ -268,6 +269,7 @@ class SimulationExecutor(OpenLedgerTransactionExecutor):
 
 
 class SimulationState(OpenLedgerState):
+    account_db_class = SimulationAccountDB
     transaction_executor_class = SimulationExecutor
 
 
