@@ -2,7 +2,7 @@
 
 Data flow: a user `Task` (loss, measurement, tracked modules) -> per-example
 gradients projected LoGra-style (`projection`) -> an on-disk sharded index plus a
-damped Fisher preconditioner (`index`, `preconditioner`) -> queries scored shard
+preconditioner, EK-FAC or the damped Fisher (`index`, `preconditioner`) -> queries scored shard
 by shard with a running top-k and per-contribution sums (`scoring`). The integer
 reward split and span matching live beside it (`split`, `spans`).
 """
@@ -31,7 +31,7 @@ from attribution.index import (
     save_index,
     save_preconditioner,
 )
-from attribution.preconditioner import FisherAccumulator, Preconditioner
+from attribution.preconditioner import EkfacAccumulator, FisherAccumulator, Preconditioner
 from attribution.projection import (
     DenseRandomProjection,
     GradientCollector,
@@ -46,6 +46,7 @@ from attribution.task import Task, default_tracked_modules
 __all__ = [
     "AttributionError",
     "DenseRandomProjection",
+    "EkfacAccumulator",
     "FisherAccumulator",
     "GradientCollector",
     "Index",

@@ -15,6 +15,7 @@ from torch.utils.data import TensorDataset
 
 from attribution import (
     AttributionError,
+    EkfacAccumulator,
     FisherAccumulator,
     GradientCollector,
     IndexArguments,
@@ -77,8 +78,6 @@ def test_ekfac_eigenvalues_are_the_fisher_in_the_kronecker_basis(tmp_path: Path,
 
 def test_ekfac_factors_are_the_projected_layer_statistics(digits: Digits, digits_model: nn.Module) -> None:
     """Q_A and Q_S diagonalise the projected input and output-gradient second moments."""
-    from attribution.preconditioner import EkfacAccumulator
-
     modules = [m for m in digits_model.modules() if isinstance(m, nn.Linear)]
     x, y = digits.x_train[:N], digits.y_train[:N]
     with GradientCollector(digits_model, modules, PROJ) as collector:
