@@ -227,7 +227,7 @@ SHARED_ACCOUNT_READS: LRU = LRU(65_536)
 SHARED_STORAGE_READS: LRU = LRU(262_144)
 
 
-class SimulationAccountStorageDB(OpenLedgerAccountStorageDB):
+class SharedReadStorageDB(OpenLedgerAccountStorageDB):
     def __init__(self, db: AtomicDatabaseAPI, storage_root: Hash32, address: Address) -> None:
         super().__init__(db, storage_root, address)
         self._storage_cache = SharedReadCacheDB(self._storage_lookup, storage_root, SHARED_STORAGE_READS)
@@ -235,13 +235,14 @@ class SimulationAccountStorageDB(OpenLedgerAccountStorageDB):
         self._journal_storage = JournalDB(self._locked_changes)
 
 
-class SimulationAccountDB(OpenLedgerAccountDB):
-    """The AccountDB of eth_call and friends: account and storage reads at the
-    block's roots are shared by all simulations (every call builds a fresh
-    state, and without this each one walked the tries from the root again for
-    the same accounts: the sender, the target, the system contracts)."""
+class SharedReadAccountDB(OpenLedgerAccountDB):
+    """The AccountDB of eth_call and friends and of the read-only state views
+    (RPC reads, the pool's nonce and balance checks): account and storage reads
+    at a root are shared by all of them (each request builds a fresh state, and
+    without this each one walked the tries from the root again for the same
+    accounts: the sender, the target, the system contracts)."""
 
-    storage_db_class: type[AccountStorageDB] = SimulationAccountStorageDB
+    storage_db_class: type[AccountStorageDB] = SharedReadStorageDB
 
     def __init__(self, db: AtomicDatabaseAPI, state_root: Hash32 = BLANK_ROOT_HASH) -> None:
         super().__init__(db, state_root)

@@ -67,7 +67,7 @@ from openledger_node.exceptions import (
     NonceTooLow,
     TipAboveFeeCap,
 )
-from openledger_node.execution.accountdb import SimulationAccountDB
+from openledger_node.execution.accountdb import SharedReadAccountDB
 from openledger_node.execution.vm import (
     GAS_TX,
     OpenLedgerState,
@@ -269,7 +269,7 @@ class SimulationExecutor(OpenLedgerTransactionExecutor):
 
 
 class SimulationState(OpenLedgerState):
-    account_db_class = SimulationAccountDB
+    account_db_class = SharedReadAccountDB
     transaction_executor_class = SimulationExecutor
 
 

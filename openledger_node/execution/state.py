@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from eth.abc import AtomicDatabaseAPI
-from eth.db.account import AccountDB
 
+from openledger_node.execution.accountdb import SharedReadAccountDB
 from openledger_node.primitives import Address, Hash32
 
 
@@ -13,7 +13,7 @@ class StateView:
 
     def __init__(self, db: AtomicDatabaseAPI, state_root: bytes) -> None:
         self.state_root = state_root
-        self._accounts = AccountDB(db, Hash32(state_root))
+        self._accounts = SharedReadAccountDB(db, Hash32(state_root))
 
     def get_nonce(self, address: bytes) -> int:
         return int(self._accounts.get_nonce(Address(address)))
