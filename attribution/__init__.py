@@ -40,7 +40,7 @@ from attribution.projection import (
     gradient_dot_product,
     per_example_gradients,
 )
-from attribution.scoring import ScoreResult, query_gradients, score, score_rows
+from attribution.scoring import Scorer, ScoreResult, query_gradients, score, score_rows
 from attribution.task import Task, default_tracked_modules
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "ProjectionArguments",
     "ScoreArguments",
     "ScoreResult",
+    "Scorer",
     "Task",
     "UnsupportedModuleError",
     "build_index",

@@ -24,7 +24,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -180,36 +180,71 @@ def index_exists(index_dir: str | os.PathLike[str]) -> bool:
 
 @dataclass(frozen=True)
 class Index:
-    """A loaded index: the manifest in memory, the shards read on demand."""
+    """A loaded index: the manifest in memory, the shards read on demand from
+    their files, or, after `resident()`, held in memory (on the CPU or a GPU) for
+    a service that scores many queries."""
 
     path: Path
     manifest: IndexManifest
+    shards_in_memory: tuple[tuple[torch.Tensor, torch.Tensor], ...] | None = field(default=None, repr=False)
+    columns: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, repr=False)
+
+    def _read_shard(self, entry: dict[str, Any], device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+        with safe_open(str(self.path / entry["file"]), framework="pt", device=str(device)) as f:
+            grads = f.get_tensor("gradients")
+            ids = f.get_tensor("contribution_ids")
+        if grads.shape != (entry["rows"], self.manifest.dim) or ids.shape != (entry["rows"],):
+            raise AttributionError(f"shard {entry['file']} has shape {tuple(grads.shape)}, manifest says {entry['rows']} x {self.manifest.dim}")
+        return grads, ids
 
     def iter_shards(self, device: torch.device | str = "cpu") -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
-        """(first row, gradients float32, contribution ids) per shard, one shard in memory at a time."""
+        """(first row, gradients float32, contribution ids) per shard, one shard
+        read at a time (or straight from memory for a resident index); the
+        gradients on `device`, the ids on the CPU."""
         start = 0
-        for entry in self.manifest.shards:
-            with safe_open(str(self.path / entry["file"]), framework="pt", device=str(device)) as f:
-                grads = f.get_tensor("gradients")
-                ids = f.get_tensor("contribution_ids")
-            if grads.shape != (entry["rows"], self.manifest.dim) or ids.shape != (entry["rows"],):
-                raise AttributionError(f"shard {entry['file']} has shape {tuple(grads.shape)}, manifest says {entry['rows']} x {self.manifest.dim}")
+        for i, entry in enumerate(self.manifest.shards):
+            if self.shards_in_memory is not None:
+                grads, ids = self.shards_in_memory[i]
+                grads = grads.to(device)
+            else:
+                grads, ids = self._read_shard(entry, device)
+                ids = ids.cpu()
             yield start, grads, ids
             start += entry["rows"]
 
     def contribution_ids(self) -> torch.Tensor:
         """All rows' contribution ids (8 bytes a row; the gradients are not read)."""
-        parts = []
-        for entry in self.manifest.shards:
-            with safe_open(str(self.path / entry["file"]), framework="pt", device="cpu") as f:
-                parts.append(f.get_tensor("contribution_ids"))
+        if self.shards_in_memory is not None:
+            parts = [ids for _, ids in self.shards_in_memory]
+        else:
+            parts = []
+            for entry in self.manifest.shards:
+                with safe_open(str(self.path / entry["file"]), framework="pt", device="cpu") as f:
+                    parts.append(f.get_tensor("contribution_ids"))
         return torch.cat(parts) if parts else torch.empty(0, dtype=torch.int64)
+
+    def contribution_columns(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(every contribution id, sorted; for each row, the position of its id
+        in that list): the per-contribution sums' layout. Kept by a resident index."""
+        if self.columns is not None:
+            return self.columns
+        ids, columns = torch.unique(self.contribution_ids(), sorted=True, return_inverse=True)
+        return ids, columns
 
     def gradients(self) -> torch.Tensor:
         """All rows in memory (small indexes and tests)."""
         if not self.manifest.shards:
             return torch.empty(0, self.manifest.dim)
         return torch.cat([g for _, g, _ in self.iter_shards()])
+
+    def resident(self, device: torch.device | str = "cpu") -> Index:
+        """This index with every shard held in memory, its gradients on
+        `device`: scoring then reads memory rather than files (on a GPU, device
+        memory), and the per-contribution layout is worked out once. Needs the
+        index's size in (device) memory: rows x dim x 4 bytes + 8 per row."""
+        shards = tuple((grads, ids.cpu()) for grads, ids in (self._read_shard(e, device) for e in self.manifest.shards))
+        loaded = replace(self, shards_in_memory=shards, columns=None)
+        return replace(loaded, columns=loaded.contribution_columns())
 
 
 def load_index(index_dir: str | os.PathLike[str]) -> Index:

@@ -132,6 +132,48 @@ def _shard_scores(q: torch.Tensor, grads: torch.Tensor, query_batch_size: int, b
     return out
 
 
+class Scorer:
+    """Scores queries against one index for one model: the form for a service
+    that answers many queries. The index is loaded (and, with `resident`, held
+    in memory on the model's device, so each query reads memory rather than
+    files), its preconditioner loaded and the model's fingerprint checked once,
+    here; change the model's weights afterwards and the scores no longer match
+    the index.
+
+    Uses the preconditioner saved with the index (or `preconditioner`), and none
+    (plain projected dot products) when the index has no preconditioner.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        task: Task,
+        index_dir: str | os.PathLike[str],
+        *,
+        resident: bool = True,
+        preconditioner: Preconditioner | None = None,
+        check_model: bool = True,
+    ) -> None:
+        index = load_index(index_dir)
+        if check_model:
+            current = model_fingerprint(model)
+            if current != index.manifest.model_fingerprint:
+                raise IndexMismatchError("model_fingerprint", index.manifest.model_fingerprint, current)
+        if preconditioner is None and preconditioner_exists(index_dir):
+            preconditioner = load_preconditioner(index_dir)
+        self.model, self.task, self.preconditioner = model, task, preconditioner
+        self.device = next(iter(model.parameters())).device
+        self.index = index.resident(self.device) if resident else index
+
+    def score(self, query_batch: Any, args: ScoreArguments = ScoreArguments()) -> ScoreResult:
+        """Influence of every indexed training example on each query of `query_batch`."""
+        queries = query_gradients(self.model, self.task, query_batch, self.index)
+        require_finite(queries, 0, "query")
+        pre = self.preconditioner
+        q_pre = pre.apply(queries) if pre is not None else queries.to(torch.float64)
+        return score_rows(self.index, q_pre, args, device=queries.device, preconditioner=pre)
+
+
 def score(
     model: nn.Module,
     task: Task,
@@ -142,24 +184,11 @@ def score(
     preconditioner: Preconditioner | None = None,
     check_model: bool = True,
 ) -> ScoreResult:
-    """Influence of every indexed training example on each query of `query_batch`.
-
-    Uses the preconditioner saved with the index (or `preconditioner`), and none
-    (plain projected dot products) when the index has no preconditioner.
-    `check_model` compares the model's fingerprint with the index's.
-    """
-    index = load_index(index_dir)
-    if check_model:
-        current = model_fingerprint(model)
-        if current != index.manifest.model_fingerprint:
-            raise IndexMismatchError("model_fingerprint", index.manifest.model_fingerprint, current)
-    if preconditioner is None and preconditioner_exists(index_dir):
-        preconditioner = load_preconditioner(index_dir)
-    queries = query_gradients(model, task, query_batch, index)
-    require_finite(queries, 0, "query")
-    device = queries.device
-    q_pre = preconditioner.apply(queries) if preconditioner is not None else queries.to(torch.float64)
-    return score_rows(index, q_pre, args, device=device, preconditioner=preconditioner)
+    """Influence of every indexed training example on each query of `query_batch`,
+    streaming the index from its files (one-off queries; a service keeps a
+    `Scorer`). `check_model` compares the model's fingerprint with the index's."""
+    scorer = Scorer(model, task, index_dir, resident=False, preconditioner=preconditioner, check_model=check_model)
+    return scorer.score(query_batch, args)
 
 
 def score_rows(
@@ -175,9 +204,8 @@ def score_rows(
     q = preconditioned_queries.to(device, torch.float64)
     nq = q.shape[0]
     k = min(args.top_k, index.manifest.total_examples)
-    all_ids = index.contribution_ids()
     # id_column[i]: the column of contribution_scores that row i adds into.
-    contribution_ids, id_column = torch.unique(all_ids, sorted=True, return_inverse=True)
+    contribution_ids, id_column = index.contribution_columns()
     # Aggregated on the CPU: index_add_ is sequential (deterministic) there.
     contribution_scores = torch.zeros(nq, contribution_ids.numel(), dtype=torch.float64)
     top_values = torch.empty(nq, 0, dtype=torch.float64, device=device)
@@ -185,8 +213,8 @@ def score_rows(
     example_blocks: list[torch.Tensor] = []
     dim = index.manifest.dim
     buffer = torch.empty(max(1, _CHUNK_BYTES // (8 * max(dim, 1))), dim, dtype=torch.float64, device=device)
-    for first_row, grads, _ in index.iter_shards():
-        g = grads.to(device)
+    for first_row, grads, _ in index.iter_shards(device):
+        g = grads
         if args.normalize:
             g = g.to(torch.float64)
             pg = preconditioner.apply(g) if preconditioner is not None else g
@@ -207,7 +235,7 @@ def score_rows(
     return ScoreResult(
         top_k_indices=top_indices_cpu,
         top_k_values=top_values.cpu(),
-        top_k_contribution_ids=all_ids[top_indices_cpu],
+        top_k_contribution_ids=contribution_ids[id_column[top_indices_cpu]],
         contribution_ids=contribution_ids,
         contribution_scores=contribution_scores,
         example_scores=example_scores,

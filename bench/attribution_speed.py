@@ -17,12 +17,14 @@ projection matrices.
 Query latency: a synthetic index of the same row width written with
 `save_index` (float32 rows, contribution ids drawn from 10,000 contributors),
 at each size in --sizes, scored with `score_rows` for 1 and for 64
-already-preconditioned queries (median of repeats after a warm-up; the shards
-are in the page cache). Scoring is one pass over the index, so it is
-memory-bound: the floor is index bytes / memory bandwidth, and the reference is
-the bandwidth of a plain streaming pass (a sum) over an in-memory float32
-tensor of the same rows, measured in the same run. On CUDA the same scoring
-runs with device="cuda", beside the device's copy bandwidth.
+already-preconditioned queries (median of repeats after a warm-up), once
+streamed from the shard files (in the page cache) and once from a resident
+index (`Index.resident`, what a `Scorer` holds). Scoring is one pass over the
+index, so it is memory-bound: the floor is index bytes / memory bandwidth, and
+the reference is the bandwidth of a plain streaming pass (a sum) over an
+in-memory float32 tensor of the same rows, measured in the same run. On CUDA
+the same scoring runs with device="cuda" (resident: the index in device
+memory), beside the device's copy bandwidth.
 
 Usage: python bench/attribution_speed.py [--quick] [--sizes 100000,1000000] [--write-docs]
 """
@@ -158,6 +160,7 @@ def build_dense(model: nn.Module, data: TensorDataset, output_dim: int, batch_si
 @dataclass(frozen=True)
 class QueryRun:
     device: str
+    source: str  # "files" (streamed from the shards) or "memory" (a resident index)
     rows: int
     queries: int
     seconds: float
@@ -206,9 +209,12 @@ def query_runs(index: Index, q: torch.Tensor, rows: torch.Tensor, repeats: int, 
         extras["cuda_h2d_gbps"] = rows.numel() * 4 / median_seconds(partial(rows.to, "cuda"), repeats, sync) / 1e9
     runs = []
     for device, reference in references.items():
-        for nq in QUERY_COUNTS:
-            seconds = median_seconds(partial(score_rows, index, q[:nq], args, device=device), repeats, sync)
-            runs.append(QueryRun(device, n, nq, seconds, index_bytes, reference))
+        resident = index.resident(device)
+        for source, source_index in (("files", index), ("memory", resident)):
+            for nq in QUERY_COUNTS:
+                seconds = median_seconds(partial(score_rows, source_index, q[:nq], args, device=device), repeats, sync)
+                runs.append(QueryRun(device, source, n, nq, seconds, index_bytes, reference))
+        del resident
     return runs
 
 
@@ -275,10 +281,10 @@ def build_table(ours: BuildRun, dense: BuildRun, dim: int, full_dim: int, exampl
 
 
 def query_table(runs: list[QueryRun]) -> str:
-    lines = ["| device | indexed examples | index MiB | queries | latency ms | achieved GB/s | streaming pass GB/s (reference) | fraction of the floor |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| device | index read from | indexed examples | index MiB | queries | latency ms | achieved GB/s | streaming pass GB/s (reference) | fraction of the floor |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in runs:
-        lines.append(f"| {r.device} | {r.rows:,} | {r.index_bytes / 2**20:,.0f} | {r.queries} | {r.seconds * 1e3:,.1f} | "
+        lines.append(f"| {r.device} | {r.source} | {r.rows:,} | {r.index_bytes / 2**20:,.0f} | {r.queries} | {r.seconds * 1e3:,.1f} | "
                      f"{r.gbps:.2f} | {r.reference_gbps:.2f} | {r.gbps / r.reference_gbps:.2f} |")
     return "\n".join(lines)
 
@@ -314,17 +320,21 @@ batch (drawing its matrix is not timed).
 
 Query latency: `score_rows` (shard by shard, float64, running top-10 and
 per-contribution sums) against synthetic indexes of the same row width
-(float32 rows, ids from {CONTRIBUTORS:,} contributors) written with `save_index`,
-for 1 and 64 already-preconditioned queries; median of {args.repeats} runs after a
-warm-up, shards in the page cache. Scoring is one pass over the index, so its
+(float32 rows, ids from {CONTRIBUTORS:,} contributors, shards of the default
+{IndexArguments().shard_size:,} rows) written with `save_index`, for 1 and 64
+already-preconditioned queries; median of {args.repeats} runs after a warm-up. "files":
+streamed from the shard files (in the page cache), as one-off `score` calls do;
+"memory": a resident index (`Index.resident`, what a `Scorer` for a service
+holds), which also works out the per-contribution layout once rather than per
+query. Scoring is one pass over the index, so its
 floor is index bytes / memory bandwidth; the reference is a plain streaming
 pass (a sum) over an in-memory float32 tensor of the same rows, measured in the
 same run, and "fraction of the floor" is achieved over reference bandwidth.
 Scoring widens each shard's float32 rows to float64 about 2 MiB at a time (in
 cache) and keeps only each block's own top-k before the merge, so one query
 reads the index once; the rest of the gap to the floor is mostly the float64
-product (the widened rows are twice the bytes, read again from cache) and
-per-shard overhead (opening and mapping each file). With 64 queries the
+product (the widened rows are twice the bytes, read again from cache) and, for
+"files", per-shard overhead (opening and mapping each file). With 64 queries the
 float64 arithmetic (128 flops per stored float32) bounds it, not memory. All
 figures come from one run; on a shared or virtual machine the bandwidth
 available moves between runs (on the development machine the single-query
@@ -382,7 +392,7 @@ def main() -> None:
     runtime = time.perf_counter() - t0
     print(query_table(runs))
     print(extras_line(extras))
-    print(f"shards in the page cache (warm); whole run {runtime:.1f} s")
+    print(f"shard files in the page cache (warm); whole run {runtime:.1f} s")
     if args.write_docs:
         write_docs(tables, extras_line(extras), args, runtime)
 

@@ -19,6 +19,7 @@ from attribution import (
     PreconditionerArguments,
     ProjectionArguments,
     ScoreArguments,
+    Scorer,
     build_index,
     index_exists,
     load_index,
@@ -200,3 +201,30 @@ def test_non_finite_query_is_named_and_an_empty_batch_scores_nothing(tmp_path: P
         score(digits_model, ClassificationTask(), tmp_path, (x, y))
     empty = score(digits_model, ClassificationTask(), tmp_path, (x[:0], y[:0]), ScoreArguments(top_k=5))
     assert empty.top_k_indices.shape == (0, 5) and empty.contribution_scores.shape == (0, 13)
+
+
+def test_resident_index_scores_exactly_as_the_files(tmp_path: Path, digits: Digits, digits_model: nn.Module) -> None:
+    _build(tmp_path, digits, digits_model, shard_size=64)
+    args = ScoreArguments(top_k=7, return_example_scores=True)
+    from_files = score(digits_model, ClassificationTask(), tmp_path, _queries(digits), args)
+    scorer = Scorer(digits_model, ClassificationTask(), tmp_path)
+    assert scorer.index.shards_in_memory is not None and len(scorer.index.shards_in_memory) == 3
+    for _ in range(2):  # the same scorer answers again and again
+        resident = scorer.score(_queries(digits), args)
+        for name in ("top_k_indices", "top_k_values", "top_k_contribution_ids", "contribution_ids",
+                     "contribution_scores", "example_scores"):
+            assert torch.equal(getattr(resident, name), getattr(from_files, name)), name
+    assert from_files.top_k_contribution_ids.tolist() == [
+        [_contributions(N)[i] for i in row] for row in from_files.top_k_indices.tolist()
+    ]
+    index = load_index(tmp_path)
+    for a, b in zip(index.contribution_columns(), index.resident().contribution_columns()):
+        assert torch.equal(a, b)
+
+
+def test_scorer_checks_the_model_once(tmp_path: Path, digits: Digits, digits_model: nn.Module) -> None:
+    _build(tmp_path, digits, digits_model, shard_size=64)
+    with pytest.raises(IndexMismatchError, match="model_fingerprint"):
+        Scorer(make_mlp(seed=1), ClassificationTask(), tmp_path)
+    with pytest.raises(IndexNotFoundError):
+        Scorer(digits_model, ClassificationTask(), tmp_path / "missing")

@@ -26,8 +26,8 @@ def test_speed_bench_quick_prints_both_tables() -> None:
     out = _run("attribution_speed.py", "--quick", "--threads", "1", timeout=300)
     assert "ratio ours/dense" in out
     rows = [line for line in out.splitlines() if line.startswith("| cpu |")]
-    assert [(r.split("|")[2].strip(), r.split("|")[4].strip()) for r in rows] == [
-        ("5,000", "1"), ("5,000", "64"), ("20,000", "1"), ("20,000", "64")
+    assert [(r.split("|")[2].strip(), r.split("|")[3].strip(), r.split("|")[5].strip()) for r in rows] == [
+        (source, size, queries) for size in ("5,000", "20,000") for source in ("files", "memory") for queries in ("1", "64")
     ]
     assert "query gradient + preconditioner for one query" in out
 
