@@ -18,6 +18,7 @@ from attribution import (
     PreconditionerArguments,
     ProjectionArguments,
     ScoreArguments,
+    Scorer,
     Task,
     build_index,
     load_index,
@@ -109,3 +110,24 @@ def test_sampled_fisher_preconditioners_agree_on_cpu_and_cuda(tmp_path: Path, ki
     assert on_cuda.example_scores is not None and on_cpu.example_scores is not None
     scale = on_cpu.example_scores.abs().max().item()
     torch.testing.assert_close(on_cuda.example_scores, on_cpu.example_scores, rtol=1e-6, atol=1e-6 * scale)
+
+
+def test_resident_scorer_on_cuda_agrees_with_cpu(tmp_path: Path) -> None:
+    x, y = _digits()
+    data = TensorDataset(x[:256], y[:256])
+    queries = (x[256:], y[256:])
+    proj = ProjectionArguments(rank_in=8, rank_out=4, seed=5, dtype="float64")
+    cpu_model, task = _model(), ConvTask()
+    build_index(cpu_model, task, data, [i % 17 for i in range(256)], tmp_path, projection_args=proj,
+                index_args=IndexArguments(shard_size=100, batch_size=32), progress=False)
+    cuda_model = copy.deepcopy(cpu_model).cuda()
+    scorer = Scorer(cuda_model, task, tmp_path)
+    assert scorer.index.shards_in_memory is not None
+    assert all(g.is_cuda for g, _ in scorer.index.shards_in_memory)
+    args = ScoreArguments(top_k=10, return_example_scores=True)
+    on_cuda = scorer.score(queries, args)
+    on_cpu = score(cpu_model, task, tmp_path, queries, args)
+    assert on_cuda.example_scores is not None and on_cpu.example_scores is not None
+    scale = on_cpu.example_scores.abs().max().item()
+    torch.testing.assert_close(on_cuda.example_scores, on_cpu.example_scores, rtol=1e-6, atol=1e-6 * scale)
+    assert torch.equal(on_cuda.top_k_indices, on_cpu.top_k_indices)
