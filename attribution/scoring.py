@@ -45,6 +45,10 @@ from attribution.task import Task, tracked_modules_of
 # bench/attribution_speed.py). Part of the scores' rounding (it sets the shape
 # of each matrix product), so changing it changes their last bits.
 _CHUNK_BYTES = 2 << 20
+# On a GPU there is no such cache to fit, and each chunk costs kernel launches:
+# widen 256 MiB at a time (about 2 ms of device bandwidth), so launches stay a
+# small part of a pass.
+_CHUNK_BYTES_CUDA = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -212,7 +216,8 @@ def score_rows(
     top_indices = torch.empty(nq, 0, dtype=torch.int64, device=device)
     example_blocks: list[torch.Tensor] = []
     dim = index.manifest.dim
-    buffer = torch.empty(max(1, _CHUNK_BYTES // (8 * max(dim, 1))), dim, dtype=torch.float64, device=device)
+    chunk_bytes = _CHUNK_BYTES_CUDA if torch.device(device).type == "cuda" else _CHUNK_BYTES
+    buffer = torch.empty(max(1, chunk_bytes // (8 * max(dim, 1))), dim, dtype=torch.float64, device=device)
     for first_row, grads, _ in index.iter_shards(device):
         g = grads
         if args.normalize:
