@@ -94,6 +94,10 @@ class ChainStore:
         self._lock = threading.Lock()
         self.state_db = LevelDB(self._db, STATE_PREFIX, sync=sync_writes, cache_size=STATE_CACHE_ENTRIES)
         self._header_cache: dict[bytes, PragueBlockHeader] = {}
+        # Head hashes as last written by this store (the one writer): every
+        # request asks for a head, and a LevelDB read releases and retakes the
+        # GIL, which under load costs more than the read itself.
+        self._heads: dict[str, bytes] = {}
 
     def close(self) -> None:
         self._db.close()
@@ -148,6 +152,8 @@ class ChainStore:
         with self._lock:
             self.state_db.write_batch(state, index)
         self._header_cache[block_hash] = header
+        for name in heads:
+            self._heads[name] = block_hash
 
     def rewind(self, number: int) -> None:
         """Make canonical block `number` the unsafe head and forget the canonical
@@ -156,6 +162,7 @@ class ChainStore:
         if target is None:
             raise BlockNotFound(number)
         head = int(self.head("unsafe").block_number)
+        moved = []
         with self._lock, self._db.write_batch(sync=self._sync) as batch:
             for n in range(number + 1, head + 1):
                 batch.delete(b"n" + _num(n))
@@ -163,12 +170,16 @@ class ChainStore:
                 current = self._db.get(b"H" + name.encode())
                 if current is None or self.header_by_hash(bytes(current)).block_number > number:
                     batch.put(b"H" + name.encode(), target)
+                    moved.append(name)
+        for name in moved:
+            self._heads[name] = target
 
     def set_head(self, name: str, block_hash: bytes) -> None:
         if name not in HEADS:
             raise ValueError(f"unknown head {name!r}")
         self.header_by_hash(block_hash)
         self._db.put(b"H" + name.encode(), block_hash, sync=self._sync)
+        self._heads[name] = bytes(block_hash)
 
     # --- reading ---------------------------------------------------------------
 
@@ -178,10 +189,13 @@ class ChainStore:
         return None if value is None else bytes(value)
 
     def head(self, name: str = "unsafe") -> PragueBlockHeader:
-        value = self._db.get(b"H" + name.encode())
-        if value is None:
-            raise StorageError(f"no {name} head: the data directory has no genesis")
-        return self.header_by_hash(bytes(value))
+        block_hash = self._heads.get(name)
+        if block_hash is None:
+            value = self._db.get(b"H" + name.encode())
+            if value is None:
+                raise StorageError(f"no {name} head: the data directory has no genesis")
+            block_hash = self._heads.setdefault(name, bytes(value))
+        return self.header_by_hash(block_hash)
 
     def heads(self) -> Heads:
         return Heads(self.head("unsafe"), self.head("safe"), self.head("finalized"))
