@@ -187,7 +187,7 @@ class SharedReadCacheDB(CacheDB):
     holds for every later reader. The first write, or a reset (the trie moved to
     another root), turns it into a plain per-instance CacheDB."""
 
-    def __init__(self, db: DatabaseAPI, root: bytes, shared: LRU) -> None:
+    def __init__(self, db: DatabaseAPI, root: bytes, shared: LRU[bytes, object]) -> None:
         super().__init__(db)
         self._prefix: bytes | None = bytes(root)
         self._shared = shared
@@ -200,17 +200,18 @@ class SharedReadCacheDB(CacheDB):
         if self._prefix is None:
             return super().__getitem__(key)
         shared_key = self._prefix + key
-        value = self._shared.get(shared_key, None)
-        if value is None:
-            try:
-                value = self._db[key]
-            except KeyError:
-                self._shared[shared_key] = _ABSENT
-                raise
-            self._shared[shared_key] = value
-        elif value is _ABSENT:
+        cached = self._shared.get(shared_key, None)
+        if cached is _ABSENT:
             raise KeyError(key)
-        return value  # type: ignore[no-any-return]
+        if isinstance(cached, bytes):
+            return cached
+        try:
+            value: bytes = self._db[key]
+        except KeyError:
+            self._shared[shared_key] = _ABSENT
+            raise
+        self._shared[shared_key] = value
+        return value
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self.reset_cache()
@@ -223,8 +224,8 @@ class SharedReadCacheDB(CacheDB):
 
 # Sized for the hot set of a busy RPC node: accounts (about 110 bytes of key and
 # RLP each) and storage slots read by eth_call / eth_estimateGas at recent roots.
-SHARED_ACCOUNT_READS: LRU = LRU(65_536)
-SHARED_STORAGE_READS: LRU = LRU(262_144)
+SHARED_ACCOUNT_READS: LRU[bytes, object] = LRU(65_536)
+SHARED_STORAGE_READS: LRU[bytes, object] = LRU(262_144)
 
 
 class SharedReadStorageDB(OpenLedgerAccountStorageDB):

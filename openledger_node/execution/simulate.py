@@ -53,6 +53,7 @@ from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
 from eth_abi.abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
 from eth_typing import Address, Hash32
+from lru import LRU
 
 from openledger_node.exceptions import (
     ExecutionFailed,
@@ -422,6 +423,20 @@ class _Fees:
     gas_price: int  # what the sender pays per gas; 0 makes the call free
 
 
+_FREE_CALL_HEADERS: LRU[bytes, BlockHeaderAPI] = LRU(64)
+
+
+def _free_call_header(header: BlockHeaderAPI) -> BlockHeaderAPI:
+    """`header` with base fee 0, for a call that pays nothing, made once per
+    header (a copy validates every field: about a tenth of a simple eth_call)."""
+    key = bytes(header.hash)
+    free = _FREE_CALL_HEADERS.get(key)
+    if free is None:
+        free = header.copy(base_fee_per_gas=0)
+        _FREE_CALL_HEADERS[key] = free
+    return free
+
+
 class Simulator:
     """Runs calls at the state and in the block context of `header`.
 
@@ -590,7 +605,7 @@ class Simulator:
         with base fee 0, as geth lowers it so that fee cap >= base fee holds."""
         header = self.header
         if fees.gas_price == 0 and self.base_fee:
-            header = header.copy(base_fee_per_gas=0)
+            header = _free_call_header(header)
         state = vm.build_state(OverlayDB(self._db), header, self._chain_context, self._prev_hashes)
         for address, override in (overrides or {}).items():
             account = Address(address)
