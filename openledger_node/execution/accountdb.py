@@ -9,6 +9,10 @@ py-evm's: journaling, snapshots and reverts, caches, the `_batchtrie` /
 `_batchdb` batches and the atomic write in `persist()`. The nodes written are
 those HexaryTrie writes, so the state roots are the same and a stock AccountDB
 reads the result.
+
+`SharedReadAccountDB`, for the states that only read (eth_call and friends,
+RPC state views, the pool's checks), shares what each one reads at a root with
+all the others of the process.
 """
 
 from __future__ import annotations
@@ -182,8 +186,8 @@ _ABSENT = object()  # cached "no such key" (KeyError) answer
 
 class SharedReadCacheDB(CacheDB):
     """CacheDB over a trie read at `root`, whose answers go to (and come from)
-    `shared`, an LRU keyed by root + key that every simulation of the process
-    uses: a trie at a given root never changes, so an answer read at that root
+    `shared`, an LRU keyed by root + key that every read-only state of the
+    process uses: a trie at a given root never changes, so an answer read at that root
     holds for every later reader. The first write, or a reset (the trie moved to
     another root), turns it into a plain per-instance CacheDB."""
 
