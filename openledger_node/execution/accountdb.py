@@ -179,7 +179,7 @@ class OpenLedgerAccountDB(AccountDB):
         return self.state_root
 
 
-# --- reads shared between simulations -------------------------------------------------
+# --- reads shared between read-only states (simulations, state views) ----------------
 
 _ABSENT = object()  # cached "no such key" (KeyError) answer
 
