@@ -30,9 +30,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import platform
-import re
 import sys
 import tempfile
 import time
@@ -64,6 +61,7 @@ from attribution import (
     score,
 )
 from attribution.task import sampled_train_loss
+from bench.docs import machine_line, replace_section
 
 SECTION = "## Attribution quality (`bench/attribution_quality.py`)"
 N_TRAIN = 1000
@@ -328,10 +326,11 @@ def run_family(fam: Family, args: argparse.Namespace, data: tuple[torch.Tensor, 
         secs["dense"] = secs.get("dense", 0.0) + t_grad
         damping = fam.baseline.damping
         timed("grad_dot", lambda a, b: (gradient_dot_product(a, b), a.shape[1]), g_tr, g_te)
-        timed("dense", lambda a, b, c, kk, sd: (dense_scores(a, b, c, kk, damping, sd), kk), g_tr, g_te, g_fi, k, seed)
+        timed("dense", lambda a, b, c, kk, dm, sd: (dense_scores(a, b, c, kk, dm, sd), kk),
+              g_tr, g_te, g_fi, k, damping, seed)
         if fam.key == "lr":
             secs["exact_fisher"] = secs.get("exact_fisher", 0.0) + t_grad
-            timed("exact_fisher", lambda a, b, c: (fisher_scores(a, b, c, damping), a.shape[1]), g_tr, g_te, g_fi)
+            timed("exact_fisher", lambda a, b, c, dm: (fisher_scores(a, b, c, dm), a.shape[1]), g_tr, g_te, g_fi, damping)
             secs["hessian"] = secs.get("hessian", 0.0) + t_grad
             timed("hessian", lambda mo, a, b: (hessian_scores(mo, x_tr, a, b, fam.l2), a.shape[1]), model, g_tr, g_te)
 
@@ -373,20 +372,7 @@ def format_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def machine_line() -> str:
-    mem = ""
-    try:
-        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]
-        mem = f", {kb / 2**20:.0f} GiB"
-    except (OSError, AttributeError):
-        pass
-    return (f"machine: {platform.machine()}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}, "
-            f"torch {torch.__version__}, {platform.system()}, {torch.get_num_threads()} torch threads")
-
-
 def write_docs(table: str, args: argparse.Namespace, runtime: float, families: list[Family]) -> None:
-    path = REPO / "docs" / "benchmarks.md"
-    text = path.read_text()
     body = f"""{SECTION}
 
 Linear datamodeling score on scikit-learn's bundled digits (no download): 1,000
@@ -423,13 +409,7 @@ gradients included), not the retraining.
 
 {table}
 """
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\Z)", re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: body.rstrip("\n") + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.write_text(text)
-    print(f"wrote {path}")
+    print(f"wrote {replace_section(SECTION, body)}")
 
 
 def main() -> None:

@@ -33,9 +33,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
-import platform
-import re
 import shutil
 import statistics
 import sys
@@ -72,6 +69,7 @@ from attribution import (
     save_index,
     score_rows,
 )
+from bench.docs import machine_line, replace_section
 
 SECTION = "## Attribution speed (`bench/attribution_speed.py`)"
 WIDTHS = (784, 512, 512, 10)
@@ -249,23 +247,6 @@ def run_queries(model: nn.Module, built_dir: Path, tmp: Path, sizes: list[int], 
     return runs, extras
 
 
-def machine_line() -> str:
-    mem = ""
-    try:
-        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]
-        mem = f", {kb / 2**20:.0f} GiB"
-    except (OSError, AttributeError):
-        pass
-    cpu = ""
-    try:
-        cpu = ", " + re.search(r"model name\s+:\s+(.*)", Path("/proc/cpuinfo").read_text()).group(1).strip()  # type: ignore[union-attr]
-    except (OSError, AttributeError):
-        pass
-    gpu = f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
-    return (f"machine: {platform.machine()}{cpu}, {os.cpu_count()} cores{mem}{gpu}, Python {platform.python_version()}, "
-            f"torch {torch.__version__}, {platform.system()}, {torch.get_num_threads()} torch threads")
-
-
 def mib(n: int) -> str:
     return f"{n / 2**20:,.2f} MiB" if n < 2**20 * 10 else f"{n / 2**20:,.0f} MiB"
 
@@ -301,8 +282,6 @@ def extras_line(extras: dict[str, float]) -> str:
 
 
 def write_docs(tables: str, extras: str, args: argparse.Namespace, runtime: float) -> None:
-    path = REPO / "docs" / "benchmarks.md"
-    text = path.read_text()
     pre = PreconditionerArguments()
     body = f"""{SECTION}
 
@@ -347,13 +326,7 @@ figure against its reference from the same run.
 
 {extras}.
 """
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\Z)", re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: body.rstrip("\n") + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.write_text(text)
-    print(f"wrote {path}")
+    print(f"wrote {replace_section(SECTION, body)}")
 
 
 def main() -> None:

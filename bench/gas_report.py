@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from web3 import Web3  # noqa: E402
 
+from bench.docs import replace_section  # noqa: E402
 from bridge.deploy import DeployConfig, deploy_l1  # noqa: E402
 from contracts import load_artifact  # noqa: E402
 from openledger_node.execution.genesis import dev_private_keys  # noqa: E402
@@ -126,17 +127,9 @@ def main() -> None:
     print("\nsubmitBatch gas by data size: " + ", ".join(f"{k} KiB: {g:,}" for k, g in batch.items()))
     if args.no_docs:
         return
-    docs = REPO / "docs" / "benchmarks.md"
-    text = docs.read_text()
     section = (f"{SECTION} (`bench/gas_report.py`)\n\nGas used by each user-facing operation on anvil "
                f"(transaction `gasUsed`, intrinsic and calldata included).\n\n{table}\n")
-    if SECTION in text:
-        head, _, tail = text.partition(SECTION)
-        rest = tail.split("\n## ", 1)
-        text = head + section + ("\n## " + rest[1] if len(rest) > 1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    docs.write_text(text)
+    docs = replace_section(SECTION, section)
     print(f"\nwrote the table to {docs.relative_to(REPO)}")
 
 
