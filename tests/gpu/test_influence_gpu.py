@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -19,28 +17,14 @@ from attribution import (
     ProjectionArguments,
     ScoreArguments,
     Scorer,
-    Task,
     build_index,
     load_index,
     load_preconditioner,
     score,
 )
+from attribution.examples.digits import DigitsTask
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
-
-
-class ConvTask(Task):
-    def compute_train_loss(self, batch: Any, model: nn.Module) -> torch.Tensor:
-        x, y = batch
-        return F.cross_entropy(model(x), y, reduction="sum")
-
-    def compute_measurement(self, batch: Any, model: nn.Module) -> torch.Tensor:
-        x, y = batch
-        return -F.cross_entropy(model(x), y, reduction="sum")
-
-    def compute_train_logits(self, batch: Any, model: nn.Module) -> torch.Tensor:
-        x, _ = batch
-        return model(x)
 
 
 def _digits() -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,7 +49,7 @@ def test_cpu_and_cuda_scores_agree(tmp_path: Path, dtype: str) -> None:
     queries = (x[256:], y[256:])
     proj = ProjectionArguments(rank_in=8, rank_out=4, seed=5, dtype=dtype)
     rtol = 1e-6 if dtype == "float64" else 1e-3
-    cpu_model, task = _model(), ConvTask()
+    cpu_model, task = _model(), DigitsTask()
     cuda_model = copy.deepcopy(cpu_model).cuda()
     args = ScoreArguments(top_k=10, return_example_scores=True)
     build_index(cpu_model, task, data, [i % 17 for i in range(256)], tmp_path / "cpu", projection_args=proj,
@@ -99,7 +83,7 @@ def test_sampled_fisher_preconditioners_agree_on_cpu_and_cuda(tmp_path: Path, ki
     queries = (x[256:], y[256:])
     proj = ProjectionArguments(rank_in=8, rank_out=4, seed=5, dtype="float64")
     pre = PreconditionerArguments(kind=kind, fisher="sampled", samples=3, damping=0.05)
-    cpu_model, task = _model(), ConvTask()
+    cpu_model, task = _model(), DigitsTask()
     cuda_model = copy.deepcopy(cpu_model).cuda()
     args = ScoreArguments(top_k=10, return_example_scores=True)
     for name, model in (("cpu", cpu_model), ("cuda", cuda_model)):
@@ -117,7 +101,7 @@ def test_resident_scorer_on_cuda_agrees_with_cpu(tmp_path: Path) -> None:
     data = TensorDataset(x[:256], y[:256])
     queries = (x[256:], y[256:])
     proj = ProjectionArguments(rank_in=8, rank_out=4, seed=5, dtype="float64")
-    cpu_model, task = _model(), ConvTask()
+    cpu_model, task = _model(), DigitsTask()
     build_index(cpu_model, task, data, [i % 17 for i in range(256)], tmp_path, projection_args=proj,
                 index_args=IndexArguments(shard_size=100, batch_size=32), progress=False)
     cuda_model = copy.deepcopy(cpu_model).cuda()
