@@ -43,7 +43,7 @@ from attribution.arguments import (
 from attribution.errors import AttributionError, IndexMismatchError, IndexNotFoundError
 from attribution.preconditioner import EkfacAccumulator, FisherAccumulator, Preconditioner
 from attribution.projection import GradientCollector, LayerSpec
-from attribution.task import Task, sampled_train_loss, tracked_modules_of
+from attribution.task import Task, sampled_train_loss, tracked_modules_of, train_logits_of
 
 INDEX_FORMAT = "openledger-attribution-index"
 INDEX_VERSION = 1
@@ -455,11 +455,8 @@ def build_index(
     n = len(dataset)
     if ids.shape != (n,):
         raise AttributionError(f"{n} examples but {tuple(ids.shape)} contribution ids")
-    if preconditioner_args.uses_sampled_targets and getattr(task, "compute_train_logits", None) is None:
-        raise AttributionError(
-            f"{type(task).__name__} has no compute_train_logits(batch, model); PreconditionerArguments"
-            "(fisher='sampled') needs it (or use fisher='empirical')"
-        )
+    if preconditioner_args.uses_sampled_targets:
+        train_logits_of(task)  # refuse before any work
     device = next(iter(model.parameters())).device
     path = Path(index_dir)
     _prepare_dir(path)

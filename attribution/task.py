@@ -77,17 +77,23 @@ def example_uniforms(example_indices: Sequence[int], positions: int, seed: int, 
     return torch.stack(rows) if rows else torch.empty(0, positions, dtype=torch.float64)
 
 
-def sampled_train_loss(task: Any, batch: Any, model: nn.Module, example_indices: Sequence[int], *,
-                       seed: int, sample: int) -> torch.Tensor:
-    """Summed cross-entropy of the task's logits against targets drawn from the
-    model's own softmax: its gradient's second moment is the true Fisher
-    (Gauss-Newton) rather than the empirical one."""
+def train_logits_of(task: Any) -> Any:
+    """The task's `compute_train_logits`, which the sampled Fisher needs."""
     method = getattr(task, "compute_train_logits", None)
     if method is None:
         raise AttributionError(
             f"{type(task).__name__} has no compute_train_logits(batch, model); the sampled Fisher "
             "needs it (or use PreconditionerArguments(fisher='empirical'))"
         )
+    return method
+
+
+def sampled_train_loss(task: Any, batch: Any, model: nn.Module, example_indices: Sequence[int], *,
+                       seed: int, sample: int) -> torch.Tensor:
+    """Summed cross-entropy of the task's logits against targets drawn from the
+    model's own softmax: its gradient's second moment is the true Fisher
+    (Gauss-Newton) rather than the empirical one."""
+    method = train_logits_of(task)
     out = method(batch, model)
     logits, mask = (out if isinstance(out, tuple) else (out, None))
     if not isinstance(logits, torch.Tensor) or logits.dim() not in (2, 3) or logits.shape[0] != len(example_indices):
