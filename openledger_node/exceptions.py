@@ -244,3 +244,15 @@ class BlockNotFound(OpenLedgerError):
     def __init__(self, what: object) -> None:
         self.what = what
         super().__init__(f"block not found: {what}")
+
+
+# --- derivation ------------------------------------------------------------------
+
+
+class InvalidDeposit(OpenLedgerError):
+    """A portal TransactionDeposited log that does not follow the deposit layout."""
+
+    def __init__(self, log_index: int, reason: str) -> None:
+        self.log_index = log_index
+        self.reason = reason
+        super().__init__(f"invalid deposit in L1 log {log_index}: {reason}")

@@ -12,10 +12,13 @@ in-process L2, so deposits and withdrawals cross between two real chains.
   an output root into the storage proof the portal verifies.
 - ``bridge``: both, with the steps a user, the sequencer and the proposer take.
 
-Deposits are derived here the way the node's derivation must do it:
-``derive_deposits`` reads TransactionDeposited from an L1 receipt. Test
-modules import the helpers with ``from .conftest import ...`` (this directory
-is a package, so the import is unambiguous).
+Deposits come from the node's own derivation stage
+(``openledger_node.derivation.deposits``) applied to an L1 receipt, withdrawals
+from ``openledger_node.execution.withdrawals`` applied to an L2 receipt, and
+output roots from ``openledger_node.execution.output``; this module only
+converts between those and web3.py's checksum addresses. Test modules import
+the helpers with ``from .conftest import ...`` (this directory is a package, so
+the import is unambiguous).
 """
 
 from __future__ import annotations
@@ -36,15 +39,15 @@ from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
 from contracts import load_artifact
+from openledger_node.derivation import deposits as derivation
+from openledger_node.execution import withdrawals as node_withdrawals
 from openledger_node.execution.block import BlockExecutor
 from openledger_node.execution.genesis import GenesisSpec, dev_private_keys
+from openledger_node.execution.output import OutputRootProof
 from openledger_node.execution.proof import get_proof
-from openledger_node.execution.transactions import (
-    DepositTransaction,
-    user_deposit_source_hash,
-)
-from openledger_node.primitives import L2_TO_L1_MESSAGE_PASSER_ADDRESS
-from openledger_node.rpc.misc import output_root
+from openledger_node.execution.transactions import DepositTransaction
+from openledger_node.execution.withdrawals import sent_messages_slot
+from openledger_node.primitives import L2_TO_L1_MESSAGE_PASSER_ADDRESS, Address, Hash32
 from openledger_node.storage import ChainStore, OverlayDB
 from tests import gasreport
 from tests.anvil import start_anvil, stop_anvil
@@ -64,9 +67,7 @@ CHALLENGE_BOND = 10 * OPEN
 
 ALIAS_OFFSET = 0x1111000000000000000000000000000000001111
 DEPOSIT_EVENT = "TransactionDeposited(address,address,uint256,bytes)"
-MESSAGE_PASSED = "MessagePassed(uint256,address,address,uint256,uint256,bytes,bytes32)"
 INITIATE_WITHDRAWAL = "initiateWithdrawal(address,uint256,bytes)"
-SENT_MESSAGES_SLOT = 0
 L2_GAS_PRICE = 3 * 10**9  # the Signer's maxFeePerGas
 
 # Gas used by the portal's entry points across the session, printed at its end.
@@ -341,45 +342,15 @@ def l1(deployed: L1) -> Iterator[L1]:
 # --------------------------------------------------------------------- L2 side
 
 
-def decode_opaque_data(opaque: bytes) -> tuple[int, int, int, bool, bytes]:
-    """(mint, value, gasLimit, isCreation, data) from TransactionDeposited's opaqueData."""
-    mint = int.from_bytes(opaque[0:32], "big")
-    value = int.from_bytes(opaque[32:64], "big")
-    gas_limit = int.from_bytes(opaque[64:72], "big")
-    is_creation = opaque[72] == 1
-    return mint, value, gas_limit, is_creation, opaque[73:]
-
-
 def derive_deposits(receipt: Any, portal: str) -> list[DepositTransaction]:
-    """The L2 deposit transactions of the portal's TransactionDeposited logs in an
-    L1 receipt; the source hash takes the L1 block hash and the block-wide log index."""
-    topic = keccak(text=DEPOSIT_EVENT)
-    deposits = []
-    for log in receipt["logs"]:
-        if log["address"] != portal or bytes(log["topics"][0]) != topic:
-            continue
-        version = int.from_bytes(bytes(log["topics"][3]), "big")
-        assert version == 0, f"unknown deposit version {version}"
-        (opaque,) = decode(["bytes"], bytes(log["data"]))
-        mint, value, gas_limit, is_creation, data = decode_opaque_data(opaque)
-        deposits.append(
-            DepositTransaction(
-                source_hash=user_deposit_source_hash(bytes(log["blockHash"]), int(log["logIndex"])),
-                sender=bytes(log["topics"][1])[12:],
-                to=b"" if is_creation else bytes(log["topics"][2])[12:],
-                mint=mint,
-                value=value,
-                gas=gas_limit,
-                is_system_tx=False,
-                data=data,
-            )
-        )
-    return deposits
+    """The node's derivation of the deposits in one web3.py L1 receipt."""
+    return derivation.derive_deposits(derivation.l1_logs_from_web3(receipt["logs"]), _address(portal))
 
 
 @dataclass(frozen=True)
 class Withdrawal:
-    """A withdrawal as L2ToL1MessagePasser hashed it."""
+    """A node withdrawal (`execution.withdrawals.Withdrawal`) with checksum
+    addresses, as web3.py takes and returns them."""
 
     nonce: int
     sender: str
@@ -388,39 +359,32 @@ class Withdrawal:
     gas_limit: int
     data: bytes
 
+    @classmethod
+    def of(cls, withdrawal: node_withdrawals.Withdrawal) -> Withdrawal:
+        sender, target = (Web3.to_checksum_address(a) for a in (withdrawal.sender, withdrawal.target))
+        return cls(withdrawal.nonce, sender, target, withdrawal.value, withdrawal.gas_limit, withdrawal.data)
+
+    @property
+    def node(self) -> node_withdrawals.Withdrawal:
+        return node_withdrawals.Withdrawal(
+            self.nonce, _address(self.sender), _address(self.target), self.value, self.gas_limit, self.data
+        )
+
     @property
     def as_tuple(self) -> tuple[int, str, str, int, int, bytes]:
         return (self.nonce, self.sender, self.target, self.value, self.gas_limit, self.data)
 
     @property
     def hash(self) -> bytes:
-        return keccak(encode(["uint256", "address", "address", "uint256", "uint256", "bytes"], list(self.as_tuple)))
+        return self.node.hash
 
     def replace(self, **changes: Any) -> Withdrawal:
         fields = {**self.__dict__, **changes}
         return Withdrawal(**fields)
 
 
-def sent_messages_slot(withdrawal_hash: bytes) -> int:
-    return int.from_bytes(keccak(withdrawal_hash + SENT_MESSAGES_SLOT.to_bytes(32, "big")), "big")
-
-
-@dataclass(frozen=True)
-class OutputOpening:
-    """An L2 block's output root and its preimage (the OutputRootProof tuple)."""
-
-    block_number: int
-    state_root: bytes
-    message_passer_storage_root: bytes
-    block_hash: bytes
-
-    @property
-    def root(self) -> bytes:
-        return output_root(self.state_root, self.message_passer_storage_root, self.block_hash)
-
-    @property
-    def proof(self) -> tuple[bytes, bytes, bytes, bytes]:
-        return (b"\x00" * 32, self.state_root, self.message_passer_storage_root, self.block_hash)
+def _address(checksum: str) -> Address:
+    return Address(bytes.fromhex(checksum.removeprefix("0x")))
 
 
 class L2:
@@ -468,24 +432,20 @@ class L2:
             for target, value, gas_limit, data in requests
         ]
         block = self.build_block(txs)
-        topic = keccak(text=MESSAGE_PASSED)
         withdrawals = []
         for receipt in block.receipts[-len(txs):]:
             assert receipt.status == 1, "initiateWithdrawal failed on L2"
-            (log,) = [entry for entry in receipt.logs if entry.topics[0] == topic]
-            nonce = int.from_bytes(log.topics[1], "big")
-            sender = Web3.to_checksum_address(log.topics[2][12:])
-            target = Web3.to_checksum_address(log.topics[3][12:])
-            value, gas_limit, data, whash = decode(["uint256", "uint256", "bytes", "bytes32"], log.data)
-            withdrawal = Withdrawal(nonce, sender, target, value, gas_limit, data)
-            assert withdrawal.hash == whash
-            withdrawals.append(withdrawal)
+            (withdrawal,) = node_withdrawals.withdrawals_in(receipt.logs)
+            withdrawals.append(Withdrawal.of(withdrawal))
         return withdrawals, block
 
-    def opening(self, block: Any) -> OutputOpening:
-        state_root = bytes(block.header.state_root)
+    def opening(self, block: Any) -> OutputRootProof:
+        """The preimage of `block`'s output root."""
+        state_root = Hash32(bytes(block.header.state_root))
         account = get_proof(self.store.state_db, state_root, L2_TO_L1_MESSAGE_PASSER_ADDRESS, [])
-        return OutputOpening(int(block.header.block_number), state_root, account.storage_hash, bytes(block.hash))
+        return OutputRootProof(
+            int(block.header.block_number), state_root, Hash32(account.storage_hash), Hash32(bytes(block.hash))
+        )
 
     def storage_proof(self, block: Any, slot: int) -> tuple[int, list[bytes]]:
         """(value, proof) of a message passer slot in `block`'s state (eth_getProof)."""
@@ -507,11 +467,11 @@ class ProvenInputs:
 
     withdrawal: Withdrawal
     output_index: int
-    opening: OutputOpening
+    opening: OutputRootProof
     storage_proof: list[bytes]
 
     def args(self) -> tuple[Any, ...]:
-        return (self.withdrawal.as_tuple, self.output_index, self.opening.proof, self.storage_proof)
+        return (self.withdrawal.as_tuple, self.output_index, self.opening.as_tuple(), self.storage_proof)
 
 
 class Bridge:

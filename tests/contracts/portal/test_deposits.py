@@ -10,6 +10,7 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from contracts import load_artifact
+from openledger_node.derivation.deposits import decode_opaque_data
 from openledger_node.execution.transactions import (
     DepositTransaction,
     user_deposit_source_hash,
@@ -25,7 +26,6 @@ from .conftest import (
     OPEN,
     USER_FUNDS,
     Failure,
-    decode_opaque_data,
     derive_deposits,
 )
 

@@ -13,6 +13,7 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.logs import DISCARD
 
+from openledger_node.execution.withdrawals import sent_messages_slot
 from tests.conftest import Signer
 
 from .conftest import (
@@ -27,7 +28,6 @@ from .conftest import (
     ProvenInputs,
     Withdrawal,
     new_l2_key,
-    sent_messages_slot,
 )
 
 # py-evm warns on every SELFDESTRUCT; L2ToL1MessagePasser burns withdrawn OPEN that way.
@@ -278,7 +278,7 @@ def test_proveWithdrawalTransaction_unsent_withdrawal_reverts(bridge: Bridge, l1
 def test_proveWithdrawalTransaction_wrong_output_root_proof_reverts(bridge: Bridge, l1: L1) -> None:
     signer = funded_l2_account(bridge)
     inputs = bridge.withdraw(signer, TARGET, OPEN)
-    version, state_root, passer_root, block_hash = inputs.opening.proof
+    version, state_root, passer_root, block_hash = inputs.opening.as_tuple()
     flipped = bytes([state_root[0] ^ 1]) + state_root[1:]
     forged = (version, flipped, passer_root, block_hash)
     actual = keccak(b"".join(forged))
@@ -297,7 +297,7 @@ def test_proveWithdrawalTransaction_storage_root_swapped_reverts(bridge: Bridge,
     moved = l2.opening(later)
     assert moved.message_passer_storage_root != inputs.opening.message_passer_storage_root
     _, moved_proof = l2.storage_proof(later, sent_messages_slot(inputs.withdrawal.hash))
-    version, state_root, _, block_hash = inputs.opening.proof
+    version, state_root, _, block_hash = inputs.opening.as_tuple()
     forged = (version, state_root, moved.message_passer_storage_root, block_hash)
 
     failure = l1.failure(prove_call(l1, inputs, output=forged, proof=moved_proof), l1.users[0])
@@ -308,7 +308,7 @@ def test_proveWithdrawalTransaction_storage_root_swapped_reverts(bridge: Bridge,
 def test_proveWithdrawalTransaction_unknown_output_version_reverts(bridge: Bridge, l1: L1) -> None:
     signer = funded_l2_account(bridge)
     inputs = bridge.withdraw(signer, TARGET, OPEN)
-    forged = (b"\x00" * 31 + b"\x01",) + inputs.opening.proof[1:]
+    forged = (b"\x00" * 31 + b"\x01",) + inputs.opening.as_tuple()[1:]
 
     failure = l1.failure(prove_call(l1, inputs, output=forged), l1.users[0])
 
