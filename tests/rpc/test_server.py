@@ -1,5 +1,6 @@
-"""The server's own defences, in process: the JSON nesting pre-check and the
-bound on notifications a WebSocket client leaves unread."""
+"""The server's own defences, in process: the JSON nesting pre-check, the batch
+limits, and the delivery and bound of the notifications a WebSocket client is
+sent. Each test reads what the server answers or sends, as a client would."""
 
 from __future__ import annotations
 
@@ -11,36 +12,121 @@ import pytest
 from aiohttp import WSCloseCode
 
 from openledger_node.rpc import server
-from openledger_node.rpc.server import MAX_JSON_DEPTH, Connection, json_too_deep
+from openledger_node.rpc.registry import Param, Registry, rpc
+from openledger_node.rpc.server import MAX_JSON_DEPTH, Connection, RpcServer, ServerLimits
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+LIMIT_EXCEEDED = -32005
+
+
+class _EchoApi:
+    @rpc("test_echo", Param("value", lambda value: value))
+    def echo(self, value: Any) -> Any:
+        return value
+
+
+def answer(body: bytes, limits: ServerLimits = ServerLimits()) -> Any:
+    """The decoded reply of an in-process server that knows only `test_echo`."""
+    registry = Registry(dev_mode=False)
+    registry.add(_EchoApi())
+    reply = asyncio.run(RpcServer(registry, limits, workers=1).handle_payload(body, None))
+    return None if reply is None else json.loads(reply)
+
+
+def error(code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+
+
+def echo_request(value: Any) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "test_echo", "params": [value]}).encode()
+
+
+def nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+# --- JSON nesting -----------------------------------------------------------------------
+
+TOO_DEEP = error(PARSE_ERROR, f"parse error: JSON nested deeper than {MAX_JSON_DEPTH} levels")
 
 
 @pytest.mark.parametrize(
-    ("body", "too_deep"),
+    "body",
     [
-        (b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH, False),
-        (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), True),
-        (b'{"a":' * (MAX_JSON_DEPTH + 1) + b"1" + b"}" * (MAX_JSON_DEPTH + 1), True),
-        (b"[[]]" * 10_000, False),  # many brackets, shallow
-        (json.dumps(["[" * 500, '\\"[[[' * 100, {"k[": "{{{"}]).encode(), False),  # brackets in strings
-        (b"[" * 500, True),  # unbalanced still counts
-        (b"", False),
+        b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1),
+        b'{"a":' * (MAX_JSON_DEPTH + 1) + b"1" + b"}" * (MAX_JSON_DEPTH + 1),
+        b"[" * 500,  # unbalanced still counts
+        echo_request(nested(MAX_JSON_DEPTH - 1)),  # a valid request, one level too deep in all
     ],
-    ids=lambda value: repr(value)[:24] if isinstance(value, bytes) else str(value),
+    ids=["arrays", "objects", "unbalanced", "request"],
 )
-def test_json_too_deep(body: bytes, too_deep: bool) -> None:
-    assert json_too_deep(body) is too_deep
+def test_json_nested_too_deep_is_refused_before_parsing(body: bytes) -> None:
+    assert answer(body) == TOO_DEEP
 
 
-class _StuckSocket:
-    """A WebSocket whose client never reads: every send waits forever."""
+def test_json_nested_to_the_limit_is_served() -> None:
+    value = nested(MAX_JSON_DEPTH - 2)  # inside the request object and the params array
 
-    def __init__(self) -> None:
+    assert answer(echo_request(value)) == {"jsonrpc": "2.0", "id": 1, "result": value}
+
+
+def test_json_brackets_in_strings_do_not_count() -> None:
+    value = ["[" * 500, '\\"[[[' * 100, {"k[": "{{{"}]
+
+    assert answer(echo_request(value)) == {"jsonrpc": "2.0", "id": 1, "result": value}
+
+
+@pytest.mark.parametrize(
+    ("body", "reply"),
+    [
+        (b"[[]]" * 10_000, error(PARSE_ERROR, "parse error")),  # many brackets, shallow, not JSON
+        (b"", error(PARSE_ERROR, "parse error")),
+        (b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH, [error(INVALID_REQUEST, "invalid request: not a JSON object")]),
+    ],
+    ids=["shallow", "empty", "at-limit"],
+)
+def test_json_shallow_body_gets_the_ordinary_answer(body: bytes, reply: Any) -> None:
+    assert answer(body) == reply
+
+
+# --- batches ----------------------------------------------------------------------------
+
+
+def test_batch_over_the_limit_is_refused_whole() -> None:
+    limits = ServerLimits(max_batch=3)
+    request = {"jsonrpc": "2.0", "id": 1, "method": "test_echo", "params": [7]}
+
+    assert answer(json.dumps([request] * 3).encode(), limits) == [
+        {"jsonrpc": "2.0", "id": 1, "result": 7}
+    ] * 3
+    assert answer(json.dumps([request] * 4).encode(), limits) == error(
+        LIMIT_EXCEEDED, "batch too large: 4 requests, limit is 3"
+    )
+    assert answer(b"[]", limits) == error(INVALID_REQUEST, "empty batch")
+
+
+# --- notifications ----------------------------------------------------------------------
+
+
+class _Socket:
+    """A WebSocket that records what is sent; with `stuck` its client never reads,
+    so every send waits forever."""
+
+    def __init__(self, stuck: bool = False) -> None:
         self.closed = False
         self.close_args: dict[str, Any] | None = None
+        self.sent: list[Any] = []
+        self._stuck = stuck
         self._never = asyncio.Event()
 
     async def send_str(self, message: str) -> None:
-        await self._never.wait()
+        if self._stuck:
+            await self._never.wait()
+        self.sent.append(json.loads(message))
 
     async def close(self, **kwargs: Any) -> bool:
         self.close_args = kwargs
@@ -48,11 +134,30 @@ class _StuckSocket:
         return True
 
 
+def test_notify_sends_an_eth_subscription_message() -> None:
+    async def main() -> tuple[_Socket, Connection]:
+        ws = _Socket()
+        connection = Connection(ws, asyncio.get_running_loop())  # type: ignore[arg-type]
+        connection.notify("0x1", {"n": 1})
+        connection.notify("0x1", {"n": 2})
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return ws, connection
+
+    ws, connection = asyncio.run(main())
+
+    assert ws.sent == [
+        {"jsonrpc": "2.0", "method": "eth_subscription", "params": {"subscription": "0x1", "result": {"n": n}}}
+        for n in (1, 2)
+    ]
+    assert connection.backlog == 0 and not connection.dropped and ws.close_args is None
+
+
 def test_unread_notifications_close_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(server, "MAX_PENDING_NOTIFICATIONS", 50)
 
-    async def main() -> tuple[_StuckSocket, Connection, list[str]]:
-        ws = _StuckSocket()
+    async def main() -> tuple[_Socket, Connection, list[str], int]:
+        ws = _Socket(stuck=True)
         connection = Connection(ws, asyncio.get_running_loop())  # type: ignore[arg-type]
         dropped: list[str] = []
         connection.subscriptions["0x1"] = lambda: dropped.append("0x1")
@@ -60,15 +165,25 @@ def test_unread_notifications_close_the_connection(monkeypatch: pytest.MonkeyPat
             connection.notify("0x1", {"n": i})
         for _ in range(5):
             await asyncio.sleep(0)
-        return ws, connection, dropped
+        return ws, connection, dropped, connection.backlog
 
-    ws, connection, dropped = asyncio.run(main())
+    ws, connection, dropped, backlog = asyncio.run(main())
+
+    assert backlog == 50  # the 50 stuck sends; the other 10 were never queued
     assert connection.dropped and connection.subscriptions == {} and dropped == ["0x1"]
     assert ws.close_args is not None and ws.close_args["code"] == WSCloseCode.POLICY_VIOLATION
-    assert b"backlog over 50" in ws.close_args["message"]
+    assert ws.close_args["message"] == b"subscription backlog over 50 notifications"
 
 
-def test_notify_after_the_loop_closed_is_ignored() -> None:
+def test_notify_after_the_loop_closed_sends_nothing() -> None:
+    """The sequencer's thread may notify after the server stopped: no error, no send."""
+    ws = _Socket()
     loop = asyncio.new_event_loop()
+    connection = Connection(ws, loop)  # type: ignore[arg-type]
+    connection.subscriptions["0x1"] = lambda: None
     loop.close()
-    Connection(None, loop).notify("0x1", {})  # must not raise on the sequencer's thread
+
+    connection.notify("0x1", {})  # raises if the closed loop's error escapes
+
+    assert ws.sent == [] and ws.close_args is None
+    assert connection.backlog == 0 and not connection.dropped and list(connection.subscriptions) == ["0x1"]

@@ -146,7 +146,14 @@ def test_constructor_out_of_bounds_config_reverts(l1: L1Env, field: str, value: 
 def test_constructor_production_config_deploys_succeeds(l1: L1Env) -> None:
     config = RollupConfig.production(l1.sequencer, l1.treasury)
     rollup = deploy_rollup(l1.w3, l1.admin, l1.token.address, l1.admin, config)
-    assert rollup.functions.challengeWindow().call() == 7 * DAY
+    f = rollup.functions
+    getters = (
+        f.sequencer(), f.treasury(), f.minSequencerBond(), f.minValidatorStake(), f.challengeBond(),
+        f.unbondingDelay(), f.challengeWindow(), f.votingPeriod(), f.quorumBps(), f.slashFractionBps(),
+        f.challengerRewardFactorBps(),
+    )
+    assert tuple(getter.call() for getter in getters) == config.as_tuple()
+    assert f.challengeWindow().call() == 7 * DAY
 
 
 # ====================================================================== admin setters
@@ -231,9 +238,14 @@ def test_setTreasury_by_non_admin_reverts(l1: L1Env) -> None:
 
 def test_grantRole_new_admin_sets_parameters_succeeds(l1: L1Env) -> None:
     timelock = l1.outsiders[1]  # stands in for a TimelockController
-    l1.send(l1.fn.grantRole(ADMIN_ROLE, timelock), l1.admin)
-    l1.send(l1.fn.renounceRole(ADMIN_ROLE, l1.admin), l1.admin)
-    l1.send(l1.fn.setQuorumBps(5_000), timelock)
+    receipt = l1.send(l1.fn.grantRole(ADMIN_ROLE, timelock), l1.admin)
+    assert l1.events(receipt, "RoleGranted") == [{"role": ADMIN_ROLE, "account": timelock, "sender": l1.admin}]
+    receipt = l1.send(l1.fn.renounceRole(ADMIN_ROLE, l1.admin), l1.admin)
+    assert l1.events(receipt, "RoleRevoked") == [{"role": ADMIN_ROLE, "account": l1.admin, "sender": l1.admin}]
+    assert l1.fn.hasRole(ADMIN_ROLE, timelock).call() and not l1.fn.hasRole(ADMIN_ROLE, l1.admin).call()
+    receipt = l1.send(l1.fn.setQuorumBps(5_000), timelock)
+    assert l1.events(receipt, "QuorumBpsUpdated") == [{"previous": l1.config.quorum_bps, "current": 5_000}]
+    assert l1.fn.quorumBps().call() == 5_000
     l1.assert_reverts(l1.fn.setQuorumBps(4_000), l1.admin, "AccessControlUnauthorizedAccount(address,bytes32)",
                       l1.admin, ADMIN_ROLE)
 
@@ -492,11 +504,15 @@ def test_withdrawSequencerBond_latest_output_not_final_reverts(l1: L1Env) -> Non
 
 
 def test_withdrawSequencerBond_all_outputs_final_succeeds(l1: L1Env) -> None:
+    bond = l1.config.min_sequencer_bond
     l1.submit()
     l1.submit()
-    l1.send(l1.fn.withdrawSequencerBond(l1.config.min_sequencer_bond), l1.sequencer,
-            at=l1.batch(1)["challengeDeadline"])
+    before = l1.balance(l1.sequencer)
+    receipt = l1.send(l1.fn.withdrawSequencerBond(bond), l1.sequencer, at=l1.batch(1)["challengeDeadline"])
+    assert l1.events(receipt, "SequencerBondWithdrawn") == [{"account": l1.sequencer, "amount": bond, "bond": 0}]
     assert l1.fn.sequencerBond(l1.sequencer).call() == 0
+    assert l1.fn.totalSequencerBonds().call() == 0
+    assert l1.balance(l1.sequencer) == before + bond
 
 
 def test_withdrawSequencerBond_open_challenge_after_window_reverts(l1: L1Env) -> None:
@@ -515,7 +531,11 @@ def test_withdrawSequencerBond_rotated_sequencer_after_own_outputs_final_succeed
     l1.send(l1.fn.submitBatch(1, first, first, ROOT, b""), new, at=l1.batch(0)["challengeDeadline"] - 1)
     l1.assert_reverts(l1.fn.withdrawSequencerBond(OPEN), l1.sequencer, "BondLocked(uint256)", 0)
     l1.mine_at(l1.batch(0)["challengeDeadline"])
-    l1.send(l1.fn.withdrawSequencerBond(l1.config.min_sequencer_bond), l1.sequencer)  # output 1 is not final
+    bond = l1.config.min_sequencer_bond
+    receipt = l1.send(l1.fn.withdrawSequencerBond(bond), l1.sequencer)  # output 1 is not final
+    assert l1.events(receipt, "SequencerBondWithdrawn") == [{"account": l1.sequencer, "amount": bond, "bond": 0}]
+    assert l1.fn.sequencerBond(l1.sequencer).call() == 0
+    assert l1.fn.totalSequencerBonds().call() == bond  # the new sequencer's, still locked
     l1.assert_reverts(l1.fn.withdrawSequencerBond(OPEN), new, "BondLocked(uint256)", 1)
 
 
@@ -579,8 +599,16 @@ def test_requestUnstake_partial_succeeds(l1: L1Env) -> None:
 
 def test_requestUnstake_full_succeeds(l1: L1Env) -> None:
     validator = _v(l1)[0]
-    l1.send(l1.fn.requestUnstake(400 * OPEN), validator)
-    assert l1.validator(validator)["active"] == 0
+    receipt = l1.send(l1.fn.requestUnstake(400 * OPEN), validator)  # nothing left: below the minimum is fine
+    ts = int(l1.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
+    ready = ts + l1.config.unbonding_delay
+    assert l1.events(receipt, "UnstakeRequested") == [
+        {"validator": validator, "amount": 400 * OPEN, "unbonding": 400 * OPEN, "readyAt": ready}
+    ]
+    assert l1.validator(validator) == {"active": 0, "unbonding": 400 * OPEN, "unbondingReadyAt": ready,
+                                       "lockedUntil": 0}
+    assert l1.fn.totalActiveStake().call() == 600 * OPEN
+    assert l1.fn.totalUnbonding().call() == 400 * OPEN
 
 
 def test_requestUnstake_leaving_below_minimum_reverts(l1: L1Env) -> None:
@@ -657,7 +685,9 @@ def test_withdrawStake_voted_stake_locked_until_vote_ends_reverts(l1: L1Env) -> 
     assert l1.validator(voter)["unbondingReadyAt"] == ends
     l1.mine_at(ends - 1)
     l1.assert_reverts(l1.fn.withdrawStake(), voter, "UnbondingNotFinished(uint64)", ends)
-    l1.send(l1.fn.withdrawStake(), voter, at=ends)
+    receipt = l1.send(l1.fn.withdrawStake(), voter, at=ends)
+    assert l1.events(receipt, "StakeWithdrawn") == [{"validator": voter, "amount": 300 * OPEN}]
+    assert l1.validator(voter)["unbonding"] == 0
 
 
 # ====================================================================== challenge
@@ -698,9 +728,17 @@ def test_challenge_quorum_rounds_up_succeeds(l1: L1Env) -> None:
 
 
 def test_challenge_last_second_of_window_succeeds(l1: L1Env) -> None:
-    l1.submit()
+    l1.submit(root=ROOT)
+    challenger = _v(l1)[0]
     deadline = l1.batch(0)["challengeDeadline"]
-    l1.send(l1.fn.challenge(0, CLAIM), _v(l1)[0], at=deadline - 1)
+    receipt = l1.send(l1.fn.challenge(0, CLAIM), challenger, at=deadline - 1)
+    assert int(l1.w3.eth.get_block(receipt["blockNumber"])["timestamp"]) == deadline - 1
+    assert l1.events(receipt, "ChallengeOpened") == [{
+        "challengeId": 1, "outputIndex": 0, "challenger": challenger, "outputRoot": ROOT, "claimedRoot": CLAIM,
+        "bond": 10 * OPEN, "votingEndsAt": deadline - 1 + l1.config.voting_period,
+    }]
+    assert l1.fn.hasOpenChallenge(0).call()
+    assert l1.challenge_record(1)["status"] == OPEN_STATUS
 
 
 def test_challenge_window_closed_reverts(l1: L1Env) -> None:
@@ -720,7 +758,9 @@ def test_challenge_stake_below_raised_minimum_reverts(l1: L1Env) -> None:
     l1.submit()
     l1.send(l1.fn.setMinValidatorStake(250 * OPEN), l1.admin)
     l1.assert_reverts(l1.fn.challenge(0, CLAIM), _v(l1)[2], "NotValidator(address)", _v(l1)[2])
-    l1.send(l1.fn.challenge(0, CLAIM), _v(l1)[1])
+    receipt = l1.send(l1.fn.challenge(0, CLAIM), _v(l1)[1])  # 300 OPEN: still above it
+    assert [(e["challenger"], e["outputIndex"]) for e in l1.events(receipt, "ChallengeOpened")] == [(_v(l1)[1], 0)]
+    assert l1.fn.hasOpenChallenge(0).call()
 
 
 def test_challenge_unknown_output_reverts(l1: L1Env) -> None:
@@ -792,8 +832,17 @@ def test_vote_weight_is_stake_at_vote_time_succeeds(l1: L1Env) -> None:
 
 def test_vote_last_second_succeeds(l1: L1Env) -> None:
     l1.submit()
-    challenge_id = l1.open_challenge(_v(l1)[3], 0)
-    l1.send(l1.fn.vote(challenge_id, CLAIM), _v(l1)[0], at=_voting_end(l1, challenge_id) - 1)
+    challenge_id = l1.open_challenge(_v(l1)[3], 0, CLAIM)
+    voter = _v(l1)[0]
+    ends = _voting_end(l1, challenge_id)
+    receipt = l1.send(l1.fn.vote(challenge_id, CLAIM), voter, at=ends - 1)
+    assert int(l1.w3.eth.get_block(receipt["blockNumber"])["timestamp"]) == ends - 1
+    assert l1.events(receipt, "Voted") == [{"challengeId": challenge_id, "validator": voter, "root": CLAIM,
+                                            "weight": 400 * OPEN}]
+    record = l1.challenge_record(challenge_id)
+    assert (record["totalVotes"], record["votesForOutput"]) == (500 * OPEN, 0)
+    assert l1.fn.hasVoted(challenge_id, voter).call()
+    assert l1.validator(voter)["lockedUntil"] == ends
 
 
 def test_vote_after_voting_period_reverts(l1: L1Env) -> None:
