@@ -64,7 +64,8 @@ class SequencerConfig(Section):
     )
     fee_recipient: str = Field(
         "0x" + SEQUENCER_FEE_VAULT_ADDRESS.hex(),
-        description="coinbase of sealed blocks; receives priority fees",
+        description="coinbase of every block, which receives priority fees; a chain rule: "
+        "every node of the chain must use the same value",
     )
 
     @field_validator("fee_recipient")

@@ -13,6 +13,24 @@ class OpenLedgerError(Exception):
     """Root of every error the node raises on purpose."""
 
 
+# --- severities: what a long-running loop does with an error ---------------------
+# (op-node's derive/error.go). A loop retries a temporary error with backoff,
+# answers a reset error by re-deriving from its last safe point, and stops on a
+# critical one. An error of no severity that escapes a step counts as temporary.
+
+
+class TemporaryError(OpenLedgerError):
+    """Retry the same step later (an L1 endpoint timed out, a lock was busy)."""
+
+
+class ResetError(OpenLedgerError):
+    """The loop's view is stale (L1 reorganised): re-derive from the last safe point."""
+
+
+class CriticalError(OpenLedgerError):
+    """Going on would be wrong (storage failed, a rule was broken): stop the service."""
+
+
 # --- configuration and genesis -------------------------------------------------
 
 
@@ -236,7 +254,26 @@ class InvalidBlock(OpenLedgerError):
     """A block that does not follow the rules; the message carries both values."""
 
 
-class StorageError(OpenLedgerError):
+class BlockFieldMismatch(InvalidBlock):
+    """A block's field differs from what the rules and re-execution give."""
+
+    def __init__(self, number: int, field: str, expected: object, actual: object) -> None:
+        self.number = number
+        self.field = field
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"block {number}: invalid {field}: expected {_show(expected)}, block has {_show(actual)}"
+        )
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return repr(value)
+
+
+class StorageError(CriticalError):
     """The data directory is missing, corrupt or belongs to another chain."""
 
 

@@ -4,6 +4,8 @@ from sequencer.builder import BlockBuilder, BuildResult, SkippedTx
 from sequencer.driver import SequencerDriver
 from sequencer.sources import (
     DepositSource,
+    FollowL1,
+    L1Blocks,
     L1OriginSource,
     NoDeposits,
     QueuedDeposits,
@@ -14,6 +16,8 @@ __all__ = [
     "BlockBuilder",
     "BuildResult",
     "DepositSource",
+    "FollowL1",
+    "L1Blocks",
     "L1OriginSource",
     "NoDeposits",
     "QueuedDeposits",

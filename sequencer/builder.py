@@ -1,10 +1,13 @@
-"""The block builder: due deposits first, then the pool's best transactions.
+"""The block builder: the L1-info deposit, due deposits, then the pool's best
+transactions.
 
-It opens a `BlockExecutor` on the unsafe head, applies the deposits the L1 source
-says are due, then takes transactions from the pool by effective tip (each
-sender's in nonce order) until the block is full, skipping and reporting those
-that fail. The sealed block is written to the chain store in one batch and the
-pool is told about the new head.
+It derives the next block's environment with the core's `next_block_env` (the
+timestamp from its clock, the L1 origin from its `L1OriginSource`), opens the
+block with `begin_block`, applies the deposits the L1 source says are due, then
+takes transactions from the pool by effective tip (each sender's in nonce order)
+until the block is full, skipping and reporting those that fail. The sealed
+block goes to the chain store in one batch; the store announces it to whoever
+listens (the pool, RPC subscriptions, filters).
 """
 
 from __future__ import annotations
@@ -12,13 +15,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from eth.vm.forks.prague.blocks import PragueBlockHeader
+from eth.abc import SignedTransactionAPI
 
-from openledger_node.config import ChainConfig
 from openledger_node.exceptions import (
     FeeCapTooLow,
     GasLimitExceeded,
@@ -27,37 +29,29 @@ from openledger_node.exceptions import (
     InvalidTransaction,
     NonceTooHigh,
 )
-from openledger_node.execution.block import (
-    BlockExecutor,
-    BlockOutput,
-    decode_l1_info,
-    next_base_fee,
-)
-from openledger_node.execution.state import StateView
-from openledger_node.execution.transactions import (
-    DepositTransaction,
-    decode_transaction,
-    encode_transaction,
-)
-from openledger_node.execution.types import BlockEnv, L1Origin
-from openledger_node.primitives import Address
+from openledger_node.execution.block import BlockExecutor, BlockOutput, begin_block
+from openledger_node.execution.env import MAX_TIMESTAMP, ChainRules, next_block_env
+from openledger_node.execution.types import BlockEnv
 from openledger_node.storage import ChainStore, OverlayDB
 from sequencer.sources import DepositSource, L1OriginSource
 
 log = logging.getLogger("openledger.sequencer")
 
 MIN_TX_GAS = 21_000
-MAX_TIMESTAMP = 2**64 - 1
+
+
+class BestTransactions(Protocol):
+    def __iter__(self) -> Iterator[SignedTransactionAPI]: ...
+
+    def mark_invalid(self, tx: SignedTransactionAPI) -> None: ...
 
 
 class Pool(Protocol):
     """What the builder needs from the transaction pool."""
 
-    def best(self, base_fee: int) -> Any: ...
+    def best(self, base_fee: int) -> BestTransactions: ...
 
-    def remove(self, tx_hashes: Any) -> None: ...
-
-    def on_new_head(self, state: Any, base_fee: int, block_gas_limit: int) -> None: ...
+    def remove(self, tx_hashes: Iterable[bytes]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -79,18 +73,14 @@ class BlockBuilder:
         self,
         store: ChainStore,
         pool: Pool,
-        chain: ChainConfig,
-        fee_recipient: bytes,
-        genesis_origin: L1Origin,
+        rules: ChainRules,
         l1_origins: L1OriginSource,
         deposits: DepositSource,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.pool = pool
-        self.chain = chain
-        self.fee_recipient = fee_recipient
-        self.genesis_origin = genesis_origin
+        self.rules = rules
         self.l1_origins = l1_origins
         self.deposits = deposits
         self.clock = clock
@@ -98,66 +88,49 @@ class BlockBuilder:
         self.time_offset = 0
         self.next_timestamp: int | None = None
         self._lock = threading.Lock()
-        self._listeners: list[Callable[[BuildResult], None]] = []
 
-    def on_block(self, listener: Callable[[BuildResult], None]) -> None:
-        """Call `listener` after every sealed and stored block."""
-        self._listeners.append(listener)
-
-    def base_fee_after(self, parent: PragueBlockHeader) -> int:
-        return next_base_fee(
-            parent.gas_limit,
-            parent.gas_used,
-            int(parent.base_fee_per_gas or 0),
-            self.chain.elasticity_multiplier,
-            self.chain.base_fee_max_change_denominator,
-            self.chain.min_base_fee,
-        )
-
-    def parent_origin(self, parent: PragueBlockHeader) -> tuple[L1Origin, int]:
-        if parent.block_number == 0:
-            return self.genesis_origin, 0
-        first = self.store.block_by_hash(bytes(parent.hash)).transactions[0]
-        info = decode_transaction(first)
-        assert isinstance(info, DepositTransaction)
-        return decode_l1_info(info.data)
+    def now(self) -> int:
+        """The sequencer's clock, with the dev-mode offset."""
+        return int(self.clock()) + self.time_offset
 
     def next_env(self, timestamp: int | None = None) -> BlockEnv:
-        parent = self.store.head("unsafe")
+        """The environment of the next block on the unsafe head: at `timestamp`
+        (default: the requested next timestamp, else now, and always after the
+        parent), with the L1 origin the L1 source chooses."""
+        parent = self.store.parent_block(self.store.head("unsafe"))
         if timestamp is None:
             timestamp = self.next_timestamp
         if timestamp is None:
-            timestamp = int(self.clock()) + self.time_offset
-        timestamp = max(timestamp, int(parent.timestamp) + 1)
+            timestamp = self.now()
+        timestamp = max(timestamp, int(parent.header.timestamp) + 1)
         if timestamp > MAX_TIMESTAMP:
             raise InvalidBlock(f"block timestamp {timestamp} exceeds the 64-bit limit {MAX_TIMESTAMP}")
-        parent_origin, parent_seq = self.parent_origin(parent)
-        origin = self.l1_origins.next_origin(parent_origin, timestamp)
-        sequence_number = parent_seq + 1 if origin.hash == parent_origin.hash and origin.number == parent_origin.number else 0
-        return BlockEnv(
-            chain_id=self.chain.chain_id,
-            number=int(parent.block_number) + 1,
-            parent_hash=parent.hash,
-            parent_state_root=parent.state_root,
-            timestamp=timestamp,
-            coinbase=Address(self.fee_recipient),
-            gas_limit=self.chain.gas_limit,
-            base_fee=self.base_fee_after(parent),
-            l1_origin=origin,
-            sequence_number=sequence_number,
-            prev_hashes=self.store.ancestor_hashes(parent),
-        )
+        origin = self.l1_origins.next_origin(parent.l1_origin, timestamp)
+        return next_block_env(self.rules, parent, timestamp=timestamp, l1_origin=origin)
+
+    def pending_env(self) -> BlockEnv:
+        """The block this sequencer would build next if asked now, without asking
+        L1 for a new origin: what `eth_call` on `pending` simulates."""
+        parent = self.store.parent_block(self.store.head("unsafe"))
+        timestamp = max(self.next_timestamp or self.now(), int(parent.header.timestamp) + 1)
+        return next_block_env(self.rules, parent, timestamp=timestamp, l1_origin=parent.l1_origin)
+
+    # --- dev controls (evm_mine, evm_revert, evm_increaseTime, evm_setNextBlockTimestamp)
+
+    def mine(self, timestamp: int | None) -> BuildResult:
+        return self.build_block(timestamp)
 
     def rewind(self, number: int) -> None:
-        """Make block `number` the head again (dev-mode evm_revert)."""
+        """Make block `number` the head again."""
         with self._lock:
             self.store.rewind(number)
-            head = self.store.head("unsafe")
-            self.pool.on_new_head(
-                StateView(self.store.state_db, bytes(head.state_root)),
-                self.base_fee_after(head),
-                self.chain.gas_limit,
-            )
+
+    def increase_time(self, seconds: int) -> int:
+        self.time_offset += seconds
+        return self.time_offset
+
+    def set_next_timestamp(self, timestamp: int) -> None:
+        self.next_timestamp = timestamp
 
     def build_block(self, timestamp: int | None = None) -> BuildResult:
         """Build, seal and store the next block on the unsafe head."""
@@ -165,21 +138,13 @@ class BlockBuilder:
             started = time.perf_counter()
             env = self.next_env(timestamp)
             overlay = OverlayDB(self.store.state_db)
-            executor = BlockExecutor(env, overlay)
+            executor = begin_block(env, overlay)
             for deposit in self.deposits.due_deposits(env.l1_origin, env.sequence_number == 0):
                 executor.apply(deposit)  # a deposit never fails to be included
             skipped = self._fill(executor, env.base_fee)
             block = executor.seal()
             self.next_timestamp = None
-            self.store.write_block(
-                block.header,
-                [encode_transaction(tx) for tx in block.transactions],
-                [bytes(tx.sender) for tx in block.transactions],
-                block.receipts,
-                overlay,
-            )
-            head_state = StateView(self.store.state_db, bytes(block.header.state_root))
-            self.pool.on_new_head(head_state, self.base_fee_after(block.header), self.chain.gas_limit)
+            self.store.write_output(block, overlay)
             result = BuildResult(block, tuple(skipped), time.perf_counter() - started)
         log.info(
             "sealed block number=%d hash=0x%s txs=%d gas=%d skipped=%d ms=%.1f",
@@ -190,8 +155,6 @@ class BlockBuilder:
             len(skipped),
             result.seconds * 1000,
         )
-        for listener in self._listeners:
-            listener(result)
         return result
 
     def _fill(self, executor: BlockExecutor, base_fee: int) -> list[SkippedTx]:

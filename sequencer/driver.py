@@ -3,8 +3,10 @@
 `interval` mode builds one block every `block_time` seconds (empty or not), on a
 fixed schedule that skips missed ticks instead of bursting to catch up. `instant`
 mode builds a block as soon as a transaction becomes pending, for development.
-Errors while building are logged and retried at the next tick; a storage error is
-critical and stops the loop, since every later block would depend on it.
+Each build runs through the core's `StepRunner`: a temporary error is retried
+(with backoff, at most until the next tick), a reset error re-reads the chain
+head, a critical one (storage) stops the loop and is kept in `failure` for the
+node to report, since every later block would depend on it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from openledger_node.exceptions import StorageError
+from openledger_node.exceptions import CriticalError
+from openledger_node.service import StepRunner
 from sequencer.builder import BlockBuilder
 
 log = logging.getLogger("openledger.sequencer")
@@ -33,6 +36,7 @@ class SequencerDriver:
         self.builder = builder
         self.mode = mode
         self.block_time = block_time
+        self.runner = StepRunner("sequencer", log)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -66,17 +70,12 @@ class SequencerDriver:
                 self._run_interval()
             else:
                 self._run_instant()
-        except StorageError as exc:
+        except CriticalError as exc:
             self.failure = exc
-            log.critical("sequencer stopped: %s", exc)
 
-    def _build(self) -> None:
-        try:
-            self.builder.build_block()
-        except StorageError:
-            raise
-        except Exception:  # a bad block attempt must not end the loop
-            log.exception("block building failed; retrying at the next tick")
+    def _build(self) -> float:
+        """Build one block; the delay before a retry when it failed, else 0."""
+        return self.runner.run(self.builder.build_block)
 
     def _run_interval(self) -> None:
         next_tick = time.monotonic() + self.block_time
@@ -84,11 +83,13 @@ class SequencerDriver:
             delay = next_tick - time.monotonic()
             if delay > 0 and self._stop.wait(delay):
                 return
-            self._build()
+            retry = self._build()
             next_tick += self.block_time
             now = time.monotonic()
             if next_tick < now:
                 next_tick = now + self.block_time
+            if retry:  # retry sooner than the next tick, never later
+                next_tick = min(next_tick, now + retry)
 
     def _run_instant(self) -> None:
         while not self._stop.is_set():
@@ -97,4 +98,7 @@ class SequencerDriver:
                 return
             if self._wake.is_set():
                 self._wake.clear()
-                self._build()
+                retry = self._build()
+                if retry:
+                    self._wake.set()
+                    self._stop.wait(retry)

@@ -3,6 +3,7 @@ funded dev keys and a transaction signer."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ import pytest
 from eth_account import Account
 from hypothesis import Phase, settings
 
-from openledger_node.execution.block import BlockEnv, BlockExecutor, next_base_fee
+from openledger_node.execution.block import BlockExecutor
+from openledger_node.execution.env import ChainRules, next_block_env
 from openledger_node.execution.genesis import (
     GenesisSpec,
     build_genesis,
@@ -19,17 +21,14 @@ from openledger_node.execution.genesis import (
     load_genesis,
 )
 from openledger_node.execution.state import StateView
-from openledger_node.execution.transactions import (
-    Transaction,
-    decode_transaction,
-    encode_transaction,
-)
-from openledger_node.primitives import SEQUENCER_FEE_VAULT_ADDRESS
+from openledger_node.execution.transactions import Transaction, decode_transaction
+from openledger_node.execution.types import BlockEnv
 from openledger_node.storage import ChainStore, OverlayDB
 
 REPO = Path(__file__).resolve().parent.parent
 GENESIS_PATH = REPO / "configs" / "genesis-devnet.json"
 CHAIN_ID = 161299
+DEV_RULES = ChainRules(chain_id=CHAIN_ID, gas_limit=30_000_000)
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +45,7 @@ def dev_keys() -> list[bytes]:
 def store(tmp_path: Path, genesis_spec: GenesisSpec) -> Iterator[ChainStore]:
     chain = ChainStore(tmp_path / "chain")
     overlay = OverlayDB(chain.state_db)
-    chain.write_genesis(build_genesis(genesis_spec, overlay), overlay)
+    chain.write_genesis(build_genesis(genesis_spec, overlay), overlay, genesis_spec.l1_origin)
     yield chain
     if not chain.closed:
         chain.close()
@@ -93,33 +92,21 @@ def signers(dev_keys: list[bytes]) -> list[Signer]:
 
 
 def next_env(store: ChainStore, genesis_spec: GenesisSpec, **changes: Any) -> BlockEnv:
-    parent = store.head("unsafe")
-    fields: dict[str, Any] = dict(
-        chain_id=genesis_spec.chain_id,
-        number=int(parent.block_number) + 1,
-        parent_hash=bytes(parent.hash),
-        parent_state_root=bytes(parent.state_root),
-        timestamp=int(parent.timestamp) + 2,
-        coinbase=SEQUENCER_FEE_VAULT_ADDRESS,
-        gas_limit=int(parent.gas_limit),
-        base_fee=next_base_fee(parent.gas_limit, parent.gas_used, parent.base_fee_per_gas, 2, 8),
-        l1_origin=genesis_spec.l1_origin,
-        sequence_number=int(parent.block_number) + 1,
-        prev_hashes=store.ancestor_hashes(parent),
+    """The environment of the next block on the store's head, by the core's rules
+    (2 s later, same L1 origin), with `changes` applied on top."""
+    parent = store.parent_block(store.head("unsafe"))
+    env = next_block_env(
+        DEV_RULES,
+        parent,
+        timestamp=int(parent.header.timestamp) + 2,
+        l1_origin=parent.l1_origin,
     )
-    fields.update(changes)
-    return BlockEnv(**fields)
+    return dataclasses.replace(env, **changes)
 
 
 def seal_and_store(store: ChainStore, executor: BlockExecutor, overlay: OverlayDB) -> Any:
     block = executor.seal()
-    store.write_block(
-        block.header,
-        [encode_transaction(tx) for tx in block.transactions],
-        [bytes(tx.sender) for tx in block.transactions],
-        block.receipts,
-        overlay,
-    )
+    store.write_output(block, overlay)
     return block
 
 

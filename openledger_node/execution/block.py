@@ -1,15 +1,18 @@
-"""The state transition: `apply_block` and the incremental `BlockExecutor` under it.
+"""The state transition: `apply_block`, and the `BlockExecutor` under it.
 
-The sequencer seals blocks with `BlockExecutor` (it tries transactions one by one
-and skips those that fail); a validator re-executes with `apply_block`, which uses
-the same executor and turns any failing transaction into `InvalidBlock`. Both
-start every block with the L1-info deposit derived from the block's L1 origin.
+`apply_block` checks a given block against its parent and reads top to bottom as
+the rules do: validate the header against the environment its parent and L1
+origin give, check that the L1-info deposit opens the block, execute the body
+(deposits before user transactions, every transaction valid), then compare gas
+used, roots, bloom and hash, raising `BlockFieldMismatch` with the field, the
+expected and the actual value. The sequencer builds blocks with the same parts:
+`next_block_env`, `begin_block` (which applies the L1-info deposit) and the
+executor, trying transactions one by one and skipping those that fail.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,68 +21,40 @@ from eth.abc import AtomicDatabaseAPI, StateAPI
 from eth.constants import BLANK_ROOT_HASH, EMPTY_UNCLE_HASH
 from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague.blocks import PragueBlockHeader
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_hash.auto import keccak
 
 from openledger_node.exceptions import (
+    BlockFieldMismatch,
     GasLimitExceeded,
     InvalidBlock,
     InvalidTransaction,
     OpenLedgerError,
 )
+from openledger_node.execution.env import (
+    MAX_TIMESTAMP,
+    ChainRules,
+    ParentBlock,
+    next_block_env,
+    next_sequence_number,
+)
+from openledger_node.execution.l1_info import l1_info_deposit, l1_info_of
 from openledger_node.execution.transactions import (
-    DepositTransaction,
     Transaction,
     encode_transaction,
     is_deposit,
-    l1_info_source_hash,
     tx_type,
 )
 from openledger_node.execution.trie_root import ordered_trie_root
 from openledger_node.execution.types import BlockEnv, L1Origin, Log, Receipt, logs_bloom
 from openledger_node.execution.vm import OpenLedgerVM, transaction_gas_used
 from openledger_node.primitives import (
-    DEPOSITOR_ACCOUNT,
-    L1_BLOCK_ADDRESS,
-    L1_INFO_DEPOSIT_GAS,
     ZERO_HASH,
     Address,
     BlockNumber,
     Hash32,
 )
 
-# setL1BlockValues(uint64,uint64,uint256,bytes32,uint64)
-SET_L1_BLOCK_VALUES_SELECTOR = keccak(b"setL1BlockValues(uint64,uint64,uint256,bytes32,uint64)")[:4]
 EMPTY_REQUESTS_HASH = Hash32(hashlib.sha256(b"").digest())
-
-
-def l1_info_deposit(origin: L1Origin, sequence_number: int) -> DepositTransaction:
-    """The system deposit that opens every block and records its L1 origin."""
-    data = SET_L1_BLOCK_VALUES_SELECTOR + abi_encode(
-        ["uint64", "uint64", "uint256", "bytes32", "uint64"],
-        [origin.number, origin.timestamp, origin.base_fee, origin.hash, sequence_number],
-    )
-    return DepositTransaction(
-        source_hash=l1_info_source_hash(origin.hash, sequence_number),
-        sender=DEPOSITOR_ACCOUNT,
-        to=L1_BLOCK_ADDRESS,
-        mint=0,
-        value=0,
-        gas=L1_INFO_DEPOSIT_GAS,
-        is_system_tx=False,  # post-Regolith semantics: metered like any deposit
-        data=data,
-    )
-
-
-def decode_l1_info(data: bytes) -> tuple[L1Origin, int]:
-    """The L1 origin and sequence number recorded by an L1-info deposit's calldata."""
-    if data[:4] != SET_L1_BLOCK_VALUES_SELECTOR:
-        raise InvalidBlock("first transaction is not an L1-info deposit")
-    number, timestamp, base_fee, block_hash, sequence_number = abi_decode(
-        ["uint64", "uint64", "uint256", "bytes32", "uint64"], data[4:]
-    )
-    return L1Origin(number, timestamp, base_fee, Hash32(bytes(block_hash))), int(sequence_number)
+EMPTY_NONCE = b"\x00" * 8
 
 
 def execution_header(env: BlockEnv) -> PragueBlockHeader:
@@ -99,7 +74,7 @@ def execution_header(env: BlockEnv) -> PragueBlockHeader:
         timestamp=env.timestamp,
         extra_data=b"",
         mix_hash=env.l1_origin.hash,  # PREVRANDAO reads the L1 origin's hash
-        nonce=b"\x00" * 8,
+        nonce=EMPTY_NONCE,
         base_fee_per_gas=env.base_fee,
         withdrawals_root=BLANK_ROOT_HASH,
         blob_gas_used=0,
@@ -107,6 +82,18 @@ def execution_header(env: BlockEnv) -> PragueBlockHeader:
         parent_beacon_block_root=ZERO_HASH,
         requests_hash=EMPTY_REQUESTS_HASH,
     )
+
+
+@dataclass(frozen=True)
+class Block:
+    """A block as it is given to be checked: header and transactions."""
+
+    header: PragueBlockHeader
+    transactions: tuple[Transaction, ...]
+
+    @property
+    def number(self) -> int:
+        return int(self.header.block_number)
 
 
 @dataclass(frozen=True)
@@ -125,6 +112,8 @@ class BlockExecutor:
 
     `db` receives the state trie nodes when the block is sealed; the caller decides
     when they reach disk (the chain store writes them with the block, atomically).
+    The first transaction applied must be the block's L1-info deposit: use
+    `begin_block`, or `apply_block` for a block that carries its own.
     """
 
     def __init__(self, env: BlockEnv, db: AtomicDatabaseAPI) -> None:
@@ -136,7 +125,6 @@ class BlockExecutor:
         self.transactions: list[Transaction] = []
         self.receipts: list[Receipt] = []
         self.gas_used = 0
-        self.apply(l1_info_deposit(env.l1_origin, env.sequence_number))
 
     @property
     def gas_remaining(self) -> int:
@@ -235,19 +223,95 @@ class BlockExecutor:
         return BlockOutput(header, tuple(self.transactions), tuple(self.receipts))
 
 
+def begin_block(env: BlockEnv, db: AtomicDatabaseAPI) -> BlockExecutor:
+    """An executor for a new block on `env`, opened with its L1-info deposit."""
+    executor = BlockExecutor(env, db)
+    executor.apply(l1_info_deposit(env.l1_origin, env.sequence_number))
+    return executor
+
+
+def validate_header(rules: ChainRules, parent: ParentBlock, header: PragueBlockHeader) -> None:
+    """Check the header fields that neither the L1 origin nor execution decide."""
+    number = int(header.block_number)
+
+    def check(field: str, expected: object, actual: object) -> None:
+        if expected != actual:
+            raise BlockFieldMismatch(number, field, expected, actual)
+
+    check("block_number", parent.number + 1, number)
+    check("parent_hash", bytes(parent.header.hash), bytes(header.parent_hash))
+    if not int(parent.header.timestamp) < int(header.timestamp) <= MAX_TIMESTAMP:
+        raise BlockFieldMismatch(
+            number, "timestamp", f"after the parent's {int(parent.header.timestamp)}", int(header.timestamp)
+        )
+    check("gas_limit", rules.gas_limit, int(header.gas_limit))
+    check("coinbase", bytes(rules.fee_recipient), bytes(header.coinbase))
+    check("uncles_hash", bytes(EMPTY_UNCLE_HASH), bytes(header.uncles_hash))
+    check("difficulty", 0, int(header.difficulty))
+    check("nonce", EMPTY_NONCE, bytes(header.nonce))
+    check("extra_data", b"", bytes(header.extra_data))
+    check("withdrawals_root", BLANK_ROOT_HASH, header.withdrawals_root)
+    check("blob_gas_used", 0, int(header.blob_gas_used))
+    check("excess_blob_gas", 0, int(header.excess_blob_gas))
+    check("parent_beacon_block_root", ZERO_HASH, header.parent_beacon_block_root)
+    check("requests_hash", bytes(EMPTY_REQUESTS_HASH), bytes(header.requests_hash))
+
+
+def validate_l1_info(parent: ParentBlock, block: Block) -> tuple[L1Origin, int]:
+    """The block opens with the L1-info deposit of an L1 origin that is the
+    parent's or the next L1 block, not after the block's time, with the right
+    sequence number. Returns that origin and sequence number."""
+    number = block.number
+    if not block.transactions:
+        raise BlockFieldMismatch(number, "transactions[0]", "the L1-info deposit", "no transactions")
+    first = block.transactions[0]
+    try:
+        origin, sequence_number = l1_info_of(first)
+    except InvalidBlock as exc:
+        raise BlockFieldMismatch(number, "transactions[0]", "the L1-info deposit", str(exc)) from None
+    previous = parent.l1_origin
+    if origin.number not in (previous.number, previous.number + 1):
+        raise BlockFieldMismatch(number, "l1_origin", f"{previous.number} or {previous.number + 1}", origin.number)
+    if origin.number == previous.number:
+        if origin.hash != previous.hash:
+            raise BlockFieldMismatch(number, "l1_origin.hash", bytes(previous.hash), bytes(origin.hash))
+        if origin != previous:  # same L1 block, other timestamp or base fee
+            raise BlockFieldMismatch(number, "l1_origin", previous, origin)
+    if origin.timestamp > int(block.header.timestamp):
+        raise BlockFieldMismatch(
+            number, "l1_origin.timestamp", f"at most the block's {int(block.header.timestamp)}", origin.timestamp
+        )
+    expected_sequence = next_sequence_number(previous, parent.sequence_number, origin)
+    if sequence_number != expected_sequence:
+        raise BlockFieldMismatch(number, "sequence_number", expected_sequence, sequence_number)
+    deposit = l1_info_deposit(origin, sequence_number)
+    if encode_transaction(first) != encode_transaction(deposit):
+        raise BlockFieldMismatch(number, "transactions[0]", bytes(deposit.hash), bytes(first.hash))
+    return origin, sequence_number
+
+
 def apply_block(
-    env: BlockEnv, db: AtomicDatabaseAPI, transactions: Iterable[Transaction]
+    rules: ChainRules, db: AtomicDatabaseAPI, parent: ParentBlock, block: Block
 ) -> BlockOutput:
-    """Execute a block's transactions (after the L1-info deposit, which is derived
-    from `env`) and seal it. Any transaction that cannot be included, or a deposit
-    after a user transaction, makes the block invalid."""
+    """Check `block` on `parent` and execute it; `db` receives its state trie
+    nodes. Raises `InvalidBlock` (`BlockFieldMismatch` naming the field, the
+    expected and the actual value) for any block that breaks a rule."""
+    header = block.header
+    validate_header(rules, parent, header)
+    origin, _ = validate_l1_info(parent, block)
+    env = next_block_env(rules, parent, timestamp=int(header.timestamp), l1_origin=origin)
+    if int(header.base_fee_per_gas or 0) != env.base_fee:
+        raise BlockFieldMismatch(env.number, "base_fee_per_gas", env.base_fee, int(header.base_fee_per_gas or 0))
+    if bytes(header.mix_hash) != bytes(origin.hash):
+        raise BlockFieldMismatch(env.number, "mix_hash", bytes(origin.hash), bytes(header.mix_hash))
+
     executor = BlockExecutor(env, db)
     seen_user_tx = False
-    for index, tx in enumerate(transactions, start=1):
+    for index, tx in enumerate(block.transactions):
         if is_deposit(tx):
             if seen_user_tx:
-                raise InvalidBlock(
-                    f"block {env.number}: deposit at index {index} follows a user transaction"
+                raise BlockFieldMismatch(
+                    env.number, f"transactions[{index}]", "a user transaction (deposits come first)", "a deposit"
                 )
         else:
             seen_user_tx = True
@@ -257,25 +321,10 @@ def apply_block(
             raise InvalidBlock(
                 f"block {env.number}: transaction {index} (0x{bytes(tx.hash).hex()}) is invalid: {exc}"
             ) from exc
-    return executor.seal()
+    output = executor.seal()
 
-
-def next_base_fee(
-    parent_gas_limit: int,
-    parent_gas_used: int,
-    parent_base_fee: int,
-    elasticity: int,
-    denominator: int,
-    minimum: int = 0,
-) -> int:
-    """EIP-1559 base fee of a child block, with configurable parameters and floor."""
-    target = parent_gas_limit // elasticity
-    if parent_gas_used == target:
-        fee = parent_base_fee
-    elif parent_gas_used > target:
-        delta = max(parent_base_fee * (parent_gas_used - target) // target // denominator, 1)
-        fee = parent_base_fee + delta
-    else:
-        delta = parent_base_fee * (target - parent_gas_used) // target // denominator
-        fee = parent_base_fee - delta
-    return max(fee, minimum)
+    for field in ("gas_used", "transaction_root", "receipt_root", "bloom", "state_root", "hash"):
+        expected, actual = getattr(output.header, field), getattr(header, field)
+        if expected != actual:
+            raise BlockFieldMismatch(env.number, field, expected, actual)
+    return output

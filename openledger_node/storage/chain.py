@@ -10,21 +10,32 @@ Layout (one LevelDB, one key prefix per table):
     t + tx hash              block number (8) ++ block hash (32) ++ index (4)
     a + address + number     log index by emitting address (empty value)
     o + topic + number       log index by topic (empty value)
+    l + block hash           L1 origin and sequence number (from the L1-info deposit)
     H + name                 head hash: unsafe, safe, finalized
     g                        genesis hash
+    G                        genesis L1 origin
 
 `write_block` puts a block, its state trie nodes and every index that points at
 it in one write batch: after a crash the store holds the whole block or none of
 it, and the `unsafe` head always names a block whose state is complete.
+
+The store is the one writer of the chain, so it is the one that announces it:
+listeners registered with `subscribe` hear of every block written (`BlockAdded`),
+every rewind (`ChainRewound`) and every move of the safe and finalized heads
+(`HeadMoved`), whoever wrote them (a sequencer, a validator importing derived
+blocks, a dev-mode `evm_revert`). They are called on the writer's thread after
+the write is durable; an exception in one is logged and does not reach the
+writer.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import plyvel
 import rlp
@@ -32,9 +43,15 @@ from eth.vm.forks.prague.blocks import PragueBlockHeader
 from eth_hash.auto import keccak
 from eth_typing import Hash32
 
-from openledger_node.exceptions import BlockNotFound, StorageError
-from openledger_node.execution.types import Receipt
+from openledger_node.exceptions import BlockNotFound, InvalidBlock, StorageError
+from openledger_node.execution.env import ParentBlock
+from openledger_node.execution.l1_info import l1_info_of
+from openledger_node.execution.block import BlockOutput
+from openledger_node.execution.transactions import decode_transaction, encode_transaction
+from openledger_node.execution.types import L1Origin, Receipt
 from openledger_node.storage.leveldb import LevelDB, OverlayDB
+
+log = logging.getLogger("openledger.storage")
 
 STATE_PREFIX = b"s"
 # State trie nodes kept in memory (a few hundred bytes each).
@@ -75,6 +92,52 @@ class Heads:
     finalized: PragueBlockHeader
 
 
+@dataclass(frozen=True)
+class BlockAdded:
+    """A block was written as the canonical block at its height (and is the
+    unsafe head unless `heads` says otherwise)."""
+
+    header: PragueBlockHeader
+    tx_hashes: tuple[bytes, ...]
+    receipts: tuple[Receipt, ...]
+    heads: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChainRewound:
+    """The canonical chain was cut back to `header`; blocks above it are gone."""
+
+    header: PragueBlockHeader
+    removed: int  # how many canonical blocks were dropped
+    heads: tuple[str, ...]  # the heads that moved down to `header`
+
+
+@dataclass(frozen=True)
+class HeadMoved:
+    """The safe or finalized head moved to `header`."""
+
+    name: str
+    header: PragueBlockHeader
+
+
+ChainEvent = Union[BlockAdded, ChainRewound, HeadMoved]
+ChainListener = Callable[[ChainEvent], None]
+
+
+def _encode_origin(origin: L1Origin, sequence_number: int) -> bytes:
+    return bytes(rlp.encode([origin.number, origin.timestamp, origin.base_fee, origin.hash, sequence_number]))
+
+
+def _decode_origin(value: bytes) -> tuple[L1Origin, int]:
+    number, timestamp, base_fee, block_hash, sequence_number = rlp.decode(value)
+    origin = L1Origin(_int(number), _int(timestamp), _int(base_fee), Hash32(bytes(block_hash)))
+    return origin, _int(sequence_number)
+
+
+def _int(value: bytes) -> int:
+    return int.from_bytes(value, "big")
+
+
 class ChainStore:
     """Owns the node's LevelDB. Thread-safe for one writer and many readers."""
 
@@ -98,6 +161,25 @@ class ChainStore:
         # request asks for a head, and a LevelDB read releases and retakes the
         # GIL, which under load costs more than the read itself.
         self._heads: dict[str, bytes] = {}
+        self._listeners: list[ChainListener] = []
+
+    def subscribe(self, listener: ChainListener) -> Callable[[], None]:
+        """Call `listener` with every chain event from now on; returns the
+        function that unsubscribes it."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _announce(self, event: ChainEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a listener must not make a stored block look failed
+                log.exception("chain listener %r failed on %s", listener, type(event).__name__)
 
     def close(self) -> None:
         self._db.close()
@@ -108,9 +190,17 @@ class ChainStore:
 
     # --- writing ---------------------------------------------------------------
 
-    def write_genesis(self, header: PragueBlockHeader, state: OverlayDB) -> None:
+    def write_genesis(self, header: PragueBlockHeader, state: OverlayDB, l1_origin: L1Origin) -> None:
+        """Write the genesis block and the L1 origin the chain starts from."""
+        self._db.put(b"G", _encode_origin(l1_origin, 0), sync=True)
         self.write_block(header, (), (), (), state, heads=HEADS)
         self._db.put(b"g", bytes(header.hash), sync=True)
+
+    def ensure_genesis_origin(self, l1_origin: L1Origin) -> None:
+        """Record the genesis L1 origin in a data directory written before the
+        store kept it."""
+        if self._db.get(b"G") is None:
+            self._db.put(b"G", _encode_origin(l1_origin, 0), sync=True)
 
     def write_block(
         self,
@@ -125,6 +215,13 @@ class ChainStore:
         block_hash = bytes(header.hash)
         number = int(header.block_number)
         num = _num(number)
+        tx_hashes = tuple(bytes(keccak(raw)) for raw in transactions)
+        origin = None
+        if transactions:
+            try:
+                origin = _encode_origin(*l1_info_of(decode_transaction(transactions[0], recover_sender=False)))
+            except InvalidBlock:
+                origin = None  # not an L2 block opened by an L1-info deposit
 
         def index(batch: Any) -> None:
             batch.put(b"h" + block_hash, rlp.encode(header))
@@ -134,8 +231,10 @@ class ChainStore:
                 rlp.encode([[raw, sender] for raw, sender in zip(transactions, senders, strict=True)]),
             )
             batch.put(b"r" + block_hash, rlp.encode([r.encode_stored() for r in receipts]))
-            for position, raw in enumerate(transactions):
-                batch.put(b"t" + keccak(raw), num + block_hash + position.to_bytes(4, "big"))
+            if origin is not None:
+                batch.put(b"l" + block_hash, origin)
+            for position, tx_hash in enumerate(tx_hashes):
+                batch.put(b"t" + tx_hash, num + block_hash + position.to_bytes(4, "big"))
             addresses: set[bytes] = set()
             topics: set[bytes] = set()
             for receipt in receipts:
@@ -154,6 +253,17 @@ class ChainStore:
         self._header_cache[block_hash] = header
         for name in heads:
             self._heads[name] = block_hash
+        self._announce(BlockAdded(header, tx_hashes, tuple(receipts), tuple(heads)))
+
+    def write_output(self, output: BlockOutput, state: OverlayDB) -> None:
+        """Write an executed block (`apply_block`'s or a sealed one) and its state."""
+        self.write_block(
+            output.header,
+            [encode_transaction(tx) for tx in output.transactions],
+            [bytes(tx.sender) for tx in output.transactions],
+            output.receipts,
+            state,
+        )
 
     def rewind(self, number: int) -> None:
         """Make canonical block `number` the unsafe head and forget the canonical
@@ -173,13 +283,15 @@ class ChainStore:
                     moved.append(name)
         for name in moved:
             self._heads[name] = target
+        self._announce(ChainRewound(self.header_by_hash(target), head - number, tuple(moved)))
 
     def set_head(self, name: str, block_hash: bytes) -> None:
         if name not in HEADS:
             raise ValueError(f"unknown head {name!r}")
-        self.header_by_hash(block_hash)
+        header = self.header_by_hash(block_hash)
         self._db.put(b"H" + name.encode(), block_hash, sync=self._sync)
         self._heads[name] = bytes(block_hash)
+        self._announce(HeadMoved(name, header))
 
     # --- reading ---------------------------------------------------------------
 
@@ -266,6 +378,24 @@ class ChainStore:
             start=prefix + _num(first), stop=prefix + _num(last + 1), include_value=False
         ):
             yield int.from_bytes(raw_key[-8:], "big")
+
+    def l1_origin(self, header: PragueBlockHeader) -> tuple[L1Origin, int]:
+        """The L1 origin and sequence number of a stored block."""
+        block_hash = bytes(header.hash)
+        value = self._db.get(b"G" if header.block_number == 0 else b"l" + block_hash)
+        if value is not None:
+            return _decode_origin(bytes(value))
+        if header.block_number == 0:
+            raise StorageError("the data directory does not record the genesis L1 origin")
+        # A block written before the store kept the index: read its first transaction.
+        first = self.block_by_hash(block_hash).transactions[0]
+        return l1_info_of(decode_transaction(first, recover_sender=False))
+
+    def parent_block(self, header: PragueBlockHeader) -> ParentBlock:
+        """`header` as the parent of the next block: with its L1 origin and
+        (lazily) its ancestors' hashes."""
+        origin, sequence_number = self.l1_origin(header)
+        return ParentBlock(header, origin, sequence_number, self.ancestor_hashes(header))
 
     def ancestor_hashes(self, parent: PragueBlockHeader, count: int = 256) -> Iterator[Hash32]:
         """Hashes of `parent` and its ancestors, most recent first, read lazily

@@ -32,7 +32,7 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractCustomError
 
 from contracts import load_artifact
-from openledger_node.execution.block import BlockExecutor
+from openledger_node.execution.block import begin_block
 from openledger_node.execution.proof import get_proof
 from openledger_node.execution.types import Receipt
 from openledger_node.primitives import L2_TO_L1_MESSAGE_PASSER_ADDRESS
@@ -764,7 +764,7 @@ MSG_NONCE_SLOT = 1
 
 def mine(store: ChainStore, genesis_spec: Any, *txs: Any) -> list[Receipt]:
     overlay = OverlayDB(store.state_db)
-    executor = BlockExecutor(next_env(store, genesis_spec), overlay)
+    executor = begin_block(next_env(store, genesis_spec), overlay)
     receipts = [executor.apply(tx) for tx in txs]
     seal_and_store(store, executor, overlay)
     return receipts

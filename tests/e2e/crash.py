@@ -30,7 +30,7 @@ def worker(data_dir: Path, block_time: float) -> None:
 
     from openledger_node.config import load_config
     from openledger_node.execution.genesis import dev_private_keys
-    from openledger_node.node import Node
+    from node import Node
 
     config = load_config(
         None,
@@ -111,9 +111,8 @@ def verify(data_dir: Path, acked: list[bytes]) -> KillReport:
     from trie.iter import NodeIterator
 
     from openledger_node.config import load_config
-    from openledger_node.execution.block import apply_block
+    from node import Node
     from openledger_node.execution.transactions import decode_transaction
-    from openledger_node.node import Node
 
     started = time.perf_counter()
     config = load_config(
@@ -142,7 +141,7 @@ def verify(data_dir: Path, acked: list[bytes]) -> KillReport:
                 location = store.tx_location(decode_transaction(raw, recover_sender=False).hash)
                 assert location is not None and location.index == index
         if head.block_number > 0:
-            replay_head(store, head, apply_block)
+            replay_head(node, head)
         in_chain = in_pool = 0
         for tx_hash in acked:
             if store.tx_location(tx_hash) is not None:
@@ -156,31 +155,18 @@ def verify(data_dir: Path, acked: list[bytes]) -> KillReport:
         node.stop()
 
 
-def replay_head(store, head, apply_block) -> None:  # type: ignore[no-untyped-def]
-    """Re-execute the head block on its parent's state and compare the roots."""
-    from openledger_node.execution.block import decode_l1_info
+def replay_head(node, head) -> None:  # type: ignore[no-untyped-def]
+    """Re-execute the head block on its parent's state with the core's state
+    transition, which checks every field and root."""
+    from openledger_node.execution.block import Block, apply_block
     from openledger_node.execution.transactions import decode_transaction
-    from openledger_node.execution.types import BlockEnv
     from openledger_node.storage import OverlayDB
 
-    block = store.block_by_hash(bytes(head.hash))
-    parent = store.header_by_hash(bytes(head.parent_hash))
-    txs = [decode_transaction(raw) for raw in block.transactions]
-    origin, seq = decode_l1_info(txs[0].data)
-    env = BlockEnv(
-        chain_id=161299,
-        number=int(head.block_number),
-        parent_hash=bytes(parent.hash),
-        parent_state_root=bytes(parent.state_root),
-        timestamp=int(head.timestamp),
-        coinbase=bytes(head.coinbase),
-        gas_limit=int(head.gas_limit),
-        base_fee=int(head.base_fee_per_gas),
-        l1_origin=origin,
-        sequence_number=seq,
-        prev_hashes=store.ancestor_hashes(parent),
-    )
-    output = apply_block(env, OverlayDB(store.state_db), txs[1:])
+    store = node.store
+    stored = store.block_by_hash(bytes(head.hash))
+    parent = store.parent_block(store.header_by_hash(bytes(head.parent_hash)))
+    block = Block(head, tuple(decode_transaction(raw) for raw in stored.transactions))
+    output = apply_block(node.rules, OverlayDB(store.state_db), parent, block)
     assert output.hash == bytes(head.hash), "re-executed head block differs from the stored one"
 
 

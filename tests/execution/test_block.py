@@ -1,4 +1,4 @@
-"""OpenLedgerVM and apply_block: fees, deposits, the L1-info deposit, tx types."""
+"""OpenLedgerVM and the block executor: fees, deposits, the L1-info deposit, tx types."""
 
 from __future__ import annotations
 
@@ -11,18 +11,14 @@ from openledger_node.exceptions import (
     GasLimitExceeded,
     InsufficientFunds,
     IntrinsicGasTooLow,
-    InvalidBlock,
     NonceTooHigh,
     NonceTooLow,
     TipAboveFeeCap,
     UnsupportedTxType,
 )
-from openledger_node.execution.block import (
-    BlockExecutor,
-    apply_block,
-    decode_l1_info,
-    next_base_fee,
-)
+from openledger_node.execution.block import BlockExecutor, begin_block
+from openledger_node.execution.env import next_base_fee
+from openledger_node.execution.l1_info import decode_l1_info
 from openledger_node.execution.genesis import DEV_ACCOUNTS
 from openledger_node.execution.state import StateView
 from openledger_node.execution.transactions import (
@@ -69,7 +65,7 @@ def test_fees_base_to_vault_tip_to_coinbase_supply_conserved(store, genesis_spec
     supply = total_balance(before, [RECIPIENT])
     env = next_env(store, genesis_spec)
     overlay = OverlayDB(store.state_db)
-    executor = BlockExecutor(env, overlay)
+    executor = begin_block(env, overlay)
     tip = 2 * 10**8
     receipts = [executor.apply(signers[i].tx(maxPriorityFeePerGas=tip, value=10**18)) for i in range(3)]
     block = seal_and_store(store, executor, overlay)
@@ -86,7 +82,7 @@ def test_fees_base_to_vault_tip_to_coinbase_supply_conserved(store, genesis_spec
 
 def test_legacy_access_list_and_dynamic_fee_transactions_succeed(store, genesis_spec, signers) -> None:
     env = next_env(store, genesis_spec)
-    executor = BlockExecutor(env, OverlayDB(store.state_db))
+    executor = begin_block(env, OverlayDB(store.state_db))
     legacy = signers[0].tx(type=0, gasPrice=2 * 10**9)
     access_list = signers[1].tx(type=1, gasPrice=2 * 10**9, gas=30_000,
                                 accessList=[{"address": "0x" + "22" * 20, "storageKeys": []}])
@@ -116,7 +112,7 @@ def test_blob_transaction_is_rejected() -> None:
     ],
 )
 def test_invalid_transaction_raises_typed_error_and_leaves_state(store, genesis_spec, signers, fields, error) -> None:
-    executor = BlockExecutor(next_env(store, genesis_spec), OverlayDB(store.state_db))
+    executor = begin_block(next_env(store, genesis_spec), OverlayDB(store.state_db))
     root_before = executor.state.make_state_root()
     with pytest.raises(error):
         executor.apply(signers[0].tx(**fields))
@@ -125,7 +121,7 @@ def test_invalid_transaction_raises_typed_error_and_leaves_state(store, genesis_
 
 
 def test_nonce_too_low_after_inclusion(store, genesis_spec, signers) -> None:
-    executor = BlockExecutor(next_env(store, genesis_spec), OverlayDB(store.state_db))
+    executor = begin_block(next_env(store, genesis_spec), OverlayDB(store.state_db))
     executor.apply(signers[0].tx(nonce=0))
     with pytest.raises(NonceTooLow):
         executor.apply(signers[0].tx(nonce=0, value=2))
@@ -133,7 +129,7 @@ def test_nonce_too_low_after_inclusion(store, genesis_spec, signers) -> None:
 
 def test_block_gas_limit_is_enforced(store, genesis_spec, signers) -> None:
     env = next_env(store, genesis_spec, gas_limit=1_100_000)
-    executor = BlockExecutor(env, OverlayDB(store.state_db))
+    executor = begin_block(env, OverlayDB(store.state_db))
     with pytest.raises(GasLimitExceeded):
         executor.apply(signers[0].tx(gas=1_080_000))
 
@@ -142,7 +138,7 @@ def test_deposit_mints_without_signature_or_fee(store, genesis_spec) -> None:
     depositor = b"\x33" * 20
     env = next_env(store, genesis_spec)
     overlay = OverlayDB(store.state_db)
-    executor = BlockExecutor(env, overlay)
+    executor = begin_block(env, overlay)
     receipt = executor.apply(deposit(RECIPIENT, mint=5 * 10**18, sender=depositor, value=10**18))
     seal_and_store(store, executor, overlay)
     state = head_state(store)
@@ -160,7 +156,7 @@ def test_deposit_mint_stays_when_call_reverts(store, genesis_spec) -> None:
     target = b"\x55" * 20
     env = next_env(store, genesis_spec)
     overlay = OverlayDB(store.state_db)
-    executor = BlockExecutor(env, overlay)
+    executor = begin_block(env, overlay)
     executor.state.set_code(target, REVERTING_CODE)
     receipt = executor.apply(deposit(target, mint=7 * 10**18, sender=depositor, value=10**18))
     seal_and_store(store, executor, overlay)
@@ -174,7 +170,7 @@ def test_deposit_with_too_little_gas_still_mints(store, genesis_spec) -> None:
     depositor = b"\x35" * 20
     env = next_env(store, genesis_spec)
     overlay = OverlayDB(store.state_db)
-    executor = BlockExecutor(env, overlay)
+    executor = begin_block(env, overlay)
     receipt = executor.apply(deposit(RECIPIENT, mint=10**18, sender=depositor, gas=1_000))
     seal_and_store(store, executor, overlay)
     state = head_state(store)
@@ -184,33 +180,11 @@ def test_deposit_with_too_little_gas_still_mints(store, genesis_spec) -> None:
     assert state.get_nonce(depositor) == 1
 
 
-def test_deposit_after_user_transaction_makes_block_invalid(store, genesis_spec, signers) -> None:
-    env = next_env(store, genesis_spec)
-    with pytest.raises(InvalidBlock, match="deposit at index 2 follows a user transaction"):
-        apply_block(env, OverlayDB(store.state_db), [signers[0].tx(), deposit(RECIPIENT, 1)])
-
-
-def test_apply_block_turns_invalid_transaction_into_invalid_block(store, genesis_spec, signers) -> None:
-    env = next_env(store, genesis_spec)
-    with pytest.raises(InvalidBlock, match="nonce too high"):
-        apply_block(env, OverlayDB(store.state_db), [signers[0].tx(nonce=3)])
-
-
-def test_apply_block_is_deterministic(store, genesis_spec, signers) -> None:
-    env = next_env(store, genesis_spec)
-    txs = [deposit(RECIPIENT, 10**18)] + [signers[0].tx(nonce=i) for i in range(5)]
-    first = apply_block(env, OverlayDB(store.state_db), txs)
-    second = apply_block(env, OverlayDB(store.state_db), txs)
-    assert first.hash == second.hash
-    assert first.header.state_root == second.header.state_root
-    assert first.transactions[0].type_id == DEPOSIT_TX_TYPE  # the L1-info deposit opens the block
-
-
 def test_l1_info_deposit_writes_l1_block_predeploy(store, genesis_spec) -> None:
     origin = L1Origin(number=1234, timestamp=1_700_000_000, base_fee=7 * 10**9, hash=keccak(b"l1"))
     env = next_env(store, genesis_spec, l1_origin=origin, sequence_number=3)
     overlay = OverlayDB(store.state_db)
-    executor = BlockExecutor(env, overlay)
+    executor = begin_block(env, overlay)
     block = seal_and_store(store, executor, overlay)
     info = block.transactions[0]
     assert info.sender == bytes.fromhex("deaddeaddeaddeaddeaddeaddeaddeaddead0001")
@@ -218,7 +192,7 @@ def test_l1_info_deposit_writes_l1_block_predeploy(store, genesis_spec) -> None:
     assert block.receipts[0].status == 1
     assert decode_l1_info(info.data) == (origin, 3)
     # Read the values back through the contract's getters.
-    executor2 = BlockExecutor(next_env(store, genesis_spec, l1_origin=origin, sequence_number=4), OverlayDB(store.state_db))
+    executor2 = begin_block(next_env(store, genesis_spec, l1_origin=origin, sequence_number=4), OverlayDB(store.state_db))
     for getter, expected in [("number()", 1234), ("timestamp()", 1_700_000_000), ("basefee()", 7 * 10**9),
                              ("hash()", origin.hash), ("sequenceNumber()", 4)]:
         computation = executor2.state.get_computation  # noqa: F841  (API presence)
@@ -239,7 +213,7 @@ def _static_call(executor: BlockExecutor, to: bytes, data: bytes) -> bytes:
 
 
 def test_l1_block_rejects_non_depositor(store, genesis_spec, signers) -> None:
-    executor = BlockExecutor(next_env(store, genesis_spec), OverlayDB(store.state_db))
+    executor = begin_block(next_env(store, genesis_spec), OverlayDB(store.state_db))
     info = executor.transactions[0]
     receipt = executor.apply(signers[0].tx(to="0x" + L1_BLOCK_ADDRESS.hex(), data=info.data, gas=200_000, value=0))
     assert receipt.status == 0

@@ -16,7 +16,7 @@ from trie import HexaryTrie
 
 from contracts import load_artifact
 from openledger_node.exceptions import StorageError
-from openledger_node.execution.block import BlockExecutor
+from openledger_node.execution.block import begin_block
 from openledger_node.execution.genesis import DEV_ACCOUNTS
 from openledger_node.execution.proof import AccountProof, get_proof
 from openledger_node.execution.types import Receipt
@@ -121,7 +121,7 @@ def assert_valid(proof: AccountProof, state_root: bytes) -> None:
 
 def mine(store: ChainStore, genesis_spec: Any, *txs: Any) -> list[Receipt]:
     overlay = OverlayDB(store.state_db)
-    executor = BlockExecutor(next_env(store, genesis_spec), overlay)
+    executor = begin_block(next_env(store, genesis_spec), overlay)
     receipts = [executor.apply(tx) for tx in txs]
     seal_and_store(store, executor, overlay)
     return receipts

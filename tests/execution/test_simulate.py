@@ -27,7 +27,7 @@ from openledger_node.exceptions import (
     NonceTooLow,
     TipAboveFeeCap,
 )
-from openledger_node.execution.block import BlockExecutor
+from openledger_node.execution.block import begin_block
 from openledger_node.execution.simulate import (
     AccountOverride,
     CallRequest,
@@ -190,7 +190,7 @@ class Chain:
 
     def mine(self, *txs: Any) -> list[Receipt]:
         overlay = OverlayDB(self.store.state_db)
-        executor = BlockExecutor(next_env(self.store, self.spec), overlay)
+        executor = begin_block(next_env(self.store, self.spec), overlay)
         receipts = [executor.apply(tx) for tx in txs]
         seal_and_store(self.store, executor, overlay)
         return receipts

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 from openledger_node.config import load_config
-from openledger_node.execution.block import decode_l1_info
+from openledger_node.execution.l1_info import decode_l1_info
 from openledger_node.execution.transactions import (
     DepositTransaction,
     user_deposit_source_hash,
 )
 from openledger_node.execution.types import L1Origin
-from openledger_node.node import Node
+from node import Node
 from openledger_node.primitives import DEPOSIT_TX_TYPE
-from sequencer import BlockBuilder
+from openledger_node.storage import BlockAdded, ChainRewound
 from tests.conftest import GENESIS_PATH, Signer
 
 
@@ -145,12 +145,27 @@ def test_timestamps_strictly_increase(node: Node) -> None:
     assert stamps == sorted(set(stamps)) and len(stamps) == 3
 
 
-def test_listener_sees_every_block(node: Node) -> None:
-    seen: list[int] = []
-    node.builder.on_block(lambda r: seen.append(r.block.header.block_number))
+def test_store_announces_every_sealed_block_and_rewind(node: Node, signers: list[Signer]) -> None:
+    events: list[object] = []
+    node.store.subscribe(events.append)
+    tx_hash = node.pool.add_raw(signers[0].raw())
+    first = node.builder.build_block().block
+    second = node.builder.build_block().block
+    node.builder.rewind(1)
+    added = [e for e in events if isinstance(e, BlockAdded)]
+    assert [e.header.hash for e in added] == [first.header.hash, second.header.hash]
+    assert added[0].tx_hashes[1] == tx_hash and added[0].receipts == first.receipts
+    (rewound,) = [e for e in events if isinstance(e, ChainRewound)]
+    assert rewound.header.hash == first.header.hash and rewound.removed == 1 and "unsafe" in rewound.heads
+
+
+def test_pool_follows_the_store_after_a_rewind(node: Node, signers: list[Signer]) -> None:
+    node.pool.add_raw(signers[0].raw())
     node.builder.build_block()
-    node.builder.build_block()
-    assert seen == [1, 2]
+    assert node.pool.pending_nonce(signers[0].address) == 1
+    node.builder.rewind(0)
+    # The pool re-read the head's state: the sender's nonce is 0 again.
+    assert node.pool.pending_nonce(signers[0].address) == 0
 
 
 def wait_for(predicate, timeout: float = 10.0) -> None:
@@ -185,4 +200,8 @@ def test_build_block_is_serialised(node: Node) -> None:
     for t in threads:
         t.join()
     assert node.store.head("unsafe").block_number == 4
-    assert isinstance(node.builder, BlockBuilder)
+    # Four builds in parallel made one chain: each block on the one before it.
+    headers = [node.store.header_by_number(n) for n in range(5)]
+    for parent, child in zip(headers, headers[1:]):
+        assert child.parent_hash == parent.hash
+        assert child.timestamp > parent.timestamp

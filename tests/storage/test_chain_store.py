@@ -9,7 +9,7 @@ import pytest
 from eth_hash.auto import keccak
 
 from openledger_node.exceptions import BlockNotFound, StorageError
-from openledger_node.execution.block import BlockExecutor
+from openledger_node.execution.block import begin_block
 from openledger_node.execution.transactions import encode_transaction
 from openledger_node.storage import ChainStore, LevelDB, OverlayDB
 from tests.conftest import head_state, next_env, seal_and_store
@@ -20,7 +20,7 @@ LOGGER_CODE = bytes.fromhex("7f" + "00" * 31 + "42" + "60006000a100")
 
 def build(store, genesis_spec, txs, **env):
     overlay = OverlayDB(store.state_db)
-    executor = BlockExecutor(next_env(store, genesis_spec, **env), overlay)
+    executor = begin_block(next_env(store, genesis_spec, **env), overlay)
     for tx in txs:
         executor.apply(tx)
     return seal_and_store(store, executor, overlay)
@@ -52,7 +52,7 @@ def test_transaction_index_points_at_block_and_position(store, genesis_spec, sig
 def test_log_index_finds_blocks_by_address_and_topic(store, genesis_spec, signers) -> None:
     logger = b"\x77" * 20
     overlay = OverlayDB(store.state_db)
-    executor = BlockExecutor(next_env(store, genesis_spec), overlay)
+    executor = begin_block(next_env(store, genesis_spec), overlay)
     executor.state.set_code(logger, LOGGER_CODE)
     seal_and_store(store, executor, overlay)  # block 1: deploys the logger (state only)
     build(store, genesis_spec, [signers[0].tx(to="0x" + logger.hex(), gas=50_000)])  # block 2: logs
@@ -94,7 +94,7 @@ def test_reopen_keeps_chain_and_state(tmp_path, store, genesis_spec, signers) ->
 
 def test_nothing_reaches_disk_before_write_block(store, genesis_spec, signers) -> None:
     overlay = OverlayDB(store.state_db)
-    executor = BlockExecutor(next_env(store, genesis_spec), overlay)
+    executor = begin_block(next_env(store, genesis_spec), overlay)
     executor.apply(signers[0].tx())
     block = executor.seal()
     assert len(overlay) > 0

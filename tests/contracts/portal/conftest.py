@@ -41,7 +41,7 @@ from web3.logs import DISCARD
 from contracts import load_artifact
 from openledger_node.derivation import deposits as derivation
 from openledger_node.execution import withdrawals as node_withdrawals
-from openledger_node.execution.block import BlockExecutor
+from openledger_node.execution.block import BlockExecutor, begin_block
 from openledger_node.execution.genesis import GenesisSpec, dev_private_keys
 from openledger_node.execution.output import OutputRootProof
 from openledger_node.execution.proof import get_proof
@@ -400,7 +400,7 @@ class L2:
         """Apply `txs` (deposits first) in a new block, seal and store it.
         `prepare` may edit the state before sealing (to forge states in tests)."""
         overlay = OverlayDB(self.store.state_db)
-        executor = BlockExecutor(next_env(self.store, self.genesis_spec), overlay)
+        executor = begin_block(next_env(self.store, self.genesis_spec), overlay)
         for tx in txs:
             executor.apply(tx)
         if prepare is not None:

@@ -69,7 +69,7 @@ class PortalAccounting(RuleBasedStateMachine):
         self.tmp = tempfile.TemporaryDirectory(prefix="portal-invariants-")
         store = ChainStore(Path(self.tmp.name) / "chain")
         overlay = OverlayDB(store.state_db)
-        store.write_genesis(build_genesis(self.genesis_spec, overlay), overlay)
+        store.write_genesis(build_genesis(self.genesis_spec, overlay), overlay, self.genesis_spec.l1_origin)
         self.store = store
         self.bridge = Bridge(self.l1, L2(store, self.genesis_spec))
         self.accounts = [new_l2_key(100 + i) for i in range(L2_ACCOUNTS)]
