@@ -40,7 +40,7 @@ from eth_hash.auto import keccak  # noqa: E402
 from contracts import load_artifact  # noqa: E402
 from openledger_node.config import load_config  # noqa: E402
 from openledger_node.execution.genesis import DEV_ACCOUNTS, dev_private_keys  # noqa: E402
-from openledger_node.node import Node  # noqa: E402
+from node import Node  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CHAIN_ID = 161299

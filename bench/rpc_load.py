@@ -94,7 +94,7 @@ def run_ours() -> Iterator[str]:
     env = dict(os.environ, OPENLEDGER__TXPOOL__GLOBAL_SLOTS="50000", OPENLEDGER__TXPOOL__ACCOUNT_SLOTS="50000",
                OPENLEDGER__LOG__LEVEL="warning")
     with tempfile.TemporaryDirectory() as data_dir, serving(
-        [sys.executable, "-m", "openledger_node.node.cli", "sequencer", "--config", "configs/devnet.toml",
+        [sys.executable, "-m", "node.cli", "sequencer", "--config", "configs/devnet.toml",
          "--data-dir", data_dir, "--block-time", "1", "--rpc-port", str(port)],
         port,
         env,

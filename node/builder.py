@@ -1,21 +1,27 @@
-"""Assembles a node from its config: chain store, transaction pool, sequencer.
+"""Assembles every node kind from its config: the one place that imports
+everything (reth's `ComponentsBuilder`).
 
-`init_datadir` writes the genesis block (and refuses a data directory that holds
-another chain's genesis); `Node.open` opens every component on an initialised
-data directory; `Node.start`/`stop` run and stop the sequencer loop.
+A node is a chain store, a transaction pool that follows the store's head, the
+JSON-RPC server over both, and the services of its kind: `sequencer` today
+(block builder and driver); `validator`, `l1` and `devnet` plug in beside it.
+`init_datadir` writes the genesis block (and refuses a data directory that
+holds another chain's genesis).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from eth.vm.forks.prague.blocks import PragueBlockHeader
 
 from bridge.deploy import L1Deployment, load_deployment
-from openledger_node.config import NodeConfig
+from openledger_node.config import ChainConfig, NodeConfig
 from openledger_node.exceptions import ConfigError, GenesisMismatch
+from openledger_node.execution.env import ChainRules, base_fee_after, next_block_env
 from openledger_node.execution.genesis import (
     GenesisSpec,
     build_genesis,
@@ -23,14 +29,27 @@ from openledger_node.execution.genesis import (
     load_genesis,
 )
 from openledger_node.execution.state import StateView
+from openledger_node.execution.types import BlockEnv
 from openledger_node.primitives import addr
-from openledger_node.storage import ChainStore, OverlayDB
+from openledger_node.rpc import Backend, RpcServer, build_rpc
+from openledger_node.storage import BlockAdded, ChainEvent, ChainRewound, ChainStore, OverlayDB
 from openledger_node.txpool import TxPool
 from sequencer import BlockBuilder, QueuedDeposits, SequencerDriver, StaticL1Origin
 
 log = logging.getLogger("openledger.node")
 
 JOURNAL_NAME = "txpool.journal"
+
+
+def chain_rules(chain: ChainConfig, fee_recipient: str) -> ChainRules:
+    return ChainRules(
+        chain_id=chain.chain_id,
+        gas_limit=chain.gas_limit,
+        elasticity_multiplier=chain.elasticity_multiplier,
+        base_fee_max_change_denominator=chain.base_fee_max_change_denominator,
+        min_base_fee=chain.min_base_fee,
+        fee_recipient=addr(fee_recipient),
+    )
 
 
 def load_checked_genesis(config: NodeConfig) -> GenesisSpec:
@@ -58,97 +77,184 @@ def init_datadir(config: NodeConfig) -> tuple[PragueBlockHeader, bool]:
             if stored != bytes(header.hash):
                 raise GenesisMismatch(stored, bytes(header.hash))
             return header, False
-        store.write_genesis(header, overlay)
+        store.write_genesis(header, overlay, spec.l1_origin)
         return header, True
     finally:
         store.close()
+
+
+def pool_follows_head(store: ChainStore, pool: TxPool, rules: ChainRules) -> Callable[[], None]:
+    """Re-validate the pool against every new unsafe head, whoever wrote it."""
+
+    def on_event(event: ChainEvent) -> None:
+        if isinstance(event, (BlockAdded, ChainRewound)) and "unsafe" in event.heads:
+            head = store.head("unsafe")
+            pool.on_new_head(
+                StateView(store.state_db, bytes(head.state_root)), base_fee_after(rules, head), rules.gas_limit
+            )
+
+    return store.subscribe(on_event)
+
+
+def follower_pending_env(store: ChainStore, rules: ChainRules) -> Callable[[], BlockEnv]:
+    """The pending block of a node that does not build blocks: the next block on
+    its head, now, on the head's L1 origin."""
+
+    def pending_env() -> BlockEnv:
+        parent = store.parent_block(store.head("unsafe"))
+        timestamp = max(int(time.time()), int(parent.header.timestamp) + 1)
+        return next_block_env(rules, parent, timestamp=timestamp, l1_origin=parent.l1_origin)
+
+    return pending_env
+
+
+@dataclass
+class Sequencer:
+    """The sequencer kind's services."""
+
+    builder: BlockBuilder
+    driver: SequencerDriver
+    deposits: QueuedDeposits
 
 
 @dataclass
 class Node:
     config: NodeConfig
     genesis: GenesisSpec
+    rules: ChainRules
     store: ChainStore
     pool: TxPool
-    builder: BlockBuilder
-    driver: SequencerDriver
-    deposits: QueuedDeposits
+    sequencer: Sequencer | None = None
     l1_deployment: L1Deployment | None = None
+    _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def open(cls, config: NodeConfig, *, auto_init: bool | None = None) -> Node:
-        """Open a node on its data directory. A dev network initialises an empty
-        directory itself; other networks need `openledger-node init` first."""
-        if auto_init is None:
-            auto_init = config.chain.network == "dev"
-        spec = load_checked_genesis(config)
-        deployment = load_deployment(config.l1.deployment) if config.l1.deployment is not None else None
-        data_dir = Path(config.storage.data_dir)
-        if auto_init:
-            init_datadir(config)
-        store = ChainStore(data_dir, sync_writes=config.storage.sync_writes, create=auto_init)
-        try:
-            cls._check_genesis(store, spec)
-            head = store.head("unsafe")
-            journal = data_dir / JOURNAL_NAME if config.txpool.journal else None
-            builder_state = StateView(store.state_db, bytes(head.state_root))
-            pool = TxPool(
-                config.txpool,
-                config.chain.chain_id,
-                config.chain.gas_limit,
-                builder_state,
-                0,
-                journal_path=journal,
-            )
-            deposits = QueuedDeposits()
-            builder = BlockBuilder(
-                store,
-                pool,
-                config.chain,
-                addr(config.sequencer.fee_recipient),
-                spec.l1_origin,
-                StaticL1Origin(),
-                deposits,
-            )
-            pool.on_new_head(builder_state, builder.base_fee_after(head), config.chain.gas_limit)
-        except BaseException:
-            store.close()
-            raise
-        driver = SequencerDriver(
-            builder, config.sequencer.mode, config.chain.block_time, pool.subscribe
-        )
-        log.info(
-            "node open chain_id=%d head=%d hash=0x%s data_dir=%s",
-            config.chain.chain_id,
-            head.block_number,
-            bytes(head.hash).hex(),
-            data_dir,
-        )
-        return cls(config, spec, store, pool, builder, driver, deposits, deployment)
+        """Open a sequencer node on its data directory. A dev network initialises
+        an empty directory itself; other networks need `openledger-node init` first."""
+        return NodeBuilder(config, auto_init=auto_init).build("sequencer")
 
-    @staticmethod
-    def _check_genesis(store: ChainStore, spec: GenesisSpec) -> None:
-        stored = store.genesis_hash
-        if stored is None:
-            raise ConfigError(
-                f"data directory {store.path} is not initialised; run `openledger-node init`"
-            )
-        expected = build_genesis(spec, OverlayDB(store.state_db))
-        if bytes(expected.hash) != stored:
-            raise GenesisMismatch(stored, bytes(expected.hash))
+    # The sequencer's parts, by the names the tools and tests use.
+    @property
+    def builder(self) -> BlockBuilder:
+        assert self.sequencer is not None, "not a sequencer node"
+        return self.sequencer.builder
+
+    @property
+    def driver(self) -> SequencerDriver:
+        assert self.sequencer is not None, "not a sequencer node"
+        return self.sequencer.driver
+
+    @property
+    def deposits(self) -> QueuedDeposits:
+        assert self.sequencer is not None, "not a sequencer node"
+        return self.sequencer.deposits
+
+    def rpc_backend(self) -> Backend:
+        builder = self.sequencer.builder if self.sequencer is not None else None
+        return Backend(
+            self.store,
+            self.pool,
+            self.store,
+            self.rules,
+            builder.pending_env if builder is not None else follower_pending_env(self.store, self.rules),
+            dev=builder,
+        )
+
+    def build_rpc(self) -> RpcServer:
+        return build_rpc(self.rpc_backend(), self.config.rpc, dev_network=self.config.chain.network == "dev")
 
     def start(self) -> None:
-        if self.config.sequencer.enabled:
-            self.driver.start()
+        if self.sequencer is not None and self.config.sequencer.enabled:
+            self.sequencer.driver.start()
 
     def stop(self) -> None:
-        """Stop the sequencer after its current block, then close pool and store.
+        """Stop the services after their current step, then close pool and store.
         Safe to call more than once."""
         if self.store.closed:
             return
-        self.driver.stop()
+        if self.sequencer is not None:
+            self.sequencer.driver.stop()
+        for close in reversed(self._closers):
+            close()
         self.pool.close()
         self.store.close()
 
     def state_at_head(self) -> StateView:
         return StateView(self.store.state_db, bytes(self.store.head("unsafe").state_root))
+
+
+class NodeBuilder:
+    """Builds a node in steps: store, pool, then the services of its kind."""
+
+    KINDS = ("sequencer",)
+
+    def __init__(self, config: NodeConfig, *, auto_init: bool | None = None) -> None:
+        self.config = config
+        self.auto_init = config.chain.network == "dev" if auto_init is None else auto_init
+        self.genesis = load_checked_genesis(config)
+        self.rules = chain_rules(config.chain, config.sequencer.fee_recipient)
+
+    def open_store(self) -> ChainStore:
+        config = self.config
+        if self.auto_init:
+            init_datadir(config)
+        store = ChainStore(
+            Path(config.storage.data_dir), sync_writes=config.storage.sync_writes, create=self.auto_init
+        )
+        try:
+            self._check_genesis(store)
+            store.ensure_genesis_origin(self.genesis.l1_origin)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _check_genesis(self, store: ChainStore) -> None:
+        stored = store.genesis_hash
+        if stored is None:
+            raise ConfigError(
+                f"data directory {store.path} is not initialised; run `openledger-node init`"
+            )
+        expected = build_genesis(self.genesis, OverlayDB(store.state_db))
+        if bytes(expected.hash) != stored:
+            raise GenesisMismatch(stored, bytes(expected.hash))
+
+    def open_pool(self, store: ChainStore) -> tuple[TxPool, Callable[[], None]]:
+        config = self.config
+        head = store.head("unsafe")
+        journal = Path(config.storage.data_dir) / JOURNAL_NAME if config.txpool.journal else None
+        state = StateView(store.state_db, bytes(head.state_root))
+        pool = TxPool(config.txpool, self.rules.chain_id, self.rules.gas_limit, state, 0, journal_path=journal)
+        pool.on_new_head(state, base_fee_after(self.rules, head), self.rules.gas_limit)
+        return pool, pool_follows_head(store, pool, self.rules)
+
+    def sequencer(self, store: ChainStore, pool: TxPool) -> Sequencer:
+        config = self.config
+        deposits = QueuedDeposits()
+        builder = BlockBuilder(store, pool, self.rules, StaticL1Origin(), deposits)
+        driver = SequencerDriver(builder, config.sequencer.mode, config.chain.block_time, pool.subscribe)
+        return Sequencer(builder, driver, deposits)
+
+    def build(self, kind: str = "sequencer") -> Node:
+        if kind not in self.KINDS:
+            raise ConfigError(f"unknown node kind {kind!r}; one of {', '.join(self.KINDS)}")
+        config = self.config
+        deployment = load_deployment(config.l1.deployment) if config.l1.deployment is not None else None
+        store = self.open_store()
+        try:
+            pool, unfollow = self.open_pool(store)
+            services = self.sequencer(store, pool)
+        except BaseException:
+            store.close()
+            raise
+        head = store.head("unsafe")
+        log.info(
+            "node open kind=%s chain_id=%d head=%d hash=0x%s data_dir=%s",
+            kind,
+            config.chain.chain_id,
+            head.block_number,
+            bytes(head.hash).hex(),
+            config.storage.data_dir,
+        )
+        return Node(config, self.genesis, self.rules, store, pool, services, deployment, [unfollow])

@@ -69,7 +69,7 @@ def _config(args: argparse.Namespace) -> NodeConfig:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from openledger_node.node import init_datadir
+    from node.builder import init_datadir
 
     config = _config(args)
     setup_logging(config.log)
@@ -96,7 +96,7 @@ def cmd_accounts(args: argparse.Namespace) -> int:
 
 
 def cmd_sequencer(args: argparse.Namespace) -> int:
-    from openledger_node.node import Node
+    from node.builder import Node
 
     config = _config(args)
     setup_logging(config.log)
@@ -108,13 +108,11 @@ def cmd_sequencer(args: argparse.Namespace) -> int:
 
 
 async def _serve(node: Any, config: NodeConfig, stop_after_blocks: int) -> int:
-    from openledger_node.rpc import build_rpc
-
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    server = build_rpc(node) if config.rpc.enabled else None
+    server = node.build_rpc() if config.rpc.enabled else None
     if server is not None:
         try:
             await server.start(config.rpc.host, config.rpc.port)

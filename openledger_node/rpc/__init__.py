@@ -1,36 +1,44 @@
-"""JSON-RPC over HTTP and WebSocket: what wallets, dapps and tools talk to."""
+"""JSON-RPC over HTTP and WebSocket: what wallets, dapps and tools talk to.
+
+`build_rpc` wires every namespace to a `Backend` (the small interfaces a node
+kind hands in), so one server serves a sequencer, a validator or an L1 node.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from openledger_node.rpc.backend import Backend
+from openledger_node.config import RpcConfig
+from openledger_node.rpc.backend import Backend, ChainReader, DevControls, HeadEvents, Pool
+from openledger_node.rpc.dev import DevApi
 from openledger_node.rpc.eth import EthApi
-from openledger_node.rpc.filters import FilterApi, LogQuery
-from openledger_node.rpc.misc import DevApi, RollupApi, TxPoolApi, Web3NetApi
+from openledger_node.rpc.filters import FilterApi
+from openledger_node.rpc.logs import LogQuery, LogsApi
 from openledger_node.rpc.registry import Registry
+from openledger_node.rpc.rollup import RollupApi
 from openledger_node.rpc.server import RpcServer, ServerLimits
 from openledger_node.rpc.simulation import SimulationApi
+from openledger_node.rpc.subscriptions import SubscriptionApi
+from openledger_node.rpc.txpool import TxPoolApi
+from openledger_node.rpc.web3_net import Web3NetApi
 
-if TYPE_CHECKING:
-    from openledger_node.node.builder import Node
 
-
-def build_rpc(node: Node) -> RpcServer:
-    """Wire every namespace to the node. Dev helpers answer only on a dev network."""
-    config = node.config.rpc
-    backend = Backend(node)
-    registry = Registry(dev_mode=node.config.chain.network == "dev" and config.dev_methods)
+def build_rpc(backend: Backend, config: RpcConfig, *, dev_network: bool, rollup: bool = True) -> RpcServer:
+    """Wire every namespace to `backend`. Dev helpers answer only on a dev
+    network; the rollup namespace only on a rollup node."""
+    registry = Registry(dev_mode=dev_network and config.dev_methods)
     query = LogQuery(backend, config.logs_max_block_range, config.logs_max_results)
+    subscriptions = SubscriptionApi(backend, config.max_subscriptions)
     apis: list[object] = [
         EthApi(backend),
-        FilterApi(backend, query, config.max_subscriptions),
+        LogsApi(query),
+        FilterApi(backend, query),
+        subscriptions,
         Web3NetApi(backend),
         TxPoolApi(backend),
-        RollupApi(backend),
         DevApi(backend),
         SimulationApi(backend, config.gas_cap),
     ]
+    if rollup:
+        apis.append(RollupApi(backend))
     for api in apis:
         registry.add(api)
     limits = ServerLimits(
@@ -40,7 +48,9 @@ def build_rpc(node: Node) -> RpcServer:
         max_subscriptions_per_connection=config.max_subscriptions,
         cors_origins=tuple(config.cors_origins),
     )
-    return RpcServer(registry, limits)
+    server = RpcServer(registry, limits)
+    server.on_stop(subscriptions.close)
+    return server
 
 
-__all__ = ["Backend", "RpcServer", "build_rpc"]
+__all__ = ["Backend", "ChainReader", "DevControls", "HeadEvents", "Pool", "RpcServer", "build_rpc"]

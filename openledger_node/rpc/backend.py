@@ -1,44 +1,99 @@
-"""What the RPC handlers read and write, in one object: block resolution, state
-at a block, decoded blocks with receipts, the pool, and the sequencer.
+"""What the RPC handlers need from a node, as small interfaces, and the one
+object that answers block parameters with them.
 
-Handlers never reach into the chain store or the pool directly, so the rules for
-block tags (latest, pending, safe, finalized, earliest, EIP-1898) live here.
+The same server serves a sequencer, a validator or a plain L1 node: each hands
+in a chain reader (its chain store), a pool, the head events, how it would build
+the pending block, and, on a dev network with a block producer, dev controls.
+The rules for block tags (latest, pending, safe, finalized, earliest, EIP-1898)
+live in `Backend`; handlers never reach past these interfaces.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
+from eth.abc import AtomicDatabaseAPI
 from eth.vm.forks.prague.blocks import PragueBlockHeader
 
 from openledger_node.exceptions import BlockNotFound
+from openledger_node.execution.env import ChainRules, base_fee_after
 from openledger_node.execution.state import StateView
 from openledger_node.execution.transactions import (
     DepositTransaction,
     Transaction,
     decode_transaction,
 )
-from openledger_node.execution.types import Receipt
-from openledger_node.rpc.errors import RpcError
+from openledger_node.execution.types import BlockEnv, L1Origin, Receipt
+from openledger_node.rpc.errors import HeaderNotFound, NotCanonical
 from openledger_node.rpc.params import BlockId
-
-if TYPE_CHECKING:
-    from openledger_node.node.builder import Node
+from openledger_node.storage import ChainListener, Heads, StoredBlock, TxLocation
 
 
-class HeaderNotFound(RpcError):
-    """geth's answers (-32000) when a state query names a block it does not have."""
+class ChainReader(Protocol):
+    """Read access to a chain (the chain store satisfies it)."""
 
-    def __init__(self, by_hash: bool = False) -> None:
-        super().__init__("header for hash not found" if by_hash else "header not found")
+    @property
+    def state_db(self) -> AtomicDatabaseAPI: ...
+
+    def head(self, name: str = "unsafe") -> PragueBlockHeader: ...
+
+    def heads(self) -> Heads: ...
+
+    def header_by_hash(self, block_hash: bytes) -> PragueBlockHeader: ...
+
+    def header_by_number(self, number: int) -> PragueBlockHeader: ...
+
+    def canonical_hash(self, number: int) -> bytes | None: ...
+
+    def block_by_hash(self, block_hash: bytes) -> StoredBlock: ...
+
+    def receipts(self, block_hash: bytes) -> tuple[Receipt, ...]: ...
+
+    def tx_location(self, tx_hash: bytes) -> TxLocation | None: ...
+
+    def log_block_numbers(self, key: bytes, first: int, last: int) -> Iterator[int]: ...
+
+    def ancestor_hashes(self, parent: PragueBlockHeader, count: int = 256) -> Iterator[Any]: ...
+
+    def l1_origin(self, header: PragueBlockHeader) -> tuple[L1Origin, int]: ...
 
 
-class NotCanonical(RpcError):
-    """geth's answer (-32000) for an EIP-1898 `requireCanonical` hash off the chain."""
+class HeadEvents(Protocol):
+    """Where new blocks, rewinds and head moves are announced (the chain store)."""
 
-    def __init__(self) -> None:
-        super().__init__("hash is not currently canonical")
+    def subscribe(self, listener: ChainListener) -> Callable[[], None]: ...
+
+
+class Pool(Protocol):
+    """The transaction pool as RPC uses it."""
+
+    def add_raw(self, raw: bytes) -> bytes: ...
+
+    def get(self, tx_hash: bytes) -> Any: ...
+
+    def pending_nonce(self, sender: bytes) -> int: ...
+
+    def status(self) -> tuple[int, int]: ...
+
+    def content(self) -> tuple[Any, Any]: ...
+
+    def subscribe(self, callback: Callable[[bytes], None]) -> Callable[[], None]: ...
+
+
+class DevControls(Protocol):
+    """Dev-mode block production and time controls (a sequencer's builder)."""
+
+    def mine(self, timestamp: int | None) -> object: ...
+
+    def rewind(self, number: int) -> None: ...
+
+    def now(self) -> int: ...
+
+    def increase_time(self, seconds: int) -> int: ...
+
+    def set_next_timestamp(self, timestamp: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -63,35 +118,47 @@ def _with_sender(raw: bytes, sender: bytes) -> Transaction:
 
 
 class Backend:
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.store = node.store
-        self.pool = node.pool
-        self.builder = node.builder
-        self.config = node.config
-        self.chain_id = node.config.chain.chain_id
+    def __init__(
+        self,
+        chain: ChainReader,
+        pool: Pool,
+        events: HeadEvents,
+        rules: ChainRules,
+        pending_env: Callable[[], BlockEnv],
+        dev: DevControls | None = None,
+    ) -> None:
+        self.chain = chain
+        self.pool = pool
+        self.events = events
+        self.rules = rules
+        self.chain_id = rules.chain_id
+        self.pending_env = pending_env
+        self.dev = dev
 
     # --- blocks ----------------------------------------------------------------
 
     def head(self) -> PragueBlockHeader:
-        return self.store.head("unsafe")
+        return self.chain.head("unsafe")
+
+    def next_base_fee(self, parent: PragueBlockHeader | None = None) -> int:
+        return base_fee_after(self.rules, parent if parent is not None else self.head())
 
     def header(self, block: BlockId) -> PragueBlockHeader | None:
         """The header a block parameter names, or None when there is no such block."""
         if block.tag is not None:
             if block.tag in ("latest", "pending"):
-                return self.store.head("unsafe")
+                return self.chain.head("unsafe")
             if block.tag in ("safe", "finalized"):
-                return self.store.head(block.tag)
-            return self.store.header_by_number(0)
+                return self.chain.head(block.tag)
+            return self.chain.header_by_number(0)
         try:
             if block.number is not None:
-                return self.store.header_by_number(block.number)
+                return self.chain.header_by_number(block.number)
             assert block.block_hash is not None
-            header = self.store.header_by_hash(block.block_hash)
+            header = self.chain.header_by_hash(block.block_hash)
         except BlockNotFound:
             return None
-        if block.require_canonical and self.store.canonical_hash(header.block_number) != header.hash:
+        if block.require_canonical and self.chain.canonical_hash(header.block_number) != header.hash:
             raise NotCanonical()
         return header
 
@@ -103,16 +170,25 @@ class Backend:
 
     def state(self, block: BlockId) -> StateView:
         header = self.header_or_error(block)
-        return StateView(self.store.state_db, bytes(header.state_root))
+        return StateView(self.chain.state_db, bytes(header.state_root))
+
+    def state_at(self, header: PragueBlockHeader) -> StateView:
+        return StateView(self.chain.state_db, bytes(header.state_root))
 
     def full_block(self, header: PragueBlockHeader) -> FullBlock:
-        stored = self.store.block_by_hash(bytes(header.hash))
+        stored = self.chain.block_by_hash(bytes(header.hash))
         txs = tuple(_with_sender(raw, sender) for raw, sender in zip(stored.transactions, stored.senders))
-        return FullBlock(header, txs, stored.transactions, self.store.receipts(bytes(header.hash)))
+        return FullBlock(header, txs, stored.transactions, self.chain.receipts(bytes(header.hash)))
 
     def transaction(self, tx_hash: bytes) -> tuple[FullBlock, int] | None:
-        location = self.store.tx_location(tx_hash)
+        location = self.chain.tx_location(tx_hash)
         if location is None:
             return None
-        header = self.store.header_by_hash(location.block_hash)
+        header = self.chain.header_by_hash(location.block_hash)
         return self.full_block(header), location.index
+
+    def ancestors(self, header: PragueBlockHeader) -> Iterable[Any]:
+        """Hashes of the blocks before `header`, most recent first (BLOCKHASH)."""
+        if header.block_number == 0:
+            return iter(())
+        return self.chain.ancestor_hashes(self.chain.header_by_hash(bytes(header.parent_hash)))

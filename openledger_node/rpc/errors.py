@@ -1,9 +1,11 @@
 """The one table from errors to JSON-RPC error objects.
 
-Handlers raise domain errors (openledger_node.exceptions) or the protocol errors
-below; only `to_error_object` builds error objects. Codes and messages follow
-geth, because client libraries parse them: transaction errors are -32000 with
-geth's message, a reverted call is code 3 with the revert data.
+Handlers raise domain errors (`openledger_node.exceptions`) or the protocol
+errors below; only `to_error_object` builds error objects, and `ERROR_CODES` is
+the only place a code is chosen. Codes and messages follow geth (and EIP-1474
+where geth has no answer), because client libraries parse them: a reverted call
+is code 3 with the revert data, a transaction the pool or the rules refuse is
+-32000 with geth's message, a limit is -32005, a bad parameter -32602.
 """
 
 from __future__ import annotations
@@ -17,16 +19,14 @@ INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
-SERVER_ERROR = -32000
-RESOURCE_NOT_FOUND = -32001
-LIMIT_EXCEEDED = -32005
-EXECUTION_REVERTED = 3
+SERVER_ERROR = -32000  # geth's code for transaction, state and execution errors
+RESOURCE_UNAVAILABLE = -32002  # EIP-1474: the node cannot serve it now
+LIMIT_EXCEEDED = -32005  # EIP-1474: a rate, range or size limit
+EXECUTION_REVERTED = 3  # geth: the call reverted; `data` holds the revert data
 
 
 class RpcError(Exception):
-    """A protocol-level error with its code (malformed request, limits, params)."""
-
-    code = SERVER_ERROR
+    """A protocol-level error: malformed request, limits, parameters, lookups."""
 
     def __init__(self, message: str, data: Any = None) -> None:
         super().__init__(message)
@@ -35,57 +35,119 @@ class RpcError(Exception):
 
 
 class ParseError(RpcError):
-    code = PARSE_ERROR
+    pass
 
 
 class InvalidRequest(RpcError):
-    code = INVALID_REQUEST
+    pass
 
 
 class MethodNotFound(RpcError):
-    code = METHOD_NOT_FOUND
-
     def __init__(self, method: str) -> None:
         super().__init__(f"the method {method} does not exist/is not available")
 
 
+class DevModeOnly(RpcError):
+    def __init__(self, method: str) -> None:
+        super().__init__(
+            f"the method {method} is only available when the node runs in dev mode "
+            f"(chain.network = \"dev\" and rpc.dev_methods = true)"
+        )
+
+
+class NotificationsUnsupported(RpcError):
+    """eth_subscribe over HTTP (geth's ErrNotificationsUnsupported)."""
+
+    def __init__(self) -> None:
+        super().__init__("notifications not supported")
+
+
 class InvalidParams(RpcError):
-    code = INVALID_PARAMS
+    pass
 
 
 class LimitExceeded(RpcError):
-    code = LIMIT_EXCEEDED
+    pass
 
 
-class ResourceNotFound(RpcError):
-    code = RESOURCE_NOT_FOUND
+class HeaderNotFound(RpcError):
+    """geth's answers when a state query names a block it does not have."""
+
+    def __init__(self, by_hash: bool = False) -> None:
+        super().__init__("header for hash not found" if by_hash else "header not found")
 
 
-class Unsupported(RpcError):
-    code = METHOD_NOT_FOUND
+class NotCanonical(RpcError):
+    """geth's answer for an EIP-1898 `requireCanonical` hash off the chain."""
+
+    def __init__(self) -> None:
+        super().__init__("hash is not currently canonical")
 
 
-# Domain errors: (class, code). Checked in order, so subclasses come first.
-DOMAIN_ERRORS: tuple[tuple[type[ex.OpenLedgerError], int], ...] = (
-    (ex.InvalidTransaction, SERVER_ERROR),
-    (ex.PoolError, SERVER_ERROR),
-    (ex.GasRequiredExceedsAllowance, SERVER_ERROR),
-    (ex.ExecutionFailed, SERVER_ERROR),
-    (ex.BlockNotFound, SERVER_ERROR),
-    (ex.OpenLedgerError, SERVER_ERROR),
-)
+class UnknownBlock(RpcError):
+    """geth's answer for logs of a block hash it does not have."""
+
+    def __init__(self) -> None:
+        super().__init__("unknown block")
+
+
+class FilterNotFound(RpcError):
+    def __init__(self) -> None:
+        super().__init__("filter not found")
+
+
+class Unavailable(RpcError):
+    """The node kind does not offer this now (no sequencer behind it)."""
+
+
+# Every code, by class; looked up along the class's MRO, so the most specific row
+# wins. Domain errors that carry data (reverts) are shaped in `to_error_object`.
+ERROR_CODES: dict[type[BaseException], int] = {
+    # protocol
+    ParseError: PARSE_ERROR,
+    InvalidRequest: INVALID_REQUEST,
+    MethodNotFound: METHOD_NOT_FOUND,
+    DevModeOnly: METHOD_NOT_FOUND,
+    NotificationsUnsupported: METHOD_NOT_FOUND,
+    InvalidParams: INVALID_PARAMS,
+    LimitExceeded: LIMIT_EXCEEDED,
+    HeaderNotFound: SERVER_ERROR,
+    NotCanonical: SERVER_ERROR,
+    UnknownBlock: SERVER_ERROR,
+    FilterNotFound: SERVER_ERROR,
+    Unavailable: RESOURCE_UNAVAILABLE,
+    RpcError: SERVER_ERROR,
+    # domain
+    ex.ExecutionReverted: EXECUTION_REVERTED,
+    ex.InvalidTransaction: SERVER_ERROR,
+    ex.PoolError: SERVER_ERROR,
+    ex.ExecutionFailed: SERVER_ERROR,
+    ex.GasRequiredExceedsAllowance: SERVER_ERROR,
+    ex.BlockNotFound: SERVER_ERROR,
+    ex.TemporaryError: RESOURCE_UNAVAILABLE,
+    ex.OpenLedgerError: SERVER_ERROR,
+}
+
+
+def error_code(exc: BaseException) -> int:
+    for cls in type(exc).__mro__:
+        code = ERROR_CODES.get(cls)
+        if code is not None:
+            return code
+    return INTERNAL_ERROR
 
 
 def to_error_object(exc: BaseException) -> dict[str, Any]:
-    """The `error` member of a JSON-RPC response for `exc`."""
+    """The `error` member of a JSON-RPC response for `exc`; anything outside the
+    table is an internal error whose details stay in the node's log."""
+    code = error_code(exc)
+    if code == INTERNAL_ERROR:
+        return {"code": INTERNAL_ERROR, "message": "internal error"}
     if isinstance(exc, RpcError):
-        error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+        error: dict[str, Any] = {"code": code, "message": exc.message}
         if exc.data is not None:
             error["data"] = exc.data
         return error
     if isinstance(exc, ex.ExecutionReverted):
-        return {"code": EXECUTION_REVERTED, "message": str(exc), "data": "0x" + exc.data.hex()}
-    for cls, code in DOMAIN_ERRORS:
-        if isinstance(exc, cls):
-            return {"code": code, "message": str(exc)}
-    return {"code": INTERNAL_ERROR, "message": "internal error"}
+        return {"code": code, "message": str(exc), "data": "0x" + exc.data.hex()}
+    return {"code": code, "message": str(exc)}

@@ -170,7 +170,7 @@ class EthApi:
         tips: list[int] = []
         number = int(head.block_number)
         for n in range(number, max(number - TIP_SAMPLE_BLOCKS, 0), -1):
-            fb = self.b.full_block(self.b.store.header_by_number(n))
+            fb = self.b.full_block(self.b.chain.header_by_number(n))
             base_fee = int(fb.header.base_fee_per_gas or 0)
             tips.extend(
                 tx_fees(tx).effective_tip(base_fee) for tx in fb.transactions if tx.type_id != 0x7E
@@ -186,7 +186,7 @@ class EthApi:
 
     @rpc("eth_gasPrice")
     def gas_price(self) -> str:
-        return q(self.suggested_tip() + self.b.builder.base_fee_after(self.b.head()))
+        return q(self.suggested_tip() + self.b.next_base_fee())
 
     @rpc("eth_blobBaseFee")
     def blob_base_fee(self) -> str:
@@ -215,12 +215,12 @@ class EthApi:
         ratios: list[float] = []
         rewards: list[list[str]] = []
         for number in range(first_number, int(last.block_number) + 1):
-            header = self.b.store.header_by_number(number)
+            header = self.b.chain.header_by_number(number)
             base_fees.append(q(int(header.base_fee_per_gas or 0)))
             ratios.append(header.gas_used / header.gas_limit if header.gas_limit else 0.0)
             if percentiles:
                 rewards.append([q(r) for r in self._rewards(header, percentiles)])
-        base_fees.append(q(self.b.builder.base_fee_after(last)))
+        base_fees.append(q(self.b.next_base_fee(last)))
         result: dict[str, Any] = {
             "oldestBlock": q(first_number),
             "baseFeePerGas": base_fees,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from openledger_node.rpc.errors import InvalidParams, MethodNotFound, RpcError
+from openledger_node.rpc.errors import DevModeOnly, InvalidParams, MethodNotFound
 from openledger_node.rpc.params import ParamError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,16 +54,6 @@ def rpc(
         return func
 
     return mark
-
-
-class DevModeOnly(RpcError):
-    code = -32601
-
-    def __init__(self, method: str) -> None:
-        super().__init__(
-            f"the method {method} is only available when the node runs in dev mode "
-            f"(chain.network = \"dev\" and rpc.dev_methods = true)"
-        )
 
 
 class Registry:

@@ -151,6 +151,11 @@ class RpcServer:
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self._connections: set[Connection] = set()
+        self._on_stop: list[Callable[[], None]] = []
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when the server stops (to unsubscribe from the node)."""
+        self._on_stop.append(callback)
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -181,6 +186,8 @@ class RpcServer:
         if self._runner is not None:
             await self._runner.cleanup()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        for callback in self._on_stop:
+            callback()
 
     # --- HTTP ----------------------------------------------------------------
 

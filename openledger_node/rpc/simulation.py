@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from openledger_node.execution.block import execution_header
 from openledger_node.execution.proof import get_proof
 from openledger_node.execution.simulate import AccountOverride, CallRequest, Simulator
 from openledger_node.rpc import params as p
@@ -93,28 +94,14 @@ class SimulationApi:
         self.gas_cap = gas_cap
 
     def _simulator(self, block: BlockId) -> Simulator:
-        store = self.b.store
+        chain = self.b.chain
         if block.tag == "pending":
-            # The block the sequencer would build next: the head's state, the next
-            # number, timestamp and base fee (as geth's and anvil's pending block).
-            head = self.b.head()
-            builder = self.b.builder
-            timestamp = builder.next_timestamp or int(builder.clock()) + builder.time_offset
-            header = head.copy(
-                parent_hash=head.hash,
-                block_number=head.block_number + 1,
-                timestamp=max(timestamp, head.timestamp + 1),
-                base_fee_per_gas=builder.base_fee_after(head),
-                gas_used=0,
-            )
-            return Simulator(store.state_db, self.b.chain_id, header, store.ancestor_hashes(head))
+            # The block the node would build next: the head's state with the next
+            # block's environment (as geth's and anvil's pending block).
+            env = self.b.pending_env()
+            return Simulator(chain.state_db, self.b.chain_id, execution_header(env), env.prev_hashes)
         header = self.b.header_or_error(block)
-        ancestors = (
-            store.ancestor_hashes(store.header_by_hash(bytes(header.parent_hash)))
-            if header.block_number > 0
-            else iter(())
-        )
-        return Simulator(store.state_db, self.b.chain_id, header, ancestors)
+        return Simulator(chain.state_db, self.b.chain_id, header, self.b.ancestors(header))
 
     @rpc(
         "eth_call",
@@ -175,7 +162,7 @@ class SimulationApi:
             except ParamError as exc:
                 raise InvalidParams(f"invalid argument 1: storage key {i}: {exc}") from None
         header = self.b.header_or_error(block)
-        proof = get_proof(self.b.store.state_db, bytes(header.state_root), address, [k for _, k in keys])
+        proof = get_proof(self.b.chain.state_db, bytes(header.state_root), address, [k for _, k in keys])
         return {
             "address": d(address),
             "balance": q(proof.balance),

@@ -18,7 +18,7 @@ from contracts import load_artifact
 from openledger_node.config import load_config
 from openledger_node.exceptions import ConfigError
 from openledger_node.execution.genesis import DEV_ACCOUNTS, dev_private_keys
-from openledger_node.node import Node
+from node import Node
 from tests.conftest import GENESIS_PATH, REPO
 from tests.conformance.endpoints import anvil
 
@@ -97,7 +97,7 @@ def test_node_reads_deployment_from_config_succeeds(tmp_path: Path) -> None:
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "openledger_node.node.cli", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "node.cli", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=180, env={**os.environ, **(env or {})})
 
 
@@ -111,7 +111,7 @@ def test_deploy_l1_command_writes_file_succeeds(l1: str, tmp_path: Path) -> None
 
 def test_deploy_l1_command_without_key_reverts(l1: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "OPENLEDGER_DEPLOYER_KEY"}
-    result = subprocess.run([sys.executable, "-m", "openledger_node.node.cli", "deploy-l1", "--l1-rpc", l1,
+    result = subprocess.run([sys.executable, "-m", "node.cli", "deploy-l1", "--l1-rpc", l1,
                              "--out", str(tmp_path / "x.json")], cwd=REPO, capture_output=True, text=True,
                             timeout=60, env=env)
     assert result.returncode == 2 and "OPENLEDGER_DEPLOYER_KEY" in result.stderr

@@ -190,7 +190,7 @@ def anvil(tmp: Path, block_time: int = BLOCK_TIME) -> Iterator[Endpoint]:
 
 @contextmanager
 def openledger(tmp: Path, block_time: int = BLOCK_TIME, mode: str = "interval") -> Iterator[Endpoint]:
-    argv = [sys.executable, "-m", "openledger_node.node.cli", "sequencer", "--config", "configs/devnet.toml",
+    argv = [sys.executable, "-m", "node.cli", "sequencer", "--config", "configs/devnet.toml",
             "--data-dir", str(tmp / "data"), "--rpc-port", "0", "--block-time", str(block_time), "--mode", mode]
     endpoint = _start("openledger", argv, tmp / "openledger.log", r"JSON-RPC: http://127\.0\.0\.1:(\d+)", REPO)
     try:

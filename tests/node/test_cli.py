@@ -13,7 +13,7 @@ from tests.conftest import REPO
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "openledger_node.node.cli", *args],
+        [sys.executable, "-m", "node.cli", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -16,7 +16,7 @@ from openledger_node.execution.genesis import (
     dev_private_keys,
     load_genesis,
 )
-from openledger_node.node import Node, init_datadir
+from node import Node, init_datadir
 from openledger_node.primitives import (
     BASE_FEE_VAULT_ADDRESS,
     L1_BLOCK_ADDRESS,

@@ -168,7 +168,7 @@ def start_node(
     data_dir.mkdir(parents=True, exist_ok=True)
     environ = node_env(env)
     common = ["--config", str(CONFIG), "--data-dir", str(data_dir)]
-    cli = [sys.executable, "-m", "openledger_node.node.cli"]
+    cli = [sys.executable, "-m", "node.cli"]
     if init:
         subprocess.run([*cli, "init", *common], cwd=REPO, env=environ, check=True, capture_output=True, timeout=60)
     log_path = data_dir.parent / f"{data_dir.name}.log"

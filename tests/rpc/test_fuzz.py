@@ -19,23 +19,26 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from openledger_node.rpc.dev import DevApi
 from openledger_node.rpc.eth import EthApi
 from openledger_node.rpc.filters import FilterApi
-from openledger_node.rpc.misc import DevApi, RollupApi, TxPoolApi, Web3NetApi
+from openledger_node.rpc.logs import LogsApi
+from openledger_node.rpc.rollup import RollupApi
+from openledger_node.rpc.simulation import SimulationApi
+from openledger_node.rpc.subscriptions import SubscriptionApi
+from openledger_node.rpc.txpool import TxPoolApi
+from openledger_node.rpc.web3_net import Web3NetApi
 from tests.rpc.helpers import CHAIN_ID, LIMITS, NodeProcess, post
+
+API_CLASSES: list[type] = [
+    EthApi, LogsApi, FilterApi, SubscriptionApi, Web3NetApi, TxPoolApi, RollupApi, DevApi, SimulationApi,
+]
 
 
 def _method_names() -> list[str]:
-    apis: list[type] = [EthApi, FilterApi, Web3NetApi, TxPoolApi, RollupApi, DevApi]
-    try:
-        from openledger_node.rpc.simulation import SimulationApi
-    except ImportError:
-        pass
-    else:
-        apis.append(SimulationApi)
     names = {
         spec.name
-        for api in apis
+        for api in API_CLASSES
         for attr in dir(api)
         if (spec := getattr(getattr(api, attr), "__rpc__", None)) is not None
     }
