@@ -4,7 +4,6 @@ genesis serve a whole inference lifecycle, from datanet to contributor payout.""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from eth_account import Account
