@@ -1,0 +1,70 @@
+"""The driver loop applies error severities: a failing build is retried, a
+critical error stops the sequencer and is kept for the node to report."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from openledger_node.exceptions import StorageError, TemporaryError
+from sequencer.driver import SequencerDriver
+
+
+class ScriptedBuilder:
+    """Raises the scripted errors in turn, then builds (counts) blocks."""
+
+    def __init__(self, script: list[BaseException | None]) -> None:
+        self.script = script
+        self.calls = 0
+        self.built = 0
+        self.done = threading.Event()
+
+    def build_block(self) -> None:
+        self.calls += 1
+        outcome = self.script.pop(0) if self.script else None
+        if outcome is not None:
+            raise outcome
+        self.built += 1
+        if self.built >= 2:
+            self.done.set()
+
+
+def run(builder: ScriptedBuilder, block_time: float) -> SequencerDriver:
+    driver = SequencerDriver(builder, "interval", block_time)  # type: ignore[arg-type]
+    driver.start()
+    return driver
+
+
+def test_temporary_failures_are_retried_before_the_next_tick() -> None:
+    builder = ScriptedBuilder([TemporaryError("L1 not there yet"), TemporaryError("still not")])
+    # A long block time: only retries (0.1 s, then 0.2 s) can reach two blocks quickly.
+    driver = run(builder, block_time=0.5)
+    try:
+        assert builder.done.wait(5)
+    finally:
+        driver.stop()
+    assert builder.calls >= 4 and driver.failure is None
+
+
+def test_critical_error_stops_the_driver_and_is_kept() -> None:
+    error = StorageError("LevelDB write failed")
+    builder = ScriptedBuilder([error])
+    driver = run(builder, block_time=0.05)
+    deadline = time.monotonic() + 5
+    while driver.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not driver.running
+    assert driver.failure is error
+    assert builder.calls == 1  # nothing was built on top of a failed write
+
+
+def test_unexpected_error_does_not_end_the_loop(caplog: Any) -> None:
+    builder = ScriptedBuilder([RuntimeError("a bug in one attempt")])
+    driver = run(builder, block_time=0.05)
+    try:
+        assert builder.done.wait(5)
+    finally:
+        driver.stop()
+    assert driver.failure is None
+    assert any("a bug in one attempt" in r.getMessage() for r in caplog.records)
