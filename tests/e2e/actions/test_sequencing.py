@@ -98,3 +98,22 @@ def test_nonce_gap_waits_and_bad_transactions_never_reach_a_block(
     assert sequencer.pool.status() == (0, 0)
     replica.sync(sequencer)
     assert replica.store.head("unsafe").hash == sequencer.head.hash
+
+
+def test_deposits_open_the_block_after_the_l1_info_deposit_and_reexecute(
+    sequencer: Sequencer, replica: Replica, users: list[User]
+) -> None:
+    from openledger_node.execution.transactions import DepositTransaction, user_deposit_source_hash
+
+    credited = b"\x55" * 20
+    deposit = DepositTransaction(
+        source_hash=user_deposit_source_hash(b"\x01" * 32, 0), sender=credited, to=credited,
+        mint=5 * 10**18, value=0, gas=100_000, is_system_tx=False, data=b"",
+    )
+    transfer = users[0].send(RECIPIENT, value=1)
+    sequencer.deposits.push(deposit)
+    block = sequencer.build_block().block
+    assert [bytes(tx.hash) for tx in block.transactions[1:]] == [bytes(deposit.hash), transfer]
+    assert sequencer.balance(credited) == 5 * 10**18
+    replica.sync(sequencer)
+    assert replica.store.head("unsafe").state_root == sequencer.head.state_root
