@@ -1,3 +1,13 @@
-"""The L1 side of the rollup: contract deployment (and, in later milestones, the
-L1 client, transaction manager, deposit watcher, output proposer and withdrawal
-prover)."""
+"""The L1 side of the rollup.
+
+- `l1`: `L1Client`, the typed JSON-RPC client of an L1 endpoint, whose failures
+  are the node's severities (`errors`);
+- `bindings`: codecs of the L1 contracts' calldata, results, events and errors,
+  made from the committed ABIs;
+- `txmgr`: `TxManager`, the one writer to L1 (nonce, fees, resubmission,
+  confirmations), used by every component that sends L1 transactions;
+- `deploy`: the contract deployment and its deployment file.
+
+The deposit watcher, output proposer and withdrawal prover come in later
+milestones, on the same client and manager.
+"""

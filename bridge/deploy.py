@@ -1,7 +1,8 @@
 """Deploys the L1 contracts (OpenToken, OpenLedgerRollup, OpenLedgerPortal) to any
-Ethereum JSON-RPC endpoint with web3.py, and reads and writes the deployment
-file (addresses and the L1 block they start at) that the node's `[l1]` config
-section points to.
+Ethereum JSON-RPC endpoint through the one L1 transaction manager
+(`bridge.txmgr`), with calldata from the contract bindings (`bridge.bindings`),
+and reads and writes the deployment file (addresses and the L1 block they start
+at) that the node's `[l1]` config section points to.
 
     openledger-node deploy-l1 --l1-rpc http://127.0.0.1:8545 --out deployments/devnet-l1.json
 
@@ -17,15 +18,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 
-from contracts import load_artifact
+from bridge.bindings import AbiError, binding
+from bridge.errors import TxReverted
+from bridge.l1 import L1Client, Receipt
+from bridge.txmgr import TxCandidate, TxManager, TxManagerConfig
 from openledger_node.exceptions import ConfigError, OpenLedgerError
+from openledger_node.primitives import addr
 
 OPEN = 10**18
 DAY = 24 * 3600
+
+# One deployment transaction at a time, each waited for; a dev L1 mines in seconds.
+DEPLOY_TXMGR = TxManagerConfig(receipt_poll_interval=0.2, send_timeout=120.0)
 
 
 class DeploymentError(OpenLedgerError):
@@ -105,70 +111,56 @@ def load_deployment(path: Path) -> L1Deployment:
 
 
 class Deployer:
-    """Sends the deployment transactions from one key and waits for each receipt."""
+    """Sends the deployment transactions, one after the other, through the L1
+    transaction manager."""
 
-    def __init__(self, w3: Web3, account: LocalAccount, timeout: float = 120) -> None:
-        self.w3 = w3
-        self.account = account
-        self.timeout = timeout
-        self.chain_id = int(w3.eth.chain_id)
+    def __init__(self, txmgr: TxManager) -> None:
+        self.txmgr = txmgr
         self.last_block = 0
 
-    def _send(self, tx: dict[str, Any], what: str) -> Any:
-        tx.setdefault("from", self.account.address)
-        tx["nonce"] = self.w3.eth.get_transaction_count(self.account.address, "pending")
-        tx["chainId"] = self.chain_id
-        if "gas" not in tx:
-            tx["gas"] = int(self.w3.eth.estimate_gas(tx) * 12 // 10)  # type: ignore[arg-type]
-        base_fee = int(self.w3.eth.get_block("latest")["baseFeePerGas"])
-        tip = int(self.w3.eth.max_priority_fee)
-        tx["maxPriorityFeePerGas"] = tip
-        tx["maxFeePerGas"] = 2 * base_fee + tip
-        signed = self.account.sign_transaction(tx)
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout)
-        if receipt["status"] != 1:
-            raise DeploymentError(f"{what} failed in L1 transaction {tx_hash.hex()}")
-        self.last_block = int(receipt["blockNumber"])
+    def _send(self, candidate: TxCandidate, what: str) -> Receipt:
+        try:
+            receipt = self.txmgr.send(candidate)
+        except TxReverted as exc:
+            raise DeploymentError(f"{what} failed in L1 transaction 0x{exc.tx_hash.hex()}") from exc
+        self.last_block = receipt.block_number
         return receipt
 
     def deploy(self, name: str, *args: Any) -> str:
-        """Deploy `name` with constructor `args`; a dict argument fills a struct
-        parameter by component name."""
-        artifact = load_artifact(name)
-        constructor = next(item for item in artifact.abi if item.get("type") == "constructor")
-        args = tuple(
-            _struct(spec, arg) if isinstance(arg, dict) else arg
-            for spec, arg in zip(constructor["inputs"], args, strict=True)
-        )
-        contract = self.w3.eth.contract(abi=list(artifact.abi), bytecode=artifact.bytecode)
-        tx = contract.constructor(*args).build_transaction({"from": self.account.address, "nonce": 0, "gas": 0})
-        receipt = self._send({"data": tx["data"]}, f"deploying {name}")
-        return str(receipt["contractAddress"])
+        """Deploy `name` with constructor `args` (a dict fills a struct parameter by
+        component name); returns its checksummed address."""
+        try:
+            data = binding(name).encode_deploy(*args)
+        except AbiError as exc:
+            raise DeploymentError(f"deploying {name}: {exc}") from exc
+        receipt = self._send(TxCandidate(to=None, data=data), f"deploying {name}")
+        if receipt.contract_address is None:
+            raise DeploymentError(f"deploying {name}: receipt 0x{receipt.transaction_hash.hex()} has no address")
+        return Web3.to_checksum_address(receipt.contract_address)
 
-    def transact(self, name: str, address: str, function: str, *args: Any) -> Any:
-        contract = self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=list(load_artifact(name).abi))
-        tx = getattr(contract.functions, function)(*args).build_transaction(
-            {"from": self.account.address, "nonce": 0, "gas": 0}
-        )
-        return self._send({"to": tx["to"], "data": tx["data"]}, f"{name}.{function}")
+    def transact(self, name: str, address: str, function: str, *args: Any) -> Receipt:
+        data = binding(name).encode(function, *args)
+        return self._send(TxCandidate(to=addr(Web3.to_checksum_address(address)), data=data), f"{name}.{function}")
 
 
-def _struct(spec: dict[str, Any], values: dict[str, Any]) -> tuple[Any, ...]:
-    names = [component["name"] for component in spec["components"]]
-    missing = set(names) - set(values)
-    extra = set(values) - set(names)
-    if missing or extra:
-        raise DeploymentError(
-            f"constructor struct {spec['name']}: missing {sorted(missing)}, unknown {sorted(extra)}"
-        )
-    return tuple(values[name] for name in names)
+def l1_client(l1: L1Client | Web3) -> L1Client:
+    """The L1 client of `l1`; a `Web3` over HTTP gives its endpoint and timeout."""
+    if isinstance(l1, L1Client):
+        return l1
+    provider = l1.provider
+    if not isinstance(provider, HTTPProvider) or provider.endpoint_uri is None:
+        raise ConfigError(f"deploy-l1: the L1 must be an HTTP JSON-RPC endpoint, got {provider}")
+    timeout = dict(provider.get_request_kwargs()).get("timeout", 10.0)
+    return L1Client(str(provider.endpoint_uri), timeout=float(timeout))
 
 
-def deploy_l1(w3: Web3, deployer_key: bytes | str, config: DeployConfig) -> L1Deployment:
+def deploy_l1(
+    l1: L1Client | Web3, deployer_key: bytes | str, config: DeployConfig, txmgr_config: TxManagerConfig | None = None
+) -> L1Deployment:
     """Deploy OpenToken, OpenLedgerRollup and OpenLedgerPortal, in that order."""
-    account: LocalAccount = Account.from_key(deployer_key)
-    deployer = Deployer(w3, account)
+    client = l1_client(l1)
+    txmgr = TxManager(client, deployer_key, txmgr_config or DEPLOY_TXMGR)
+    deployer = Deployer(txmgr)
     checksum = Web3.to_checksum_address
     token = deployer.deploy("OpenToken", checksum(config.token_holder))
     rollup_config = {"sequencer": checksum(config.sequencer), "treasury": checksum(config.treasury),
@@ -176,10 +168,10 @@ def deploy_l1(w3: Web3, deployer_key: bytes | str, config: DeployConfig) -> L1De
     rollup = deployer.deploy("OpenLedgerRollup", token, checksum(config.admin), rollup_config)
     portal = deployer.deploy("OpenLedgerPortal", token, rollup, checksum(config.admin), asdict(config.portal))
     return L1Deployment(
-        chain_id=deployer.chain_id,
+        chain_id=client.chain_id(),
         open_token=token,
         rollup=rollup,
         portal=portal,
         deployed_at_block=deployer.last_block,  # no portal event exists before it
-        deployer=account.address,
+        deployer=checksum(txmgr.address),
     )
