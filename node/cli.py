@@ -54,15 +54,16 @@ def setup_logging(config: LogConfig) -> None:
 
 def _config(args: argparse.Namespace) -> NodeConfig:
     overrides: dict[str, dict[str, Any]] = {}
-    if getattr(args, "data_dir", None):
+    # `is not None`: a value given on the command line is checked, even 0.
+    if getattr(args, "data_dir", None) is not None:
         overrides.setdefault("storage", {})["data_dir"] = args.data_dir
-    if getattr(args, "mode", None):
+    if getattr(args, "mode", None) is not None:
         overrides.setdefault("sequencer", {})["mode"] = args.mode
-    if getattr(args, "block_time", None):
+    if getattr(args, "block_time", None) is not None:
         overrides.setdefault("chain", {})["block_time"] = args.block_time
     if getattr(args, "rpc_port", None) is not None:
         overrides.setdefault("rpc", {})["port"] = args.rpc_port
-    if getattr(args, "rpc_host", None):
+    if getattr(args, "rpc_host", None) is not None:
         overrides.setdefault("rpc", {})["host"] = args.rpc_host
     path = args.config if args.config is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
     return load_config(path, overrides=overrides)

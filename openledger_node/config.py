@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -92,6 +92,28 @@ class RpcConfig(Section):
     logs_max_block_range: int = Field(10_000, ge=1, description="eth_getLogs blocks per query")
     logs_max_results: int = Field(10_000, ge=1, description="eth_getLogs logs per query")
     gas_cap: int = Field(50_000_000, ge=21_000, description="gas limit of eth_call and eth_estimateGas")
+    evm_timeout: float = Field(
+        5.0, gt=0, le=600, description="seconds an eth_call, eth_estimateGas or eth_createAccessList may run"
+    )
+    max_response_bytes: int = Field(
+        25 * 1024 * 1024, ge=1024, description="largest answer to one request or one batch"
+    )
+    max_connections: int = Field(1000, ge=1, description="open HTTP and WebSocket connections")
+    read_timeout: float = Field(30.0, gt=0, description="seconds for a request's headers and body to arrive")
+    idle_timeout: float = Field(120.0, gt=0, description="seconds a keep-alive connection may sit idle")
+    vhosts: tuple[str, ...] = Field(
+        ("localhost",), description="Host header names accepted (IP addresses always are); '*' for any"
+    )
+    ws_origins: tuple[str, ...] = Field(
+        (), description="browser origins allowed to open a WebSocket; empty: localhost only; '*' for any"
+    )
+    max_ws_backlog_bytes: int = Field(
+        4 * 1024 * 1024, ge=64 * 1024, description="unsent notifications per WebSocket before it is dropped"
+    )
+    max_filters: int = Field(10_000, ge=1, description="polling filters installed at once")
+    filter_pending_buffer: int = Field(
+        65_536, ge=16, description="new pool transaction hashes kept for all pending-transaction filters together"
+    )
     dev_methods: bool = Field(True, description="evm_* helpers; only ever on a dev network")
 
 
@@ -130,8 +152,19 @@ def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
         data.setdefault(section, {})
         if not isinstance(data[section], dict):
             raise ConfigError(f"environment variable {key}: {section} is not a section")
-        data[section][field] = value
+        data[section][field] = _env_value(section, field, value)
     return data
+
+
+def _env_value(section: str, field: str, value: str) -> Any:
+    """A list field (tuple) takes a comma-separated list from the environment."""
+    section_info = NodeConfig.model_fields.get(section)
+    model = section_info.annotation if section_info is not None else None
+    fields = getattr(model, "model_fields", {})
+    info = fields.get(field)
+    if info is not None and get_origin(info.annotation) is tuple:
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
 
 
 def _describe(exc: ValidationError) -> str:

@@ -233,6 +233,14 @@ class ExecutionReverted(OpenLedgerError):
         super().__init__(f"execution reverted: {reason}" if reason else "execution reverted")
 
 
+class ExecutionTimeout(OpenLedgerError):
+    """A simulated call ran past its deadline (geth's eth_call timeout)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"execution aborted (timeout = {seconds:g}s)")
+
+
 class ExecutionFailed(OpenLedgerError):
     """A simulated call failed without revert data (out of gas, invalid opcode...)."""
 

@@ -51,7 +51,7 @@ class Pool(Protocol):
 
     def best(self, base_fee: int) -> BestTransactions: ...
 
-    def remove(self, tx_hashes: Iterable[bytes]) -> None: ...
+    def remove(self, tx_hashes: Iterable[bytes], reason: str = ...) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ class BlockBuilder:
 
     def _fill(self, executor: BlockExecutor, base_fee: int) -> list[SkippedTx]:
         skipped: list[SkippedTx] = []
-        stale: list[bytes] = []
+        stale: list[tuple[bytes, str]] = []
         best = self.pool.best(base_fee)
         for tx in best:
             if executor.gas_remaining < MIN_TX_GAS:
@@ -173,9 +173,9 @@ class BlockBuilder:
                     skipped.append(SkippedTx(bytes(tx.hash), bytes(tx.sender), str(exc)))
             except InvalidTransaction as exc:
                 best.mark_invalid(tx)
-                stale.append(bytes(tx.hash))
+                stale.append((bytes(tx.hash), str(exc)))
                 skipped.append(SkippedTx(bytes(tx.hash), bytes(tx.sender), str(exc)))
                 log.warning("dropped transaction 0x%s: %s", bytes(tx.hash).hex(), exc)
-        if stale:
-            self.pool.remove(stale)
+        for tx_hash, reason in stale:
+            self.pool.remove([tx_hash], f"dropped: invalid when building a block: {reason}")
         return skipped

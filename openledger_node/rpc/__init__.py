@@ -27,15 +27,16 @@ def build_rpc(backend: Backend, config: RpcConfig, *, dev_network: bool, rollup:
     registry = Registry(dev_mode=dev_network and config.dev_methods)
     query = LogQuery(backend, config.logs_max_block_range, config.logs_max_results)
     subscriptions = SubscriptionApi(backend, config.max_subscriptions)
+    filters = FilterApi(backend, query, config.max_filters, config.filter_pending_buffer)
     apis: list[object] = [
         EthApi(backend),
         LogsApi(query),
-        FilterApi(backend, query),
+        filters,
         subscriptions,
         Web3NetApi(backend),
         TxPoolApi(backend),
         DevApi(backend),
-        SimulationApi(backend, config.gas_cap),
+        SimulationApi(backend, config.gas_cap, config.evm_timeout),
     ]
     if rollup:
         apis.append(RollupApi(backend))
@@ -47,9 +48,17 @@ def build_rpc(backend: Backend, config: RpcConfig, *, dev_network: bool, rollup:
         max_ws_message_bytes=config.max_ws_message_bytes,
         max_subscriptions_per_connection=config.max_subscriptions,
         cors_origins=tuple(config.cors_origins),
+        max_response_bytes=config.max_response_bytes,
+        max_connections=config.max_connections,
+        read_timeout=config.read_timeout,
+        idle_timeout=config.idle_timeout,
+        vhosts=tuple(config.vhosts),
+        ws_origins=tuple(config.ws_origins),
+        max_ws_backlog_bytes=config.max_ws_backlog_bytes,
     )
     server = RpcServer(registry, limits)
     server.on_stop(subscriptions.close)
+    server.on_stop(filters.close)
     return server
 
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from eth.abc import AtomicDatabaseAPI
 from eth.vm.forks.prague.blocks import PragueBlockHeader
+from lru import LRU
 
 from openledger_node.exceptions import BlockNotFound
 from openledger_node.execution.env import ChainRules, base_fee_after
@@ -24,11 +25,13 @@ from openledger_node.execution.transactions import (
     DepositTransaction,
     Transaction,
     decode_transaction,
+    tx_fees,
 )
+from openledger_node.primitives import DEPOSIT_TX_TYPE
 from openledger_node.execution.types import BlockEnv, L1Origin, Receipt
 from openledger_node.rpc.errors import HeaderNotFound, NotCanonical
 from openledger_node.rpc.params import BlockId
-from openledger_node.storage import ChainListener, Heads, StoredBlock, TxLocation
+from openledger_node.storage import ChainListener, Heads, StoredBlock, StoredTx, TxLocation
 
 
 class ChainReader(Protocol):
@@ -52,6 +55,10 @@ class ChainReader(Protocol):
     def receipts(self, block_hash: bytes) -> tuple[Receipt, ...]: ...
 
     def tx_location(self, tx_hash: bytes) -> TxLocation | None: ...
+
+    def transaction(self, tx_hash: bytes) -> StoredTx | None: ...
+
+    def block_tips(self, block_hash: bytes) -> list[tuple[int, int]] | None: ...
 
     def log_block_numbers(self, key: bytes, first: int, last: int) -> Iterator[int]: ...
 
@@ -81,6 +88,8 @@ class Pool(Protocol):
 
     def subscribe(self, callback: Callable[[bytes], None]) -> Callable[[], None]: ...
 
+    def dropped_from(self, sender: bytes) -> list[Any]: ...
+
 
 class DevControls(Protocol):
     """Dev-mode block production and time controls (a sequencer's builder)."""
@@ -102,6 +111,16 @@ class FullBlock:
     transactions: tuple[Transaction, ...]
     raw_transactions: tuple[bytes, ...]
     receipts: tuple[Receipt, ...]
+
+
+@dataclass(frozen=True)
+class IncludedTx:
+    header: PragueBlockHeader
+    tx: Transaction
+    raw: bytes
+    index: int
+    receipt: Receipt
+    first_log_index: int
 
 
 def _with_sender(raw: bytes, sender: bytes) -> Transaction:
@@ -134,6 +153,7 @@ class Backend:
         self.chain_id = rules.chain_id
         self.pending_env = pending_env
         self.dev = dev
+        self._tips: LRU[bytes, list[tuple[int, int]]] = LRU(4096)
 
     # --- blocks ----------------------------------------------------------------
 
@@ -180,12 +200,35 @@ class Backend:
         txs = tuple(_with_sender(raw, sender) for raw, sender in zip(stored.transactions, stored.senders))
         return FullBlock(header, txs, stored.transactions, self.chain.receipts(bytes(header.hash)))
 
-    def transaction(self, tx_hash: bytes) -> tuple[FullBlock, int] | None:
-        location = self.chain.tx_location(tx_hash)
-        if location is None:
+    def transaction(self, tx_hash: bytes) -> IncludedTx | None:
+        """A canonical transaction by hash: one index read, never its whole block."""
+        stored = self.chain.transaction(tx_hash)
+        if stored is None:
             return None
-        header = self.chain.header_by_hash(location.block_hash)
-        return self.full_block(header), location.index
+        header = self.chain.header_by_hash(stored.location.block_hash)
+        return IncludedTx(
+            header, _with_sender(stored.raw, stored.sender), stored.raw, stored.location.index,
+            stored.receipt, stored.first_log_index,
+        )
+
+    def tips(self, header: PragueBlockHeader) -> list[tuple[int, int]]:
+        """(effective tip, gas used) of a block's user transactions, ascending:
+        stored with the block; worked out from the block (and kept) otherwise."""
+        block_hash = bytes(header.hash)
+        stored = self.chain.block_tips(block_hash)
+        if stored is not None:
+            return stored
+        cached = self._tips.get(block_hash)
+        if cached is None:
+            fb = self.full_block(header)
+            base_fee = int(header.base_fee_per_gas or 0)
+            cached = sorted(
+                (tx_fees(tx).effective_tip(base_fee), receipt.gas_used)
+                for tx, receipt in zip(fb.transactions, fb.receipts)
+                if tx.type_id != DEPOSIT_TX_TYPE
+            )
+            self._tips[block_hash] = cached
+        return cached
 
     def ancestors(self, header: PragueBlockHeader) -> Iterable[Any]:
         """Hashes of the blocks before `header`, most recent first (BLOCKHASH)."""

@@ -20,7 +20,8 @@ METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 SERVER_ERROR = -32000  # geth's code for transaction, state and execution errors
-RESOURCE_UNAVAILABLE = -32002  # EIP-1474: the node cannot serve it now
+RESOURCE_UNAVAILABLE = -32002  # EIP-1474: the node cannot serve it now; geth: request timed out
+RESPONSE_TOO_LARGE = -32003  # geth: the answer is over the response size limit
 LIMIT_EXCEEDED = -32005  # EIP-1474: a rate, range or size limit
 EXECUTION_REVERTED = 3  # geth: the call reverted; `data` holds the revert data
 
@@ -100,6 +101,11 @@ class Unavailable(RpcError):
     """The node kind does not offer this now (no sequencer behind it)."""
 
 
+class ResponseTooLarge(RpcError):
+    def __init__(self) -> None:
+        super().__init__("response too large")
+
+
 # Every code, by class; looked up along the class's MRO, so the most specific row
 # wins. Domain errors that carry data (reverts) are shaped in `to_error_object`.
 ERROR_CODES: dict[type[BaseException], int] = {
@@ -116,12 +122,14 @@ ERROR_CODES: dict[type[BaseException], int] = {
     UnknownBlock: SERVER_ERROR,
     FilterNotFound: SERVER_ERROR,
     Unavailable: RESOURCE_UNAVAILABLE,
+    ResponseTooLarge: RESPONSE_TOO_LARGE,
     RpcError: SERVER_ERROR,
     # domain
     ex.ExecutionReverted: EXECUTION_REVERTED,
     ex.InvalidTransaction: SERVER_ERROR,
     ex.PoolError: SERVER_ERROR,
     ex.ExecutionFailed: SERVER_ERROR,
+    ex.ExecutionTimeout: SERVER_ERROR,  # geth: "execution aborted (timeout = 5s)"
     ex.GasRequiredExceedsAllowance: SERVER_ERROR,
     ex.BlockNotFound: SERVER_ERROR,
     ex.TemporaryError: RESOURCE_UNAVAILABLE,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from openledger_node.execution.transactions import encode_transaction, tx_fees
+from openledger_node.execution.transactions import encode_transaction
 from openledger_node.rpc import params as p
 from openledger_node.rpc.backend import Backend, FullBlock
 from openledger_node.rpc.errors import InvalidParams
@@ -37,6 +37,7 @@ BLOB_BASE_FEE = 1
 class EthApi:
     def __init__(self, backend: Backend) -> None:
         self.b = backend
+        self._tip_cache: tuple[bytes, int] | None = None
 
     # --- chain -----------------------------------------------------------------
 
@@ -95,8 +96,7 @@ class EthApi:
     def get_transaction_by_hash(self, tx_hash: bytes) -> dict[str, Any] | None:
         found = self.b.transaction(tx_hash)
         if found is not None:
-            fb, index = found
-            return format_transaction(fb.transactions[index], fb.header, index, fb.receipts[index])
+            return format_transaction(found.tx, found.header, found.index, found.receipt)
         pending = self.b.pool.get(tx_hash)
         return None if pending is None else format_transaction(pending)
 
@@ -118,8 +118,7 @@ class EthApi:
     def get_raw_transaction_by_hash(self, tx_hash: bytes) -> str | None:
         found = self.b.transaction(tx_hash)
         if found is not None:
-            fb, index = found
-            return d(fb.raw_transactions[index])
+            return d(found.raw)
         pending = self.b.pool.get(tx_hash)
         return None if pending is None else d(encode_transaction(pending))
 
@@ -128,17 +127,19 @@ class EthApi:
         found = self.b.transaction(tx_hash)
         if found is None:
             return None
-        fb, index = found
-        return format_receipt(fb.transactions[index], fb.receipts[index], fb.header, index, fb.receipts)
+        return format_receipt(found.tx, found.receipt, found.header, found.index, found.first_log_index)
 
     @rpc("eth_getBlockReceipts", Param("block", p.block_id))
     def get_block_receipts(self, block: BlockId) -> list[dict[str, Any]] | None:
         fb = self._full(block)
         if fb is None:
             return None
-        return [
-            format_receipt(tx, fb.receipts[i], fb.header, i, fb.receipts) for i, tx in enumerate(fb.transactions)
-        ]
+        out = []
+        start = 0
+        for i, tx in enumerate(fb.transactions):
+            out.append(format_receipt(tx, fb.receipts[i], fb.header, i, start))
+            start += len(fb.receipts[i].logs)
+        return out
 
     # --- state -------------------------------------------------------------------
 
@@ -165,20 +166,24 @@ class EthApi:
 
     def suggested_tip(self) -> int:
         """The 60th percentile of the tips paid in the last 20 blocks (geth's oracle),
-        never below op-geth's floor."""
+        never below op-geth's floor; worked out once per head, from the tips
+        stored with each block."""
         head = self.b.head()
+        head_hash = bytes(head.hash)
+        cached = self._tip_cache
+        if cached is not None and cached[0] == head_hash:
+            return cached[1]
         tips: list[int] = []
         number = int(head.block_number)
         for n in range(number, max(number - TIP_SAMPLE_BLOCKS, 0), -1):
-            fb = self.b.full_block(self.b.chain.header_by_number(n))
-            base_fee = int(fb.header.base_fee_per_gas or 0)
-            tips.extend(
-                tx_fees(tx).effective_tip(base_fee) for tx in fb.transactions if tx.type_id != 0x7E
-            )
-        if not tips:
-            return MIN_SUGGESTED_TIP
-        tips.sort()
-        return max(tips[(len(tips) - 1) * TIP_PERCENTILE // 100], MIN_SUGGESTED_TIP)
+            tips.extend(tip for tip, _ in self.b.tips(self.b.chain.header_by_number(n)))
+        if tips:
+            tips.sort()
+            tip = max(tips[(len(tips) - 1) * TIP_PERCENTILE // 100], MIN_SUGGESTED_TIP)
+        else:
+            tip = MIN_SUGGESTED_TIP
+        self._tip_cache = (head_hash, tip)
+        return tip
 
     @rpc("eth_maxPriorityFeePerGas")
     def max_priority_fee(self) -> str:
@@ -234,13 +239,7 @@ class EthApi:
 
     def _rewards(self, header: Any, percentiles: list[float]) -> list[int]:
         """Tips at gas-weighted percentiles of a block, as geth computes them."""
-        fb = self.b.full_block(header)
-        base_fee = int(header.base_fee_per_gas or 0)
-        paid = sorted(
-            (tx_fees(tx).effective_tip(base_fee), receipt.gas_used)
-            for tx, receipt in zip(fb.transactions, fb.receipts)
-            if tx.type_id != 0x7E
-        )
+        paid = self.b.tips(header)
         if not paid:
             return [0] * len(percentiles)
         total = sum(gas for _, gas in paid)

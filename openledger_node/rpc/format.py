@@ -185,18 +185,14 @@ def format_log(
     }
 
 
-def first_log_index(receipts: Sequence[Receipt], tx_index: int) -> int:
-    return sum(len(r.logs) for r in receipts[:tx_index])
-
-
 def format_receipt(
     tx: Transaction,
     receipt: Receipt,
     header: PragueBlockHeader,
     index: int,
-    receipts: Sequence[Receipt],
+    start: int,
 ) -> dict[str, Any]:
-    start = first_log_index(receipts, index)
+    """A receipt as geth shows it; `start` is the block-wide index of its first log."""
     out: dict[str, Any] = {
         "transactionHash": d(tx.hash),
         "transactionIndex": q(index),

@@ -7,6 +7,7 @@ Quantities are strict hex strings as geth requires ("0x0", no leading zeros).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,6 +23,17 @@ MAX_BLOCK_NUMBER = 2**63 - 1  # geth: block numbers are int64
 
 class ParamError(ValueError):
     """A parameter that cannot be parsed; the message says why."""
+
+
+# ASCII hex digits only: Python's int() and bytes.fromhex() also take signs,
+# underscores, spaces and non-ASCII digits, which geth refuses.
+_HEX_DIGITS = re.compile(r"[0-9a-fA-F]*", re.ASCII)
+
+
+def _strict_hex(body: str) -> str:
+    if _HEX_DIGITS.fullmatch(body) is None:
+        raise ParamError("invalid hex string")
+    return body
 
 
 def _hex_body(value: Any, what: str) -> str:
@@ -54,20 +66,14 @@ def quantity(value: Any) -> int:
         raise ParamError("hex number with leading zero digits")
     if len(body) > 64:
         raise ParamError("hex number > 256 bits")
-    try:
-        return int(body, 16)
-    except ValueError:
-        raise ParamError("invalid hex string") from None
+    return int(_strict_hex(body), 16)
 
 
 def data(value: Any) -> bytes:
     body = _hex_body(value, "hex data")
     if len(body) % 2:
         raise ParamError("hex string of odd length")
-    try:
-        return bytes.fromhex(body)
-    except ValueError:
-        raise ParamError("invalid hex string") from None
+    return bytes.fromhex(_strict_hex(body))
 
 
 def block_number(value: Any) -> int:
@@ -113,10 +119,7 @@ def storage_slot(value: Any) -> int:
     body = _hex_body(value, "storage key")
     if len(body) > 64:
         raise ParamError("storage key longer than 32 bytes")
-    try:
-        return int(body or "0", 16)
-    except ValueError:
-        raise ParamError("invalid hex string") from None
+    return int(_strict_hex(body) or "0", 16)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,9 @@ class MethodSpec:
     name: str
     params: tuple[Param, ...]
     dev_only: bool = False
-    blocking: bool = False  # runs in a worker thread (execution, scans)
+    # False: runs on the event loop (cheap); "evm": in the execution pool;
+    # True or "scan": in the pool for scans (logs, filters, proofs).
+    blocking: bool | str = False
     connection: bool = False  # receives the calling connection first (subscriptions)
 
 
@@ -47,7 +49,7 @@ class Method:
 
 
 def rpc(
-    name: str, *params: Param, dev_only: bool = False, blocking: bool = False, connection: bool = False
+    name: str, *params: Param, dev_only: bool = False, blocking: bool | str = False, connection: bool = False
 ) -> Callable[[F], F]:
     def mark(func: F) -> F:
         func.__rpc__ = MethodSpec(name, params, dev_only, blocking, connection)  # type: ignore[attr-defined]

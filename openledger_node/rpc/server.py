@@ -2,31 +2,45 @@
 
 Requests are JSON-RPC 2.0 objects or batches. Each is checked for shape, its
 method looked up, its parameters parsed, and its handler called; handlers marked
-`blocking` (execution, log scans) run in a worker thread so that the event loop
-keeps serving. Every exception becomes an error object through the one table in
-`errors.py`; an unexpected one is logged with its traceback and answered -32603.
-WebSocket connections also carry subscriptions (`eth_subscribe`).
+`blocking` run in a worker pool of their kind ("evm" for execution, "scan" for
+log scans and filters) so that slow calls neither stall the event loop nor
+starve each other. Every exception becomes an error object through the one table
+in `errors.py`; an unexpected one is logged with its traceback and answered
+-32603. WebSocket connections also carry subscriptions (`eth_subscribe`).
+
+Defences, each with its limit in `ServerLimits` (docs/rpc.md lists them): a
+connection limit and a deadline for a request's headers and body to arrive
+(`_Guard`, which closes slow clients), an idle timeout for keep-alive
+connections, the Host allowlist (DNS rebinding), JSON-only content types (so a
+web page cannot post a "simple" cross-origin request), WebSocket origin checks,
+body, batch and response size caps, a linear nesting-depth check, and a bounded
+notification backlog per WebSocket connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import itertools
 import json
 import logging
 import re
+import resource
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp.web_protocol import RequestHandler
 
 from openledger_node.exceptions import OpenLedgerError
 from openledger_node.rpc.errors import (
     InvalidRequest,
     LimitExceeded,
     ParseError,
+    ResponseTooLarge,
     RpcError,
     to_error_object,
 )
@@ -42,20 +56,36 @@ class ServerLimits:
     max_ws_message_bytes: int = 5 * 1024 * 1024
     max_subscriptions_per_connection: int = 128
     cors_origins: tuple[str, ...] = ()
+    # geth's batch response limit, applied to single responses too.
+    max_response_bytes: int = 25 * 1024 * 1024
+    max_connections: int = 1000
+    read_timeout: float = 30.0  # a request's headers and body must arrive within this
+    idle_timeout: float = 120.0  # a keep-alive connection with no request is closed
+    vhosts: tuple[str, ...] = ("localhost",)  # Host names allowed; IP literals always are
+    ws_origins: tuple[str, ...] = ()  # browser origins allowed on WebSocket; () = localhost only
+    max_ws_backlog_bytes: int = 4 * 1024 * 1024  # notifications queued for one slow reader
+    evm_workers: int = 2  # eth_call, eth_estimateGas, eth_createAccessList
+    scan_workers: int = 2  # eth_getLogs, filters, proofs
+
+
+# Content types geth accepts for a JSON-RPC POST.
+JSON_CONTENT_TYPES = ("application/json", "application/json-rpc", "application/jsonrequest")
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+# File descriptors kept for LevelDB, the journal and logs beyond the connections.
+RESERVED_FDS = 128
 
 
 _connection_ids = itertools.count(1)
-
-# Notifications queued for one connection that does not read them: past this the
-# connection is closed rather than buffered without bound (geth's
-# maxClientSubscriptionBuffer).
-MAX_PENDING_NOTIFICATIONS = 20_000
 
 # JSON nested deeper than this is refused before it is parsed: py-evm raises the
 # interpreter's recursion limit to 100,000, so a body of a few hundred thousand
 # brackets would overflow the C stack in the JSON parser and kill the process.
 MAX_JSON_DEPTH = 100
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# A JSON string, or an unterminated one up to the end of the body: the closing
+# quote is optional so that a match never fails after scanning far ahead, which
+# keeps the scan linear (a body of escaped quotes with no end made the strict
+# pattern restart at every quote: quadratic).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
@@ -69,23 +99,40 @@ def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return max(itertools.accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0) > limit
 
 
+def notification(subscription: str, result_json: str) -> str:
+    """An `eth_subscription` message around an already encoded result, so that a
+    result sent to many subscribers is encoded once."""
+    return (
+        '{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":'
+        + json.dumps(subscription) + ',"result":' + result_json + "}}"
+    )
+
+
 @dataclass(eq=False)
 class Connection:
-    """One WebSocket connection (or None for HTTP): where notifications go."""
+    """One WebSocket connection (or None for HTTP): where notifications go.
+
+    Notifications are queued on the event loop; a client that does not read
+    them lets its backlog grow until `max_backlog_bytes`, and is then closed
+    (policy violation) rather than buffered without bound (geth's
+    maxClientSubscriptionBuffer)."""
 
     ws: web.WebSocketResponse | None
     loop: asyncio.AbstractEventLoop
+    max_backlog_bytes: int = ServerLimits.max_ws_backlog_bytes
     id: int = field(default_factory=lambda: next(_connection_ids))
     subscriptions: dict[str, Callable[[], None]] = field(default_factory=dict)
     backlog: int = 0  # notifications handed to the socket and not yet written
+    backlog_bytes: int = 0
     dropped: bool = False  # closed for not reading its notifications
+    on_drop: Callable[[Connection], None] | None = None
 
     def notify(self, subscription: str, result: Any) -> None:
         """Send a subscription notification; safe to call from any thread."""
-        message = json.dumps(
-            {"jsonrpc": "2.0", "method": "eth_subscription",
-             "params": {"subscription": subscription, "result": result}}
-        )
+        self.send_raw(notification(subscription, json.dumps(result)))
+
+    def send_raw(self, message: str) -> None:
+        """Queue an encoded message for this connection; safe from any thread."""
         try:
             self.loop.call_soon_threadsafe(self._send, message)
         except RuntimeError:  # the loop is closed: the server has stopped
@@ -94,15 +141,21 @@ class Connection:
     def _send(self, message: str) -> None:
         if self.ws is None or self.ws.closed or self.dropped:
             return
-        if self.backlog >= MAX_PENDING_NOTIFICATIONS:
+        if self.backlog_bytes + len(message) > self.max_backlog_bytes:
             self.dropped = True
-            log.warning("closing websocket %d: %d notifications not read", self.id, self.backlog)
+            log.warning(
+                "closing websocket %d: %d notifications (%d bytes) not read",
+                self.id, self.backlog, self.backlog_bytes,
+            )
             self.close()
+            if self.on_drop is not None:
+                self.on_drop(self)
             asyncio.ensure_future(self.ws.close(
                 code=WSCloseCode.POLICY_VIOLATION,
-                message=f"subscription backlog over {MAX_PENDING_NOTIFICATIONS} notifications".encode()))
+                message=f"subscription backlog over {self.max_backlog_bytes} bytes".encode()))
             return
         self.backlog += 1
+        self.backlog_bytes += len(message)
         asyncio.ensure_future(self._send_async(message))
 
     async def _send_async(self, message: str) -> None:
@@ -113,11 +166,96 @@ class Connection:
             pass
         finally:
             self.backlog -= 1
+            self.backlog_bytes -= len(message)
 
     def close(self) -> None:
         for unsubscribe in self.subscriptions.values():
             unsubscribe()
         self.subscriptions.clear()
+
+
+class _Guard(asyncio.Protocol):
+    """Wraps aiohttp's protocol for one TCP connection: refuses connections over
+    the limit and closes a client whose request (headers and body) does not
+    arrive within the read timeout, the slowloris defence aiohttp lacks."""
+
+    def __init__(self, server: RpcServer, inner: RequestHandler) -> None:
+        self.server = server
+        self.inner = inner
+        self.transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._admitted = False
+        self.upgraded = False
+
+    # asyncio.Protocol, forwarded to aiohttp's handler once admitted
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        server = self.server
+        if len(server.open_connections) >= server.max_connections:
+            server.stats["connections_refused"] += 1
+            transport.abort()
+            return
+        self._admitted = True
+        server.open_connections[transport] = self  # found again from a request's transport
+        self.inner.connection_made(transport)
+        self._arm()  # the first request must arrive in time too
+
+    def data_received(self, data: bytes) -> None:
+        if not self._admitted:
+            return
+        if self._timer is None and not self.upgraded:
+            self._arm()
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        if self._admitted:
+            self.inner.eof_received()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        if self._admitted:
+            if self.transport is not None:
+                self.server.open_connections.pop(self.transport, None)
+            self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self._admitted:
+            self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._admitted:
+            self.inner.resume_writing()
+
+    # the read deadline
+
+    def request_read(self) -> None:
+        """The request in progress has fully arrived."""
+        self._disarm()
+
+    def upgrade(self) -> None:
+        """The connection became a WebSocket: its own heartbeat watches it."""
+        self.upgraded = True
+        self._disarm()
+
+    def _arm(self) -> None:
+        self._disarm()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self.server.limits.read_timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self) -> None:
+        self._timer = None
+        self.server.stats["slow_clients_closed"] += 1
+        log.debug("closing a connection whose request did not arrive in %ss", self.server.limits.read_timeout)
+        if self.transport is not None:
+            self.transport.abort()
 
 
 class _WebSocket(web.WebSocketResponse):
@@ -143,14 +281,78 @@ def _error_response(request_id: Any, exc: BaseException) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": to_error_object(exc)}
 
 
+def _host_allowed(host_header: str | None, vhosts: tuple[str, ...]) -> bool:
+    """geth's virtual-host check: IP literals always pass (they cannot be
+    rebound), names must be in the allowlist, "*" allows any."""
+    if "*" in vhosts:
+        return True
+    if not host_header:
+        return False
+    host = urlsplit("//" + host_header).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return host.lower() in {v.lower() for v in vhosts}
+
+
+def _origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
+    """A WebSocket handshake from a browser must come from an allowed origin;
+    clients that send no Origin (libraries, tools) are not browsers."""
+    if origin is None:
+        return True
+    if "*" in allowed:
+        return True
+    if allowed:
+        return origin.lower() in {o.lower().rstrip("/") for o in allowed}
+    return (urlsplit(origin).hostname or "") in LOCAL_HOSTS
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, (str, int, float, type(None))) and not isinstance(value, bool)
+
+
+def _is_call(item: Any) -> bool:
+    """A request that expects an answer: an object with a valid id and a method."""
+    return isinstance(item, dict) and "id" in item and _valid_id(item["id"]) and isinstance(item.get("method"), str)
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Raise the soft open-files limit towards `wanted` (up to the hard limit)
+    and return the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
 class RpcServer:
-    def __init__(self, registry: Registry, limits: ServerLimits = ServerLimits(), workers: int = 4) -> None:
+    def __init__(self, registry: Registry, limits: ServerLimits = ServerLimits(), workers: int | None = None) -> None:
         self.registry = registry
         self.limits = limits
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc")
+        evm_workers = workers or limits.evm_workers
+        scan_workers = workers or limits.scan_workers
+        self._pools = {
+            "evm": ThreadPoolExecutor(max_workers=evm_workers, thread_name_prefix="rpc-evm"),
+            "scan": ThreadPoolExecutor(max_workers=scan_workers, thread_name_prefix="rpc-scan"),
+        }
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
         self.port: int | None = None
         self._connections: set[Connection] = set()
+        self.open_connections: dict[asyncio.Transport, _Guard] = {}
+        self.max_connections = limits.max_connections
+        self.stats: dict[str, int] = {
+            "connections_refused": 0,
+            "slow_clients_closed": 0,
+            "subscribers_dropped": 0,
+            "responses_too_large": 0,
+        }
         self._on_stop: list[Callable[[], None]] = []
 
     def on_stop(self, callback: Callable[[], None]) -> None:
@@ -160,7 +362,9 @@ class RpcServer:
     # --- lifecycle -----------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=self.limits.max_body_bytes, middlewares=[self._cors])
+        app = web.Application(
+            client_max_size=self.limits.max_body_bytes, middlewares=[self._checks, self._cors]
+        )
         app.router.add_route("POST", "/", self._handle_http)
         app.router.add_route("GET", "/", self._handle_get)
         app.router.add_route("OPTIONS", "/", self._handle_options)
@@ -168,28 +372,58 @@ class RpcServer:
         return app
 
     async def start(self, host: str, port: int) -> int:
-        self._runner = web.AppRunner(self.app(), access_log=None)
+        fds = raise_fd_limit(self.limits.max_connections + RESERVED_FDS)
+        if self.limits.max_connections + RESERVED_FDS > fds:
+            self.max_connections = max(fds - RESERVED_FDS, 1)
+            log.warning(
+                "rpc.max_connections %d lowered to %d: the open-files limit is %d",
+                self.limits.max_connections, self.max_connections, fds,
+            )
+        self._runner = web.AppRunner(
+            self.app(), access_log=None, keepalive_timeout=self.limits.idle_timeout
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        server = site._server  # the bound socket tells the real port when 0 was asked
-        assert isinstance(server, asyncio.Server)
-        self.port = int(server.sockets[0].getsockname()[1])
+        aiohttp_server = self._runner.server
+        assert aiohttp_server is not None
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(
+            lambda: _Guard(self, aiohttp_server()), host, port, reuse_address=True, backlog=1024
+        )
+        self.port = int(self._listener.sockets[0].getsockname()[1])
         log.info("JSON-RPC listening on http://%s:%d (WebSocket on the same port)", host, self.port)
         return self.port
 
     async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
         for connection in list(self._connections):
             connection.close()
             if connection.ws is not None:
                 await connection.ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for transport in list(self.open_connections):
+            transport.abort()
+        for pool in self._pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
         for callback in self._on_stop:
             callback()
 
     # --- HTTP ----------------------------------------------------------------
+
+    @web.middleware
+    async def _checks(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+        """Host allowlist on every request; JSON content type on a POST."""
+        if not _host_allowed(request.headers.get("Host"), self.limits.vhosts):
+            return web.Response(status=403, text="invalid host specified\n")
+        if request.method == "POST":
+            content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if content_type not in JSON_CONTENT_TYPES:
+                return web.Response(
+                    status=415, text="invalid content type, only application/json is supported\n"
+                )
+        result: web.StreamResponse = await handler(request)
+        return result
 
     @web.middleware
     async def _cors(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
@@ -215,6 +449,9 @@ class RpcServer:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return self._too_large()
+        guard = self._guard(request)
+        if guard is not None:
+            guard.request_read()
         response = await self.handle_payload(body, None)
         if response is None:
             return web.Response(status=200, content_type="application/json", text="")
@@ -231,9 +468,15 @@ class RpcServer:
                 _error_response(None, InvalidRequest("send JSON-RPC requests with POST, or upgrade to WebSocket")),
                 status=405,
             )
+        if not _origin_allowed(request.headers.get("Origin"), self.limits.ws_origins):
+            return web.Response(status=403, text="websocket origin not allowed\n")
+        guard = self._guard(request)
+        if guard is not None:
+            guard.upgrade()
         ws = _WebSocket(self.limits.max_ws_message_bytes, heartbeat=30)
         await ws.prepare(request)
-        connection = Connection(ws, asyncio.get_running_loop())
+        connection = Connection(ws, asyncio.get_running_loop(), self.limits.max_ws_backlog_bytes)
+        connection.on_drop = self._dropped
         self._connections.add(connection)
         try:
             async for message in ws:
@@ -257,6 +500,13 @@ class RpcServer:
             log.info("closed websocket: message over %d bytes", self.limits.max_ws_message_bytes)
         return ws
 
+    def _guard(self, request: web.Request) -> _Guard | None:
+        transport = request.transport
+        return None if transport is None else self.open_connections.get(transport)
+
+    def _dropped(self, connection: Connection) -> None:
+        self.stats["subscribers_dropped"] += 1
+
     # --- JSON-RPC ----------------------------------------------------------------
 
     async def handle_payload(self, body: bytes, connection: Connection | None) -> str | None:
@@ -269,23 +519,50 @@ class RpcServer:
         except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             return json.dumps(_error_response(None, ParseError("parse error")))
         if isinstance(payload, list):
-            if not payload:
-                return json.dumps(_error_response(None, InvalidRequest("empty batch")))
-            if len(payload) > self.limits.max_batch:
-                return json.dumps(_error_response(None, LimitExceeded(
-                    f"batch too large: {len(payload)} requests, limit is {self.limits.max_batch}")))
-            replies = [await self.handle_request(item, connection) for item in payload]
-            answered = [r for r in replies if r is not None]
-            return json.dumps(answered) if answered else None
+            return await self._handle_batch(payload, connection)
         reply = await self.handle_request(payload, connection)
-        return None if reply is None else json.dumps(reply)
+        if reply is None:
+            return None
+        encoded = json.dumps(reply)
+        if len(encoded) > self.limits.max_response_bytes:
+            self.stats["responses_too_large"] += 1
+            return json.dumps(_error_response(reply.get("id"), ResponseTooLarge()))
+        return encoded
+
+    async def _handle_batch(self, batch: list[Any], connection: Connection | None) -> str | None:
+        if not batch:
+            return json.dumps(_error_response(None, InvalidRequest("empty batch")))
+        if len(batch) > self.limits.max_batch:
+            # geth's answer: one error, carrying the id of the batch's first call.
+            first_id = next((item["id"] for item in batch if _is_call(item)), None)
+            return json.dumps([_error_response(first_id, InvalidRequest("batch too large"))])
+        parts: list[str] = []
+        size = 0
+        for index, item in enumerate(batch):
+            reply = await self.handle_request(item, connection)
+            if reply is None:
+                continue
+            encoded = json.dumps(reply)
+            size += len(encoded)
+            if size > self.limits.max_response_bytes:
+                # This answer and every later one: the batch's answer stays bounded.
+                self.stats["responses_too_large"] += 1
+                parts.append(json.dumps(_error_response(reply.get("id"), ResponseTooLarge())))
+                parts.extend(
+                    json.dumps(_error_response(later.get("id"), ResponseTooLarge()))
+                    for later in batch[index + 1:]
+                    if isinstance(later, dict) and "id" in later
+                )
+                break
+            parts.append(encoded)
+        return "[" + ",".join(parts) + "]" if parts else None
 
     async def handle_request(self, request: Any, connection: Connection | None) -> dict[str, Any] | None:
         if not isinstance(request, dict):
             return _error_response(None, InvalidRequest("invalid request: not a JSON object"))
         request_id = request.get("id")
         is_notification = "id" not in request
-        if not isinstance(request_id, (str, int, type(None))) or isinstance(request_id, bool):
+        if not _valid_id(request_id):
             return _error_response(None, InvalidRequest("invalid request: id must be a string, number or null"))
         if request.get("jsonrpc") != "2.0":
             return _error_response(request_id, InvalidRequest("invalid request: jsonrpc must be \"2.0\""))
@@ -309,8 +586,9 @@ class RpcServer:
         if method.spec.connection:
             args.insert(0, connection)
         if method.spec.blocking:
+            pool = self._pools["evm" if method.spec.blocking == "evm" else "scan"]
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, lambda: method.func(*args))
+            return await loop.run_in_executor(pool, lambda: method.func(*args))
         result = method.func(*args)
         if asyncio.iscoroutine(result):
             return await result

@@ -10,7 +10,7 @@ from typing import Any
 
 from openledger_node.execution.block import execution_header
 from openledger_node.execution.proof import get_proof
-from openledger_node.execution.simulate import AccountOverride, CallRequest, Simulator
+from openledger_node.execution.simulate import AccountOverride, CallRequest, Simulator, deadline
 from openledger_node.rpc import params as p
 from openledger_node.rpc.backend import Backend
 from openledger_node.rpc.errors import InvalidParams
@@ -89,9 +89,13 @@ def state_overrides(value: Any) -> dict[bytes, AccountOverride]:
 
 
 class SimulationApi:
-    def __init__(self, backend: Backend, gas_cap: int) -> None:
+    """Every simulation runs under a deadline (`rpc.evm_timeout`, geth's 5 s), in
+    the server's execution pool, so an endless loop costs at most that."""
+
+    def __init__(self, backend: Backend, gas_cap: int, timeout: float | None = 5.0) -> None:
         self.b = backend
         self.gas_cap = gas_cap
+        self.timeout = timeout
 
     def _simulator(self, block: BlockId) -> Simulator:
         chain = self.b.chain
@@ -109,13 +113,14 @@ class SimulationApi:
         Param("block", p.block_id, PENDING),
         Param("stateOverrides", state_overrides, None),
         Param("blockOverrides", p.any_value, None),
-        blocking=True,
+        blocking="evm",
     )
     def call(self, request: CallRequest, block: BlockId, overrides: dict[bytes, AccountOverride] | None,
              block_overrides: Any) -> str:
         if block_overrides:
             raise InvalidParams("invalid argument 3: block overrides are not supported")
-        result = self._simulator(block).call(request, overrides, self.gas_cap)
+        with deadline(self.timeout):
+            result = self._simulator(block).call(request, overrides, self.gas_cap)
         return d(result.output_or_raise())
 
     @rpc(
@@ -123,22 +128,24 @@ class SimulationApi:
         Param("transaction", call_request),
         Param("block", p.block_id, PENDING),
         Param("stateOverrides", state_overrides, None),
-        blocking=True,
+        blocking="evm",
     )
     def estimate_gas(self, request: CallRequest, block: BlockId,
                      overrides: dict[bytes, AccountOverride] | None) -> str:
-        return q(self._simulator(block).estimate_gas(request, overrides, self.gas_cap))
+        with deadline(self.timeout):
+            return q(self._simulator(block).estimate_gas(request, overrides, self.gas_cap))
 
     @rpc(
         "eth_createAccessList",
         Param("transaction", call_request),
         Param("block", p.block_id, PENDING),
         Param("stateOverrides", state_overrides, None),
-        blocking=True,
+        blocking="evm",
     )
     def create_access_list(self, request: CallRequest, block: BlockId,
                            overrides: dict[bytes, AccountOverride] | None) -> dict[str, Any]:
-        access_list, gas_used = self._simulator(block).create_access_list(request, overrides, self.gas_cap)
+        with deadline(self.timeout):
+            access_list, gas_used = self._simulator(block).create_access_list(request, overrides, self.gas_cap)
         return {
             "accessList": [
                 {"address": d(address), "storageKeys": [d(slot.to_bytes(32, "big")) for slot in slots]}

@@ -2,13 +2,19 @@
 the chain store's head events, `newPendingTransactions` by the pool.
 
 Events arrive on the writer's thread (the sequencer, a validator's import, a
-dev-mode `evm_mine`); each notification goes through the connection's
-thread-safe `notify`, and a failing one is logged, never raised to the writer.
+dev-mode `evm_mine`) and on the pool's; the listeners only queue them (a bounded
+queue: past it events are dropped and counted, never waited for), and one
+fan-out thread formats each result once and hands every subscriber its message
+through the connection's thread-safe `send_raw`. So however many subscribers
+there are, the sequencer's thread does the same small amount of work, and a
+subscriber that does not read is dropped by its connection's backlog bound.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import queue
 import secrets
 import threading
 from typing import Any
@@ -20,10 +26,14 @@ from openledger_node.rpc.format import d, format_header, format_log, format_tran
 from openledger_node.rpc.logs import LogCriteria, log_criteria
 from openledger_node.rpc.params import ParamError
 from openledger_node.rpc.registry import Param, rpc
-from openledger_node.rpc.server import Connection
+from openledger_node.rpc.server import Connection, notification
 from openledger_node.storage import BlockAdded, ChainEvent
 
 log = logging.getLogger("openledger.rpc")
+
+
+# Events waiting for the fan-out thread; past this they are dropped (and counted).
+EVENT_QUEUE = 65_536
 
 
 class SubscriptionApi:
@@ -32,7 +42,46 @@ class SubscriptionApi:
         self.max_subscriptions = max_subscriptions
         self._subs: dict[str, tuple[Connection, str, Any]] = {}
         self._lock = threading.Lock()
-        self.close = _chain(backend.events.subscribe(self._on_chain_event), backend.pool.subscribe(self._on_pending))
+        self._events: queue.Queue[ChainEvent | bytes | None] = queue.Queue(EVENT_QUEUE)
+        self.events_dropped = 0
+        self._thread = threading.Thread(target=self._fan_out, name="rpc-notify", daemon=True)
+        self._thread.start()
+        self._unsubscribe = _chain(
+            backend.events.subscribe(self._enqueue), backend.pool.subscribe(self._enqueue)
+        )
+
+    def close(self) -> None:
+        self._unsubscribe()
+        try:
+            self._events.put(None, timeout=1)
+        except queue.Full:
+            pass
+        self._thread.join(5)
+
+    def _enqueue(self, event: ChainEvent | bytes) -> None:
+        """Runs on the writer's or the pool's thread: queue and return."""
+        if isinstance(event, bytes) or (isinstance(event, BlockAdded) and "unsafe" in event.heads):
+            if not self._subs:
+                return
+            try:
+                self._events.put_nowait(event)
+            except queue.Full:
+                self.events_dropped += 1
+                if self.events_dropped % 1000 == 1:
+                    log.warning("subscription events dropped: %d (fan-out behind)", self.events_dropped)
+
+    def _fan_out(self) -> None:
+        while True:
+            event = self._events.get()
+            if event is None:
+                return
+            try:
+                if isinstance(event, bytes):
+                    self._on_pending(event)
+                else:
+                    self._on_chain_event(event)
+            except Exception:
+                log.exception("fanning out a subscription event failed")
 
     @rpc("eth_subscribe", Param("kind", p.string), Param("options", p.any_value, None), connection=True)
     def subscribe(self, connection: Connection | None, kind: str, options: Any) -> str:
@@ -74,20 +123,18 @@ class SubscriptionApi:
         return True
 
     def _on_chain_event(self, event: ChainEvent) -> None:
-        if not isinstance(event, BlockAdded) or "unsafe" not in event.heads:
+        if not isinstance(event, BlockAdded):
             return
         with self._lock:
             subs = list(self._subs.items())
-        if not subs:
-            return
         header = event.header
         head_json = None
         for sub_id, (connection, kind, arg) in subs:
             try:
                 if kind == "newHeads":
                     if head_json is None:
-                        head_json = format_header(header)
-                    connection.notify(sub_id, head_json)
+                        head_json = json.dumps(format_header(header))
+                    connection.send_raw(notification(sub_id, head_json))
                 elif kind == "logs":
                     _notify_logs(connection, sub_id, arg, event)
             except Exception:
@@ -96,13 +143,19 @@ class SubscriptionApi:
     def _on_pending(self, tx_hash: bytes) -> None:
         with self._lock:
             subs = [(s, c, a) for s, (c, k, a) in self._subs.items() if k == "newPendingTransactions"]
+        hash_json = full_json = None
         for sub_id, connection, full in subs:
             if full:
-                tx = self.b.pool.get(tx_hash)
-                if tx is not None:
-                    connection.notify(sub_id, format_transaction(tx))
+                if full_json is None:
+                    tx = self.b.pool.get(tx_hash)
+                    if tx is None:
+                        continue
+                    full_json = json.dumps(format_transaction(tx))
+                connection.send_raw(notification(sub_id, full_json))
             else:
-                connection.notify(sub_id, d(tx_hash))
+                if hash_json is None:
+                    hash_json = json.dumps(d(tx_hash))
+                connection.send_raw(notification(sub_id, hash_json))
 
 
 def _notify_logs(connection: Connection, sub_id: str, criteria: LogCriteria, event: BlockAdded) -> None:

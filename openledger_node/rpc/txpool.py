@@ -9,6 +9,7 @@ from eth_utils.address import to_checksum_address
 from openledger_node.execution.transactions import Transaction
 from openledger_node.rpc import params as p
 from openledger_node.rpc.backend import Backend
+from openledger_node.rpc.format import d as q_hash
 from openledger_node.rpc.format import format_transaction, q
 from openledger_node.rpc.registry import Param, rpc
 
@@ -43,8 +44,14 @@ class TxPoolApi:
 
     @rpc("txpool_contentFrom", Param("address", p.address))
     def content_from(self, address: bytes) -> dict[str, dict[str, Any]]:
+        """geth's answer, and, when the pool let some of the sender's accepted
+        transactions go unincluded lately, a `dropped` section saying why."""
         key = to_checksum_address(address)
-        return {name: group.get(key, {}) for name, group in self.content().items()}
+        out = {name: group.get(key, {}) for name, group in self.content().items()}
+        dropped = self.b.pool.dropped_from(address)
+        if dropped:
+            out["dropped"] = {str(d.nonce): {"hash": q_hash(d.tx_hash), "reason": d.reason} for d in dropped}
+        return out
 
     @rpc("txpool_inspect")
     def inspect(self) -> dict[str, dict[str, dict[str, Any]]]:

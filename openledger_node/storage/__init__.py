@@ -9,6 +9,7 @@ from openledger_node.storage.chain import (
     HeadMoved,
     Heads,
     StoredBlock,
+    StoredTx,
     TxLocation,
 )
 from openledger_node.storage.leveldb import LevelDB, OverlayDB
@@ -24,5 +25,6 @@ __all__ = [
     "LevelDB",
     "OverlayDB",
     "StoredBlock",
+    "StoredTx",
     "TxLocation",
 ]

@@ -8,6 +8,10 @@ Layout (one LevelDB, one key prefix per table):
     b + block hash           body: RLP list of [raw transaction, sender]
     r + block hash           receipts (RLP list of stored receipts)
     t + tx hash              block number (8) ++ block hash (32) ++ index (4)
+    T + tx hash              RLP [raw transaction, sender, stored receipt, first log index]:
+                             a lookup by hash reads one transaction, not its block
+    f + block hash           RLP list of [effective tip, gas used] of its user transactions,
+                             ascending: the fee oracle and eth_feeHistory read these
     a + address + number     log index by emitting address (empty value)
     o + topic + number       log index by topic (empty value)
     l + block hash           L1 origin and sequence number (from the L1-info deposit)
@@ -47,7 +51,12 @@ from openledger_node.exceptions import BlockNotFound, InvalidBlock, StorageError
 from openledger_node.execution.env import ParentBlock
 from openledger_node.execution.l1_info import l1_info_of
 from openledger_node.execution.block import BlockOutput
-from openledger_node.execution.transactions import decode_transaction, encode_transaction
+from openledger_node.execution.transactions import (
+    decode_transaction,
+    encode_transaction,
+    is_deposit,
+    tx_fees,
+)
 from openledger_node.execution.types import L1Origin, Receipt
 from openledger_node.storage.leveldb import LevelDB, OverlayDB
 
@@ -83,6 +92,17 @@ class TxLocation:
     block_number: int
     block_hash: bytes
     index: int
+
+
+@dataclass(frozen=True)
+class StoredTx:
+    """One transaction with its receipt, found by hash."""
+
+    location: TxLocation
+    raw: bytes
+    sender: bytes
+    receipt: Receipt
+    first_log_index: int
 
 
 @dataclass(frozen=True)
@@ -124,6 +144,16 @@ ChainEvent = Union[BlockAdded, ChainRewound, HeadMoved]
 ChainListener = Callable[[ChainEvent], None]
 
 
+def block_tips(output: BlockOutput) -> list[tuple[int, int]]:
+    """(effective tip, gas used) of each user transaction of an executed block."""
+    base_fee = int(output.header.base_fee_per_gas or 0)
+    return [
+        (tx_fees(tx).effective_tip(base_fee), receipt.gas_used)
+        for tx, receipt in zip(output.transactions, output.receipts)
+        if not is_deposit(tx)
+    ]
+
+
 def _encode_origin(origin: L1Origin, sequence_number: int) -> bytes:
     return bytes(rlp.encode([origin.number, origin.timestamp, origin.base_fee, origin.hash, sequence_number]))
 
@@ -145,7 +175,10 @@ class ChainStore:
         path = Path(path)
         if not create and not path.exists():
             raise StorageError(f"data directory {path} does not exist; run `openledger-node init` first")
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a regular file in the way, no permission, ...
+            raise StorageError(f"cannot create data directory {path}: {exc.strerror or exc}") from None
         try:
             self._db = plyvel.DB(str(path), create_if_missing=create)
         except plyvel.IOError as exc:
@@ -210,12 +243,15 @@ class ChainStore:
         receipts: Sequence[Receipt],
         state: OverlayDB,
         heads: Sequence[str] = ("unsafe",),
+        tips: Sequence[tuple[int, int]] | None = None,
     ) -> None:
-        """Write a block as the canonical block at its height, atomically."""
+        """Write a block as the canonical block at its height, atomically. `tips`:
+        the (effective tip, gas used) of its user transactions, for the fee oracle."""
         block_hash = bytes(header.hash)
         number = int(header.block_number)
         num = _num(number)
         tx_hashes = tuple(bytes(keccak(raw)) for raw in transactions)
+        stored_receipts = [r.encode_stored() for r in receipts]
         origin = None
         if transactions:
             try:
@@ -230,11 +266,18 @@ class ChainStore:
                 b"b" + block_hash,
                 rlp.encode([[raw, sender] for raw, sender in zip(transactions, senders, strict=True)]),
             )
-            batch.put(b"r" + block_hash, rlp.encode([r.encode_stored() for r in receipts]))
+            batch.put(b"r" + block_hash, rlp.encode(stored_receipts))
             if origin is not None:
                 batch.put(b"l" + block_hash, origin)
+            if tips is not None:
+                batch.put(b"f" + block_hash, rlp.encode(sorted(tips)))
+            log_index = 0
             for position, tx_hash in enumerate(tx_hashes):
                 batch.put(b"t" + tx_hash, num + block_hash + position.to_bytes(4, "big"))
+                batch.put(b"T" + tx_hash, rlp.encode(
+                    [transactions[position], senders[position], stored_receipts[position], log_index]
+                ))
+                log_index += len(receipts[position].logs)
             addresses: set[bytes] = set()
             topics: set[bytes] = set()
             for receipt in receipts:
@@ -263,6 +306,7 @@ class ChainStore:
             [bytes(tx.sender) for tx in output.transactions],
             output.receipts,
             state,
+            tips=block_tips(output),
         )
 
     def rewind(self, number: int) -> None:
@@ -369,6 +413,31 @@ class ChainStore:
         if self.canonical_hash(location.block_number) != location.block_hash:
             return None  # the block it pointed at is no longer canonical
         return location
+
+    def block_tips(self, block_hash: bytes) -> list[tuple[int, int]] | None:
+        """(effective tip, gas used) of a block's user transactions, ascending, or
+        None for a block written without them."""
+        value = self._db.get(b"f" + block_hash)
+        if value is None:
+            return None
+        return [(_int(tip), _int(gas)) for tip, gas in rlp.decode(value)]
+
+    def transaction(self, tx_hash: bytes) -> StoredTx | None:
+        """A canonical transaction and its receipt, by hash, without reading its block."""
+        location = self.tx_location(tx_hash)
+        if location is None:
+            return None
+        value = self._db.get(b"T" + tx_hash)
+        if value is None:  # written before the store kept the index: read the block
+            block = self.block_by_hash(location.block_hash)
+            receipts = self.receipts(location.block_hash)
+            first = sum(len(r.logs) for r in receipts[: location.index])
+            return StoredTx(
+                location, block.transactions[location.index], block.senders[location.index],
+                receipts[location.index], first,
+            )
+        raw, sender, receipt, first_log = rlp.decode(value)
+        return StoredTx(location, bytes(raw), bytes(sender), Receipt.decode_stored(receipt), _int(first_log))
 
     def log_block_numbers(self, key: bytes, first: int, last: int) -> Iterator[int]:
         """Block numbers in [first, last] with a log from `key` (a 20-byte address)

@@ -18,6 +18,7 @@ import heapq
 import itertools
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,20 @@ from openledger_node.txpool.validation import (
 log = logging.getLogger(__name__)
 
 PendingCallback = Callable[[bytes], None]
+
+# How many dropped transactions the pool remembers, with the reason, so that
+# their senders can learn what happened (txpool_contentFrom).
+DROPPED_MEMORY = 4096
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """An accepted transaction the pool let go without including it."""
+
+    tx_hash: bytes
+    sender: bytes
+    nonce: int
+    reason: str
 PoolContent = dict[bytes, dict[int, SignedTransactionAPI]]
 
 
@@ -186,6 +201,8 @@ class TxPool:
         self._subscribers: dict[int, PendingCallback] = {}
         self._subscriber_ids = itertools.count()
         self._closed = False
+        self._dropped: OrderedDict[bytes, Dropped] = OrderedDict()
+        self.dropped_total = 0
         self._journal: TxJournal | None = None
         if journal_path is not None and config.journal:
             self._journal = TxJournal(journal_path)
@@ -260,8 +277,7 @@ class TxPool:
         victim = self._choose_victim(ptx, account, to_pending) if self._full(to_pending) else None
         self._write_journal(ptx, write_journal)
         if victim is not None:
-            log.debug("txpool full: evicting 0x%s for 0x%s", victim.hash.hex(), ptx.hash.hex())
-            self._remove_tx(victim)
+            self._evict(victim, f"evicted: the pool is full and 0x{ptx.hash.hex()} pays more")
         self._accounts[sender] = account
         if to_pending:
             self._put_pending(account, ptx, events)
@@ -326,13 +342,26 @@ class TxPool:
             excess = len(account.queued) - self._config.account_queue
             if excess > 0:
                 for nonce in sorted(account.queued)[-excess:]:
-                    self._remove_tx(account.queued[nonce])
+                    self._evict(account.queued[nonce], "evicted: over the sender's queued limit")
         excess = self._queued_count - self._config.global_queue
         if excess > 0:
             queued = [p for a in self._accounts.values() for p in a.queued.values()]
             queued.sort(key=lambda p: (p.price(self._base_fee), -p.seq))
             for ptx in queued[:excess]:
-                self._remove_tx(ptx)
+                self._evict(ptx, "evicted: over the pool's queued limit, among the cheapest")
+
+    def _evict(self, ptx: PoolTx, reason: str) -> None:
+        self._remove_tx(ptx)
+        self._record_drop(ptx, reason)
+
+    def _record_drop(self, ptx: PoolTx, reason: str) -> None:
+        """Remember why an accepted transaction left the pool unincluded, and say so:
+        its sender was told it was accepted."""
+        self.dropped_total += 1
+        self._dropped[ptx.hash] = Dropped(ptx.hash, ptx.sender, ptx.nonce, reason)
+        while len(self._dropped) > DROPPED_MEMORY:
+            self._dropped.popitem(last=False)
+        log.info("txpool dropped 0x%s (sender 0x%s nonce %d): %s", ptx.hash.hex(), ptx.sender.hex(), ptx.nonce, reason)
 
     # --- the per-sender lists -----------------------------------------------------
 
@@ -401,8 +430,16 @@ class TxPool:
         account.queued.clear()
         account.start = state_nonce
         for ptx in ordered:
-            if ptx.nonce < state_nonce or ptx.cost > balance or ptx.gas > self._block_gas_limit:
+            if ptx.nonce < state_nonce:
+                del self._by_hash[ptx.hash]  # included (or another with its nonce was)
+            elif ptx.cost > balance or ptx.gas > self._block_gas_limit:
                 del self._by_hash[ptx.hash]
+                self._record_drop(
+                    ptx,
+                    f"dropped: costs {ptx.cost}, the sender's balance is {balance}"
+                    if ptx.cost > balance
+                    else f"dropped: gas {ptx.gas} over the block gas limit {self._block_gas_limit}",
+                )
             elif ptx.nonce == account.next_nonce():
                 account.pending[ptx.nonce] = ptx
                 self._pending_count += 1
@@ -463,6 +500,16 @@ class TxPool:
                     queued[sender] = {n: account.queued[n].tx for n in sorted(account.queued)}
             return pending, queued
 
+    def dropped(self, tx_hash: bytes) -> Dropped | None:
+        """Why an accepted transaction left the pool unincluded, if it did lately."""
+        with self._lock:
+            return self._dropped.get(bytes(tx_hash))
+
+    def dropped_from(self, sender: bytes) -> list[Dropped]:
+        """The sender's transactions the pool dropped lately, oldest first."""
+        with self._lock:
+            return [d for d in self._dropped.values() if d.sender == bytes(sender)]
+
     def status(self) -> tuple[int, int]:
         """(pending count, queued count)."""
         with self._lock:
@@ -488,14 +535,14 @@ class TxPool:
         finally:
             self._notify(events)
 
-    def remove(self, tx_hashes: Iterable[bytes]) -> None:
-        """Drop transactions by hash (unknown ones are ignored). The journal keeps
-        them until the next rewrite; a replay re-validates them."""
+    def remove(self, tx_hashes: Iterable[bytes], reason: str = "dropped: invalid at the head") -> None:
+        """Drop transactions by hash (unknown ones are ignored), remembering why.
+        The journal keeps them until the next rewrite; a replay re-validates them."""
         with self._lock:
             for h in tx_hashes:
                 ptx = self._by_hash.get(bytes(h))
                 if ptx is not None:
-                    self._remove_tx(ptx)
+                    self._evict(ptx, reason)
             self._enforce_queue_limits()
 
     # --- subscriptions ------------------------------------------------------------

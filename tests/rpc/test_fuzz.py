@@ -150,7 +150,8 @@ payloads = st.one_of(
 
 
 def _valid_id(value: Any) -> bool:
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)) or value is None
+    """A string, a number (fractions too, as geth takes them) or null."""
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool) or value is None
 
 
 def expected_reply(request: Any) -> tuple[bool, Any]:
@@ -185,9 +186,19 @@ def check_response(response: Any, expected_id: Any) -> None:
 def check_answer(payload: Any, answer: Any) -> None:
     """`answer`: the decoded reply, or None when nothing came back."""
     if isinstance(payload, list):
-        if not payload or len(payload) > LIMITS["max_batch"]:
+        if not payload:
             check_response(answer, None)
-            assert answer["error"]["code"] == (-32600 if not payload else -32005)
+            assert answer["error"]["code"] == -32600
+            return
+        if len(payload) > LIMITS["max_batch"]:
+            # geth's answer: one error in an array, with the id of the first call.
+            calls = [
+                item["id"] for item in payload
+                if isinstance(item, dict) and "id" in item and _valid_id(item["id"]) and isinstance(item.get("method"), str)
+            ]
+            assert isinstance(answer, list) and len(answer) == 1, answer
+            check_response(answer[0], calls[0] if calls else None)
+            assert answer[0]["error"] == {"code": -32600, "message": "batch too large"}
             return
         wanted = [rid for answered, rid in map(expected_reply, payload) if answered]
         if not wanted:

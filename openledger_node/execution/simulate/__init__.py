@@ -25,7 +25,7 @@ from openledger_node.execution.simulate.request import (
 )
 from openledger_node.execution.simulate.simulator import DEFAULT_GAS_CAP, Simulator
 from openledger_node.execution.simulate.tracer import AccessListTracer
-from openledger_node.execution.simulate.vm import SimulatedTransaction
+from openledger_node.execution.simulate.vm import SimulatedTransaction, deadline
 
 __all__ = [
     "DEFAULT_GAS_CAP",
@@ -36,6 +36,7 @@ __all__ = [
     "CallResult",
     "SimulatedTransaction",
     "Simulator",
+    "deadline",
     "decode_revert_reason",
     "vm_error_message",
 ]

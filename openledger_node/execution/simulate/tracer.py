@@ -13,10 +13,9 @@ from typing import Any, cast
 from eth.abc import ComputationAPI, OpcodeAPI
 from eth.exceptions import InsufficientStack
 from eth.vm import opcode_values
-from eth.vm.forks.prague.computation import PragueComputation
 
 from openledger_node.execution.simulate.request import AccessList
-from openledger_node.execution.simulate.vm import SimulationState
+from openledger_node.execution.simulate.vm import DeadlineComputation, SimulationState
 from openledger_node.execution.vm import OpenLedgerVM
 
 
@@ -115,10 +114,10 @@ _TRACED: dict[int, tuple[int, bool]] = {  # opcode -> (operand's stack position,
 }
 
 
-class TracingComputation(PragueComputation):
+class TracingComputation(DeadlineComputation):
     opcodes = {  # noqa: RUF012  (py-evm's opcode table is a class attribute)
         value: _TracedOpcode(fn, *_TRACED[value]) if value in _TRACED else fn
-        for value, fn in PragueComputation.opcodes.items()
+        for value, fn in DeadlineComputation.opcodes.items()
     }
 
 

@@ -1,18 +1,25 @@
 """The py-evm machinery a simulation runs on: the node's VM and executor without
 the block's transaction validation (the `Simulator` checks a call by eth_call's
-rules before it reaches them), fed an unsigned `SimulatedTransaction`.
+rules before it reaches them), fed an unsigned `SimulatedTransaction`, with a
+computation that stops at the simulation's deadline.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
 from eth.abc import BlockHeaderAPI
 from eth.vm.forks.berlin.transactions import calculate_txn_intrinsic_gas_berlin
+from eth.vm.forks.prague.computation import PragueComputation
 from eth_typing import Address
 from lru import LRU
 
+from openledger_node.exceptions import ExecutionTimeout
 from openledger_node.execution.accountdb import SharedReadAccountDB
 from openledger_node.execution.simulate.request import AccessList
 from openledger_node.execution.vm import OpenLedgerState, OpenLedgerTransactionExecutor, OpenLedgerVM
@@ -55,9 +62,37 @@ class SimulationExecutor(OpenLedgerTransactionExecutor):
         pass
 
 
+_deadline = threading.local()
+
+
+@contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Simulations on this thread stop with `ExecutionTimeout` once `seconds`
+    have passed (None: no deadline)."""
+    previous = getattr(_deadline, "at", None), getattr(_deadline, "seconds", None)
+    _deadline.at = None if seconds is None else time.monotonic() + seconds
+    _deadline.seconds = seconds
+    try:
+        yield
+    finally:
+        _deadline.at, _deadline.seconds = previous
+
+
+class DeadlineComputation(PragueComputation):
+    """Checks the thread's deadline each time gas is charged, which every opcode
+    does: an endless loop under a large gas cap stops on time, not on gas."""
+
+    def consume_gas(self, amount: int, reason: str) -> None:
+        at = getattr(_deadline, "at", None)
+        if at is not None and time.monotonic() > at:
+            raise ExecutionTimeout(_deadline.seconds)
+        super().consume_gas(amount, reason)
+
+
 class SimulationState(OpenLedgerState):
     account_db_class = SharedReadAccountDB
     transaction_executor_class = SimulationExecutor
+    computation_class = DeadlineComputation
 
 
 class SimulationVM(OpenLedgerVM):
