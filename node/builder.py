@@ -162,7 +162,18 @@ class Node:
         )
 
     def build_rpc(self) -> RpcServer:
-        return build_rpc(self.rpc_backend(), self.config.rpc, dev_network=self.config.chain.network == "dev")
+        server = build_rpc(self.rpc_backend(), self.config.rpc, dev_network=self.config.chain.network == "dev")
+        server.add_metrics(self.metrics)
+        return server
+
+    def metrics(self) -> dict[str, float]:
+        pending, queued = self.pool.status()
+        return {
+            "openledger_chain_head": int(self.store.head("unsafe").block_number),
+            "openledger_txpool_pending": pending,
+            "openledger_txpool_queued": queued,
+            "openledger_txpool_dropped_total": self.pool.dropped_total,
+        }
 
     def start(self) -> None:
         if self.sequencer is not None and self.config.sequencer.enabled:

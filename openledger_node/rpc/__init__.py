@@ -57,6 +57,7 @@ def build_rpc(backend: Backend, config: RpcConfig, *, dev_network: bool, rollup:
         max_ws_backlog_bytes=config.max_ws_backlog_bytes,
     )
     server = RpcServer(registry, limits)
+    server.add_metrics(lambda: {"openledger_rpc_subscription_events_dropped_total": subscriptions.events_dropped})
     server.on_stop(subscriptions.close)
     server.on_stop(filters.close)
     return server

@@ -354,6 +354,19 @@ class RpcServer:
             "responses_too_large": 0,
         }
         self._on_stop: list[Callable[[], None]] = []
+        self._metrics: list[Callable[[], dict[str, float]]] = [self._own_metrics]
+
+    def add_metrics(self, source: Callable[[], dict[str, float]]) -> None:
+        """Serve the figures `source` returns at GET /metrics (Prometheus text)."""
+        self._metrics.append(source)
+
+    def _own_metrics(self) -> dict[str, float]:
+        figures: dict[str, float] = {
+            f"openledger_rpc_{name}_total": value for name, value in self.stats.items()
+        }
+        figures["openledger_rpc_open_connections"] = len(self.open_connections)
+        figures["openledger_rpc_websockets"] = len(self._connections)
+        return figures
 
     def on_stop(self, callback: Callable[[], None]) -> None:
         """Call `callback` when the server stops (to unsubscribe from the node)."""
@@ -369,6 +382,7 @@ class RpcServer:
         app.router.add_route("GET", "/", self._handle_get)
         app.router.add_route("OPTIONS", "/", self._handle_options)
         app.router.add_route("GET", "/health", self._handle_health)
+        app.router.add_route("GET", "/metrics", self._handle_metrics)
         return app
 
     async def start(self, host: str, port: int) -> int:
@@ -441,6 +455,14 @@ class RpcServer:
 
     async def _handle_health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
+
+    async def _handle_metrics(self, request: web.Request) -> web.Response:
+        lines = []
+        for source in self._metrics:
+            for name, value in sorted(source().items()):
+                kind = "counter" if name.endswith("_total") else "gauge"
+                lines.append(f"# TYPE {name} {kind}\n{name} {value:g}")
+        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
     async def _handle_http(self, request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > self.limits.max_body_bytes:

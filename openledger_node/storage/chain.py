@@ -226,7 +226,7 @@ class ChainStore:
     def write_genesis(self, header: PragueBlockHeader, state: OverlayDB, l1_origin: L1Origin) -> None:
         """Write the genesis block and the L1 origin the chain starts from."""
         self._db.put(b"G", _encode_origin(l1_origin, 0), sync=True)
-        self.write_block(header, (), (), (), state, heads=HEADS)
+        self.write_block(header, (), (), (), state, heads=HEADS, tips=())
         self._db.put(b"g", bytes(header.hash), sync=True)
 
     def ensure_genesis_origin(self, l1_origin: L1Origin) -> None:

@@ -74,3 +74,28 @@ def test_accounts_prints_keys() -> None:
     result = cli("accounts")
     assert result.returncode == 0
     assert "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80" in result.stdout
+
+
+def test_data_dir_under_a_regular_file_is_a_one_line_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    run = cli("sequencer", "--config", "configs/devnet.toml", "--data-dir", str(blocker / "data"))
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        f"openledger-node sequencer: error: cannot create data directory {blocker / 'data'}: Not a directory"
+    ]
+
+
+def test_zero_block_time_is_refused_not_ignored(tmp_path: Path) -> None:
+    run = cli("sequencer", "--config", "configs/devnet.toml", "--data-dir", str(tmp_path / "data"),
+              "--block-time", "0", "--stop-after-blocks", "1")
+    assert run.returncode == 2
+    assert "chain.block_time: Input should be greater than 0" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_list_settings_come_from_the_environment(tmp_path: Path) -> None:
+    run = cli("sequencer", "--config", "configs/devnet.toml", "--data-dir", str(tmp_path / "data"),
+              "--rpc-port", "0", "--block-time", "0.1", "--stop-after-blocks", "1",
+              env={"OPENLEDGER__RPC__CORS_ORIGINS": "*", "OPENLEDGER__RPC__VHOSTS": "localhost, node.example"})
+    assert run.returncode == 0, run.stderr

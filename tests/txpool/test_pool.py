@@ -423,3 +423,44 @@ def test_concurrent_adds_and_reads() -> None:
     assert {tx_hash_of(raw) for rs in raws.values() for raw in rs} == {
         bytes(tx.hash) for tx in pool.best(0)
     }
+
+
+# --- dropped transactions are told, not silent --------------------------------------
+
+
+def test_eviction_is_logged_counted_and_remembered(caplog: pytest.LogCaptureFixture) -> None:
+    pool = make_pool(global_slots=3, global_queue=1)
+    hashes = [
+        pool.add_raw(signed(i + 1, 0, fee_cap=1000, tip=tip)) for i, tip in enumerate((6, 5, 7, 8))
+    ]
+    with caplog.at_level("INFO", logger="openledger_node.txpool.pool"):
+        new = pool.add_raw(signed(9, 0, fee_cap=1000, tip=9))
+    dropped = pool.dropped(hashes[1])
+    assert dropped is not None and dropped.sender == address(2) and dropped.nonce == 0
+    assert dropped.reason == f"evicted: the pool is full and 0x{new.hex()} pays more"
+    assert pool.dropped_from(address(2)) == [dropped]
+    assert pool.dropped_total == 1
+    assert any(r.levelname == "INFO" and hashes[1].hex() in r.getMessage() for r in caplog.records)
+    assert pool.dropped(new) is None
+
+
+def test_unaffordable_at_a_new_head_is_remembered_with_the_balance() -> None:
+    state = FakeState()
+    pool = make_pool(state)
+    pool.add_raw(signed(1, 0))
+    big = pool.add_raw(signed(1, 1, value=10**18))
+    state.balances[address(1)] = 21_000 * 100 * 3
+    pool.on_new_head(state, base_fee=0, block_gas_limit=30_000_000)
+    dropped = pool.dropped(big)
+    assert dropped is not None and dropped.reason.startswith("dropped: costs ")
+    assert f"balance is {21_000 * 100 * 3}" in dropped.reason
+
+
+def test_included_transactions_are_not_reported_as_dropped() -> None:
+    state = FakeState()
+    pool = make_pool(state)
+    included = pool.add_raw(signed(1, 0))
+    state.nonces[address(1)] = 1
+    pool.on_new_head(state, base_fee=0, block_gas_limit=30_000_000)
+    assert not pool.contains(included) and pool.dropped(included) is None
+    assert pool.dropped_total == 0
