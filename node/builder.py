@@ -19,8 +19,14 @@ from pathlib import Path
 from eth.vm.forks.prague.blocks import PragueBlockHeader
 
 from bridge.deploy import L1Deployment, load_deployment
+from bridge.l1 import L1Client
+from bridge.rollup import RollupClient
+from bridge.txmgr import TxManager, TxManagerConfig
+from node.keys import load_key
 from openledger_node.config import ChainConfig, NodeConfig
-from openledger_node.exceptions import ConfigError, GenesisMismatch
+from openledger_node.derivation.deposits import L1Deposits
+from openledger_node.derivation.l1_traversal import L1Traversal
+from openledger_node.exceptions import ConfigError, GenesisMismatch, TemporaryError
 from openledger_node.execution.env import ChainRules, base_fee_after, next_block_env
 from openledger_node.execution.genesis import (
     GenesisSpec,
@@ -30,11 +36,20 @@ from openledger_node.execution.genesis import (
 )
 from openledger_node.execution.state import StateView
 from openledger_node.execution.types import BlockEnv
-from openledger_node.primitives import addr
+from openledger_node.primitives import Wei, addr
 from openledger_node.rpc import Backend, RpcServer, build_rpc
 from openledger_node.storage import BlockAdded, ChainEvent, ChainRewound, ChainStore, OverlayDB
 from openledger_node.txpool import TxPool
-from sequencer import BlockBuilder, QueuedDeposits, SequencerDriver, StaticL1Origin
+from sequencer import (
+    BlockBuilder,
+    DepositSource,
+    FollowL1,
+    L1OriginSource,
+    QueuedDeposits,
+    SequencerDriver,
+    StaticL1Origin,
+)
+from sequencer.batcher import Batcher, BatcherConfig
 
 log = logging.getLogger("openledger.node")
 
@@ -114,7 +129,8 @@ class Sequencer:
 
     builder: BlockBuilder
     driver: SequencerDriver
-    deposits: QueuedDeposits
+    deposits: QueuedDeposits  # deposits handed in directly (dev, without an L1)
+    batcher: Batcher | None = None
 
 
 @dataclass
@@ -178,6 +194,16 @@ class Node:
     def start(self) -> None:
         if self.sequencer is not None and self.config.sequencer.enabled:
             self.sequencer.driver.start()
+        if self.sequencer is not None and self.sequencer.batcher is not None:
+            self.sequencer.batcher.start()
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The critical error that stopped a service, if one did."""
+        if self.sequencer is None:
+            return None
+        batcher = self.sequencer.batcher
+        return self.sequencer.driver.failure or (batcher.failure if batcher is not None else None)
 
     def stop(self) -> None:
         """Stop the services after their current step, then close pool and store.
@@ -186,6 +212,8 @@ class Node:
             return
         if self.sequencer is not None:
             self.sequencer.driver.stop()
+            if self.sequencer.batcher is not None:
+                self.sequencer.batcher.stop()
         for close in reversed(self._closers):
             close()
         self.pool.close()
@@ -240,12 +268,59 @@ class NodeBuilder:
         pool.on_new_head(state, base_fee_after(self.rules, head), self.rules.gas_limit)
         return pool, pool_follows_head(store, pool, self.rules)
 
-    def sequencer(self, store: ChainStore, pool: TxPool) -> Sequencer:
+    def sequencer(self, store: ChainStore, pool: TxPool, deployment: L1Deployment | None) -> Sequencer:
         config = self.config
-        deposits = QueuedDeposits()
-        builder = BlockBuilder(store, pool, self.rules, StaticL1Origin(), deposits)
+        queued = QueuedDeposits()
+        origins: L1OriginSource = StaticL1Origin()
+        deposits: DepositSource = queued
+        batcher = None
+        if config.l1.rpc_url is None:
+            log.info("no [l1] rpc_url: the sequencer keeps the genesis L1 origin, takes no L1 deposits "
+                     "and posts nothing (dev without an L1)")
+        else:
+            if deployment is None:
+                raise ConfigError("l1.deployment: required when l1.rpc_url is set (write it with `openledger-node deploy-l1`)")
+            client = L1Client(config.l1.rpc_url, timeout=config.l1.timeout, chain_id=deployment.chain_id)
+            traversal = L1Traversal(client, config.l1.confirmations)
+            origins = FollowL1(traversal, config.chain.max_sequencer_drift)
+            deposits = L1Deposits(client, addr(deployment.portal))
+            self._check_genesis_origin(store, traversal)
+            if config.batcher.enabled:
+                batcher = self.batcher(store, client, deployment)
+        builder = BlockBuilder(store, pool, self.rules, origins, deposits)
         driver = SequencerDriver(builder, config.sequencer.mode, config.chain.block_time, pool.subscribe)
-        return Sequencer(builder, driver, deposits)
+        return Sequencer(builder, driver, queued, batcher)
+
+    def _check_genesis_origin(self, store: ChainStore, traversal: L1Traversal) -> None:
+        origin, _ = store.l1_origin(store.header_by_number(0))
+        try:
+            canonical = traversal.is_canonical(origin)
+        except TemporaryError as exc:
+            log.warning("cannot check the genesis L1 origin now (%s); the sequencer will retry", exc)
+            return
+        if not canonical:
+            raise ConfigError(
+                f"chain.genesis: its L1 origin (block {origin.number}, 0x{bytes(origin.hash).hex()}) is not on the "
+                f"L1 chain at {self.config.l1.rpc_url}; make the genesis from that L1's deployment block"
+            )
+
+    def batcher(self, store: ChainStore, client: L1Client, deployment: L1Deployment) -> Batcher:
+        section = self.config.batcher
+        key = load_key(
+            "batcher", section.key_env, section.keystore, section.keystore_password_env,
+            dev_network=self.config.chain.network == "dev",
+        )
+        txmgr = TxManager(client, key, TxManagerConfig(
+            confirmations=section.confirmations,
+            resubmission_timeout=section.resubmission_timeout,
+            fee_cap_limit=Wei(section.fee_cap_gwei * 10**9),
+            receipt_poll_interval=min(self.config.l1.poll_interval, 0.5),
+        ))
+        rollup = RollupClient(client, txmgr, addr(deployment.rollup), addr(deployment.open_token))
+        return Batcher(store, rollup, self.rules.chain_id, BatcherConfig(
+            max_batch_bytes=section.max_batch_bytes, max_age=section.max_age,
+            poll_interval=self.config.l1.poll_interval,
+        ))
 
     def build(self, kind: str = "sequencer") -> Node:
         if kind not in self.KINDS:
@@ -255,7 +330,7 @@ class NodeBuilder:
         store = self.open_store()
         try:
             pool, unfollow = self.open_pool(store)
-            services = self.sequencer(store, pool)
+            services = self.sequencer(store, pool, deployment)
         except BaseException:
             store.close()
             raise

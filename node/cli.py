@@ -139,12 +139,14 @@ async def _serve(node: Any, config: NodeConfig, stop_after_blocks: int) -> int:
                 await asyncio.wait_for(stop.wait(), 0.5)
             except TimeoutError:
                 pass
-            if node.driver.failure is not None:
-                raise node.driver.failure
+            if node.failure is not None:
+                raise node.failure
             if stop_after_blocks and node.store.head("unsafe").block_number >= stop_after_blocks:
                 break
     finally:
         node.driver.stop()
+        if node.sequencer is not None and node.sequencer.batcher is not None:
+            node.sequencer.batcher.stop()  # posts what is left: a batch closes on shutdown
         if server is not None:
             await server.stop()
     return 0

@@ -37,6 +37,9 @@ class ChainConfig(Section):
     base_fee_max_change_denominator: int = Field(8, ge=1)
     elasticity_multiplier: int = Field(2, ge=1)
     min_base_fee: int = Field(0, ge=0, description="floor of the base fee, wei")
+    max_sequencer_drift: int = Field(
+        600, ge=1, description="seconds an L2 block's time may run past its L1 origin's while L1 has no next block"
+    )
 
 
 class StorageConfig(Section):
@@ -118,10 +121,30 @@ class RpcConfig(Section):
 
 
 class L1Config(Section):
-    rpc_url: str | None = Field(None, description="L1 JSON-RPC endpoint")
+    rpc_url: str | None = Field(None, description="L1 JSON-RPC endpoint; unset: no L1 (dev only)")
     deployment: Path | None = Field(
         None, description="deployment file written by `openledger-node deploy-l1` (contract addresses)"
     )
+    confirmations: int = Field(0, ge=0, le=1000, description="L1 blocks an L1 block needs on top to be used")
+    poll_interval: float = Field(1.0, gt=0, le=60, description="seconds between L1 polls")
+    timeout: float = Field(10.0, gt=0, le=300, description="seconds an L1 request may take")
+
+
+class BatcherConfig(Section):
+    """The batcher's key never comes from this file: from the environment
+    variable `key_env` names, or from an encrypted keystore file."""
+
+    enabled: bool = Field(True, description="post batches when an L1 is configured")
+    key_env: str = Field("OPENLEDGER_BATCHER_KEY", description="environment variable holding the key (hex)")
+    keystore: Path | None = Field(None, description="encrypted keystore file (geth's format)")
+    keystore_password_env: str = Field(
+        "OPENLEDGER_BATCHER_PASSWORD", description="environment variable holding the keystore's password"
+    )
+    max_batch_bytes: int = Field(100_000, ge=1_000, le=120_000, description="largest batch (one L1 transaction)")
+    max_age: float = Field(60.0, gt=0, description="seconds before a batch closes however small")
+    confirmations: int = Field(1, ge=0, le=1000, description="L1 confirmations a batch needs before it is safe")
+    resubmission_timeout: float = Field(48.0, gt=0, description="seconds before a stuck transaction is re-sent")
+    fee_cap_gwei: int = Field(1000, gt=0, description="highest L1 fee cap the batcher pays, gwei")
 
 
 class LogConfig(Section):
@@ -136,6 +159,7 @@ class NodeConfig(Section):
     sequencer: SequencerConfig = SequencerConfig()
     rpc: RpcConfig = RpcConfig()
     l1: L1Config = L1Config()
+    batcher: BatcherConfig = BatcherConfig()
     log: LogConfig = LogConfig()
 
 

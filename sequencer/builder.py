@@ -1,5 +1,6 @@
 """The block builder: the L1-info deposit, due deposits, then the pool's best
-transactions.
+transactions; and, when L1 reorganises an origin the unsafe chain uses, the
+rebuild of the unsafe blocks from there on.
 
 It derives the next block's environment with the core's `next_block_env` (the
 timestamp from its clock, the L1 origin from its `L1OriginSource`), opens the
@@ -8,6 +9,12 @@ takes transactions from the pool by effective tip (each sender's in nonce order)
 until the block is full, skipping and reporting those that fail. The sealed
 block goes to the chain store in one batch; the store announces it to whoever
 listens (the pool, RPC subscriptions, filters).
+
+Before each block the builder checks that the head's L1 origin is still on the
+canonical L1 chain. When it is not, it rewinds the unsafe chain to the last
+block whose origin is, puts the user transactions of the removed blocks back in
+the pool, and builds on the new L1 chain: their deposits are derived again from
+the new L1 blocks, so a deposit whose L1 block is gone is never credited.
 """
 
 from __future__ import annotations
@@ -17,12 +24,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from eth.abc import SignedTransactionAPI
 
 from openledger_node.exceptions import (
     FeeCapTooLow,
+    OpenLedgerError,
     GasLimitExceeded,
     InsufficientFunds,
     InvalidBlock,
@@ -31,6 +39,7 @@ from openledger_node.exceptions import (
 )
 from openledger_node.execution.block import BlockExecutor, BlockOutput, begin_block
 from openledger_node.execution.env import MAX_TIMESTAMP, ChainRules, next_block_env
+from openledger_node.execution.transactions import decode_transaction, is_deposit
 from openledger_node.execution.types import BlockEnv
 from openledger_node.storage import ChainStore, OverlayDB
 from sequencer.sources import DepositSource, L1OriginSource
@@ -50,6 +59,8 @@ class Pool(Protocol):
     """What the builder needs from the transaction pool."""
 
     def best(self, base_fee: int) -> BestTransactions: ...
+
+    def add(self, tx: Any) -> bytes: ...
 
     def remove(self, tx_hashes: Iterable[bytes], reason: str = ...) -> None: ...
 
@@ -136,6 +147,7 @@ class BlockBuilder:
         """Build, seal and store the next block on the unsafe head."""
         with self._lock:
             started = time.perf_counter()
+            self._follow_l1_reorgs()
             env = self.next_env(timestamp)
             overlay = OverlayDB(self.store.state_db)
             executor = begin_block(env, overlay)
@@ -156,6 +168,45 @@ class BlockBuilder:
             result.seconds * 1000,
         )
         return result
+
+    def _follow_l1_reorgs(self) -> None:
+        """Rewind the unsafe blocks whose L1 origin is no longer canonical."""
+        store = self.store
+        head = store.head("unsafe")
+        origin, _ = store.l1_origin(head)
+        if self.l1_origins.is_canonical(origin):
+            return
+        keep = int(head.block_number) - 1
+        checked = {bytes(origin.hash): False}
+        while keep > 0:
+            origin, _ = store.l1_origin(store.header_by_number(keep))
+            key = bytes(origin.hash)
+            if key not in checked:
+                checked[key] = self.l1_origins.is_canonical(origin)
+            if checked[key]:
+                break
+            keep -= 1
+        safe = int(store.head("safe").block_number)
+        if keep < safe:
+            log.error("L1 reorganised the origin of safe block %d: rewinding below the safe head", keep + 1)
+        removed = [store.block_by_number(n) for n in range(keep + 1, int(head.block_number) + 1)]
+        store.rewind(keep)
+        requeued = 0
+        for block in removed:
+            for raw in block.transactions:
+                tx = decode_transaction(raw)
+                if is_deposit(tx):
+                    continue  # derived again from the new L1 chain
+                try:
+                    self.pool.add(tx)
+                    requeued += 1
+                except OpenLedgerError:
+                    pass  # no longer valid on the rewound state (or already pooled)
+        log.warning(
+            "L1 reorganised the origin of L2 block %d: rebuilt the unsafe chain from block %d "
+            "(%d blocks removed, %d transactions back in the pool)",
+            keep + 1, keep + 1, len(removed), requeued,
+        )
 
     def _fill(self, executor: BlockExecutor, base_fee: int) -> list[SkippedTx]:
         skipped: list[SkippedTx] = []

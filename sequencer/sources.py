@@ -22,6 +22,11 @@ class L1OriginSource(Protocol):
         whose timestamp is not after `timestamp`."""
         ...
 
+    def is_canonical(self, origin: L1Origin) -> bool:
+        """Whether `origin` is still the L1 block at its height (False after an L1
+        reorganisation removed it)."""
+        ...
+
 
 class DepositSource(Protocol):
     def due_deposits(self, origin: L1Origin, epoch_start: bool) -> Sequence[DepositTransaction]:
@@ -36,6 +41,8 @@ class L1Blocks(Protocol):
         """The L1 block at `number` on the chain being followed (already past the
         confirmation depth), or None when there is none yet."""
         ...
+
+    def is_canonical(self, origin: L1Origin) -> bool: ...
 
 
 class NextOriginUnknown(TemporaryError):
@@ -71,10 +78,16 @@ class FollowL1:
         # allows staying: there is no other origin to take.
         return parent_origin
 
+    def is_canonical(self, origin: L1Origin) -> bool:
+        return self.l1.is_canonical(origin)
+
 
 class StaticL1Origin:
     def next_origin(self, parent_origin: L1Origin, timestamp: int) -> L1Origin:
         return parent_origin
+
+    def is_canonical(self, origin: L1Origin) -> bool:
+        return True
 
 
 class NoDeposits:

@@ -16,9 +16,9 @@ A log that does not follow this layout is refused with `InvalidDeposit`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
@@ -111,3 +111,36 @@ def l1_logs_from_web3(logs: Iterable[Mapping[str, Any]]) -> list[L1Log]:
         )
         for log in logs
     ]
+
+
+class L1LogSource(Protocol):
+    def logs(
+        self,
+        *,
+        block_hash: Hash32 | None = None,
+        address: Address | None = None,
+        topics: Sequence[Hash32 | None] = (),
+    ) -> Sequence[Any]: ...
+
+
+class L1Deposits:
+    """The deposits an epoch's first L2 block must include: the portal's
+    `TransactionDeposited` logs of the epoch's L1 origin (the sequencer's
+    `DepositSource`; a validator reads the same). Keyed by the origin's hash, so a
+    reorganised L1 block's deposits are never credited: the L2 blocks built on
+    it are rebuilt on the new L1 chain, with the new block's deposits."""
+
+    def __init__(self, source: L1LogSource, portal: Address) -> None:
+        self.source = source
+        self.portal = portal
+
+    def due_deposits(self, origin: Any, epoch_start: bool) -> list[DepositTransaction]:
+        if not epoch_start:
+            return []
+        logs = self.source.logs(block_hash=origin.hash, address=self.portal, topics=[TRANSACTION_DEPOSITED])
+        return derive_deposits(
+            (L1Log(Address(bytes(log.address)), tuple(Hash32(bytes(t)) for t in log.topics), bytes(log.data),
+                   Hash32(bytes(log.block_hash)), int(log.log_index))
+             for log in logs),
+            self.portal,
+        )

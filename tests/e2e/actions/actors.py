@@ -37,7 +37,7 @@ from openledger_node.execution.transactions import decode_transaction
 from openledger_node.execution.types import L1Origin
 from openledger_node.primitives import Hash32
 from openledger_node.storage import ChainStore, OverlayDB
-from sequencer import BlockBuilder, BuildResult, FollowL1, QueuedDeposits
+from sequencer import BlockBuilder, BuildResult, DepositSource, FollowL1, L1Blocks, QueuedDeposits
 from tests.conftest import GENESIS_PATH
 
 L1_CHAIN_ID = 900
@@ -83,6 +83,9 @@ class L1Miner:
             return None
         return self._origin(self.chain.get_canonical_block_header_by_number(number))
 
+    def is_canonical(self, origin: L1Origin) -> bool:
+        return self.block(origin.number) == origin
+
     def send(self, raw: bytes) -> None:
         """Queue a signed L1 transaction for the next block."""
         self._pending.append(raw)
@@ -120,9 +123,17 @@ def node_config(data_dir: Path, genesis: Path) -> NodeConfig:
 
 
 class Sequencer:
-    """The sequencer's parts, in process, on a clock the test moves."""
+    """The sequencer's parts, in process, on a clock the test moves. `deposits`:
+    where due deposits come from (default: a queue the test pushes to)."""
 
-    def __init__(self, data_dir: Path, genesis: Path, l1: L1Miner, max_sequencer_drift: int = 600) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        genesis: Path,
+        l1: L1Blocks,
+        max_sequencer_drift: int = 600,
+        deposits: DepositSource | None = None,
+    ) -> None:
         assembly = NodeBuilder(node_config(data_dir, genesis))
         self.rules: ChainRules = assembly.rules
         self.store = assembly.open_store()
@@ -130,7 +141,8 @@ class Sequencer:
         self.time = float(self.store.head("unsafe").timestamp)
         self.deposits = QueuedDeposits()
         self.builder = BlockBuilder(
-            self.store, self.pool, self.rules, FollowL1(l1, max_sequencer_drift), self.deposits, clock=lambda: self.time
+            self.store, self.pool, self.rules, FollowL1(l1, max_sequencer_drift), deposits or self.deposits,
+            clock=lambda: self.time,
         )
 
     def build_block(self) -> BuildResult:

@@ -1,0 +1,71 @@
+"""The rollup contracts on L1 as the sequencer's batcher uses them: views over
+`eth_call` and writes through the one transaction manager.
+
+`RollupClient` satisfies the batcher's `Rollup` interface (sequencer/batcher.py)
+and the sequencer's bond check; it is wired by the node assembly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.bindings import OPEN_TOKEN, ROLLUP
+from bridge.l1 import L1Client, Receipt
+from bridge.txmgr import TxCandidate, TxManager
+from openledger_node.primitives import Address
+
+
+@dataclass(frozen=True)
+class PostedBatch:
+    index: int
+    first_block: int
+    last_block: int
+    output_root: bytes
+    data_hash: bytes
+
+
+class RollupClient:
+    def __init__(self, client: L1Client, txmgr: TxManager, rollup: Address, token: Address) -> None:
+        self.client = client
+        self.txmgr = txmgr
+        self.rollup = rollup
+        self.token = token
+
+    def _view(self, binding: Any, address: Address, name: str, *args: Any) -> Any:
+        return binding.decode_result(name, self.client.call(address, binding.encode(name, *args)))
+
+    # --- views -------------------------------------------------------------------
+
+    def next_batch_index(self) -> int:
+        return int(self._view(ROLLUP, self.rollup, "nextBatchIndex"))
+
+    def batch(self, index: int) -> PostedBatch:
+        raw = self._view(ROLLUP, self.rollup, "getBatch", index)
+        return PostedBatch(
+            index, int(raw["firstBlock"]), int(raw["lastBlock"]), bytes(raw["outputRoot"]), bytes(raw["dataHash"])
+        )
+
+    def last_posted_block(self) -> tuple[int, int]:
+        """(next batch index, the last L2 block the batches on L1 cover; 0 for none)."""
+        index = self.next_batch_index()
+        return index, (self.batch(index - 1).last_block if index else 0)
+
+    def finalized_output_count(self) -> int:
+        return int(self._view(ROLLUP, self.rollup, "finalizedOutputCount"))
+
+    def sequencer_bond(self, account: Address) -> tuple[int, int]:
+        """(the account's bond, the minimum bond)."""
+        return (int(self._view(ROLLUP, self.rollup, "sequencerBond", account)),
+                int(self._view(ROLLUP, self.rollup, "minSequencerBond")))
+
+    # --- writes ------------------------------------------------------------------
+
+    def submit_batch(self, index: int, first: int, last: int, output_root: bytes, data: bytes) -> Receipt:
+        """Post a batch and wait for its confirmations (the transaction manager's)."""
+        return self.txmgr.send(TxCandidate(self.rollup, ROLLUP.encode("submitBatch", index, first, last, output_root, data)))
+
+    def deposit_bond(self, amount: int) -> None:
+        """Approve and deposit `amount` OPEN of the sender's as its sequencer bond."""
+        self.txmgr.send(TxCandidate(self.token, OPEN_TOKEN.encode("approve", self.rollup, amount)))
+        self.txmgr.send(TxCandidate(self.rollup, ROLLUP.encode("depositSequencerBond", amount)))

@@ -1,0 +1,112 @@
+"""An L1 for the rollup's actor tests: a real Ethereum node (anvil) with the
+rollup's L1 contracts deployed by the project's own deployment, driven block by
+block by the test (`mine`, `reorg`, `snapshot`/`revert`), with users that
+deposit OPEN through the portal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+
+from bridge.bindings import OPEN_TOKEN, PORTAL
+from bridge.deploy import DeployConfig, L1Deployment, RollupParams, deploy_l1, write_deployment
+from bridge.l1 import L1Client, Receipt
+from bridge.rollup import RollupClient
+from bridge.txmgr import TxCandidate, TxManager, TxManagerConfig
+from openledger_node.derivation.l1_traversal import origin_of
+from openledger_node.execution.genesis import dev_private_keys
+from openledger_node.execution.types import L1Origin
+from openledger_node.primitives import OPEN, Address, addr
+from tests.anvil import start_anvil, stop_anvil
+from tests.conftest import GENESIS_PATH
+
+L1_CHAIN_ID = 900
+CHALLENGE_WINDOW = 3_600
+FAST = TxManagerConfig(confirmations=1, receipt_poll_interval=0.02, resubmission_timeout=30, send_timeout=60)
+
+
+class AnvilL1:
+    """anvil with OpenToken, OpenLedgerRollup and OpenLedgerPortal deployed; the
+    deployer (dev key 0) is the sequencer, bonded, and holds the OPEN supply."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.process, self.url = start_anvil(tmp_path / "anvil.log", ["--chain-id", str(L1_CHAIN_ID)])
+        self.client = L1Client(self.url, chain_id=L1_CHAIN_ID)
+        self.keys = dev_private_keys()
+        deployer = Account.from_key(self.keys[0]).address
+        self.deployment: L1Deployment = deploy_l1(
+            self.client, self.keys[0],
+            DeployConfig(sequencer=deployer, admin=deployer, treasury=deployer, token_holder=deployer,
+                         rollup=RollupParams(challengeWindow=CHALLENGE_WINDOW)),
+            FAST,
+        )
+        self.deployment_path = tmp_path / "deployment.json"
+        write_deployment(self.deployment_path, self.deployment)
+        self.sequencer_txmgr = TxManager(self.client, self.keys[0], FAST)
+        self.rollup = RollupClient(
+            self.client, self.sequencer_txmgr, addr(self.deployment.rollup), addr(self.deployment.open_token)
+        )
+        bond, minimum = self.rollup.sequencer_bond(addr(deployer))
+        self.rollup.deposit_bond(minimum - bond)
+        self.genesis_block = self.block(self.deployment.deployed_at_block)
+
+    def close(self) -> None:
+        self.sequencer_txmgr.close()
+        stop_anvil(self.process)
+
+    # --- chain ---------------------------------------------------------------------
+
+    def rpc(self, method: str, *params: Any) -> Any:
+        return self.client.request(method, list(params))
+
+    def block(self, at: int | str = "latest") -> L1Origin:
+        block = self.client.block(at)  # type: ignore[arg-type]
+        assert block is not None, at
+        return origin_of(block)
+
+    @property
+    def head(self) -> L1Origin:
+        return self.block("latest")
+
+    def mine(self, seconds: int = 12) -> L1Origin:
+        self.rpc("evm_mine", self.head.timestamp + seconds)
+        return self.head
+
+    def reorg(self, depth: int) -> None:
+        """Replace the last `depth` blocks with empty ones (anvil_reorg): their
+        transactions are gone."""
+        self.rpc("anvil_reorg", depth, [])
+
+    def write_l2_genesis(self, path: Path) -> Path:
+        """The devnet genesis anchored on the deployment's L1 block."""
+        spec = json.loads(GENESIS_PATH.read_text())
+        origin = self.genesis_block
+        spec["timestamp"] = hex(origin.timestamp)
+        spec["l1"] = {"number": origin.number, "timestamp": origin.timestamp, "baseFee": origin.base_fee,
+                      "hash": "0x" + origin.hash.hex()}
+        path.write_text(json.dumps(spec))
+        return path
+
+    # --- users -----------------------------------------------------------------------
+
+    def fund(self, account: str, amount: int) -> None:
+        """Send OPEN from the supply holder to `account`."""
+        self.sequencer_txmgr.send(TxCandidate(
+            addr(self.deployment.open_token), OPEN_TOKEN.encode("transfer", addr(account), amount)))
+
+    def deposit(self, key: bytes, to: Address, amount: int, gas_limit: int = 100_000, data: bytes = b"") -> Receipt:
+        """Approve and deposit `amount` OPEN for `to` on L2 (two L1 transactions)."""
+        txmgr = TxManager(self.client, key, FAST)
+        try:
+            txmgr.send(TxCandidate(addr(self.deployment.open_token),
+                                   OPEN_TOKEN.encode("approve", addr(self.deployment.portal), amount)))
+            return txmgr.send(TxCandidate(addr(self.deployment.portal),
+                                          PORTAL.encode("depositOPEN", to, amount, gas_limit, data)))
+        finally:
+            txmgr.close()
+
+
+__all__ = ["OPEN", "AnvilL1"]

@@ -1,0 +1,265 @@
+"""The rollup's L1 side, step by step: an L1 node (anvil) with the rollup's
+contracts, a sequencer that follows it, takes its deposits and posts batches,
+and a replica that re-executes what the sequencer sealed.
+
+Every step is a call (the L1 mines when told; the sequencer's clock moves 2 s
+a block), so each assertion sees exactly what the steps before it made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_hash.auto import keccak
+
+from openledger_node.codec import decode_batch
+from openledger_node.derivation.deposits import L1Deposits
+from openledger_node.derivation.l1_traversal import L1Traversal
+from openledger_node.execution.state import StateView
+from openledger_node.primitives import OPEN, WOPEN_ADDRESS, addr
+from sequencer.batcher import Batcher, BatcherConfig
+from tests.e2e.actions.actors import Replica, Sequencer, User
+from tests.e2e.actions.l1 import CHALLENGE_WINDOW, AnvilL1
+
+DEPOSITOR_KEY_INDEX = 1
+
+
+@pytest.fixture(scope="module")
+def l1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilL1]:
+    chain = AnvilL1(tmp_path_factory.mktemp("anvil-l1"))
+    depositor = Account.from_key(chain.keys[DEPOSITOR_KEY_INDEX]).address
+    chain.fund(depositor, 1_000 * OPEN)
+    chain.mine()
+    yield chain
+    chain.close()
+
+
+@pytest.fixture()
+def fresh_l1(l1: AnvilL1) -> Iterator[AnvilL1]:
+    """The module's L1, put back as it was after each test."""
+    snapshot = l1.rpc("evm_snapshot")
+    yield l1
+    l1.rpc("evm_revert", snapshot)
+
+
+@pytest.fixture()
+def genesis(tmp_path: Path, l1: AnvilL1) -> Path:
+    return l1.write_l2_genesis(tmp_path / "genesis.json")
+
+
+@pytest.fixture()
+def sequencer(tmp_path: Path, genesis: Path, fresh_l1: AnvilL1) -> Iterator[Sequencer]:
+    traversal = L1Traversal(fresh_l1.client)
+    deposits = L1Deposits(fresh_l1.client, addr(fresh_l1.deployment.portal))
+    actor = Sequencer(tmp_path / "sequencer", genesis, traversal, deposits=deposits)
+    yield actor
+    actor.close()
+
+
+@pytest.fixture()
+def replica(tmp_path: Path, genesis: Path, sequencer: Sequencer) -> Iterator[Replica]:
+    actor = Replica(tmp_path / "replica", genesis, sequencer.rules)
+    yield actor
+    actor.close()
+
+
+def build_until_origin(sequencer: Sequencer, number: int, limit: int = 400) -> int:
+    """Seal L2 blocks until one has L1 origin `number`; returns that L2 block."""
+    for _ in range(limit):
+        block = sequencer.build_block().block
+        if sequencer.l1_origin()[0].number >= number:
+            return int(block.header.block_number)
+    raise AssertionError(f"no L2 block reached L1 origin {number} in {limit} blocks")
+
+
+def depositor(l1: AnvilL1) -> bytes:
+    return l1.keys[DEPOSITOR_KEY_INDEX]
+
+
+def balance(sequencer: Sequencer, address: bytes, number: int | None = None) -> int:
+    header = sequencer.head if number is None else sequencer.store.header_by_number(number)
+    return StateView(sequencer.store.state_db, bytes(header.state_root)).get_balance(address)
+
+
+# --- deposits -----------------------------------------------------------------------
+
+
+def test_deposit_is_credited_once_at_its_epoch(fresh_l1: AnvilL1, sequencer: Sequencer, replica: Replica) -> None:
+    to = b"\x51" * 20
+    receipt = fresh_l1.deposit(depositor(fresh_l1), to, 10 * OPEN)
+    fresh_l1.mine()
+    epoch_start = build_until_origin(sequencer, receipt.block_number)
+    assert sequencer.l1_origin(epoch_start) == (fresh_l1.block(receipt.block_number), 0)
+    assert balance(sequencer, to, epoch_start - 1) == 0
+    assert balance(sequencer, to, epoch_start) == 10 * OPEN
+    # The deposit is the first transaction after the L1-info deposit of its epoch's first block.
+    stored = sequencer.store.block_by_number(epoch_start)
+    assert stored.transactions[1][:1] == b"\x7e"
+    for _ in range(12):  # the rest of the epoch and the next: never again
+        sequencer.build_block()
+    fresh_l1.mine()
+    build_until_origin(sequencer, fresh_l1.head.number)
+    assert balance(sequencer, to) == 10 * OPEN
+    replica.sync(sequencer)
+    assert replica.store.head("unsafe").hash == sequencer.head.hash
+
+
+def test_deposit_with_data_calls_a_contract(fresh_l1: AnvilL1, sequencer: Sequencer) -> None:
+    sender = Account.from_key(depositor(fresh_l1)).address
+    receipt = fresh_l1.deposit(depositor(fresh_l1), WOPEN_ADDRESS, 3 * OPEN, 200_000, keccak(b"deposit()")[:4])
+    epoch_start = build_until_origin(sequencer, receipt.block_number)
+    user = User(depositor(fresh_l1), sequencer)
+    # WOPEN.deposit() wrapped the deposited value for the L1 sender.
+    data = keccak(b"balanceOf(address)")[:4] + bytes(12) + addr(sender)
+    from openledger_node.execution.simulate import CallRequest, Simulator
+
+    header = sequencer.store.header_by_number(epoch_start)
+    out = Simulator(sequencer.store.state_db, sequencer.rules.chain_id, header).call(
+        CallRequest(sender=None, to=WOPEN_ADDRESS, gas=None, gas_price=None, max_fee_per_gas=None,
+                    max_priority_fee_per_gas=None, value=0, data=data, nonce=None, access_list=())
+    )
+    assert int.from_bytes(out.output_or_raise(), "big") == 3 * OPEN
+    assert user.address == addr(sender)
+
+
+def test_deposit_that_reverts_keeps_its_mint(fresh_l1: AnvilL1, sequencer: Sequencer) -> None:
+    sender = addr(Account.from_key(depositor(fresh_l1)).address)
+    reverting = b"\x42" + bytes(18) + b"\x15"  # the L1Block predeploy refuses anyone but the depositor account
+    receipt = fresh_l1.deposit(depositor(fresh_l1), reverting, 4 * OPEN, 100_000, b"\x01\x02")
+    epoch_start = build_until_origin(sequencer, receipt.block_number)
+    block = sequencer.store.block_by_number(epoch_start)
+    deposit_receipt = sequencer.store.receipts(block.hash)[1]
+    assert deposit_receipt.status == 0
+    # The value never moved; the mint stays with the L1 sender's L2 account.
+    minted = balance(sequencer, sender, epoch_start) - balance(sequencer, sender, epoch_start - 1)
+    assert minted == 4 * OPEN
+
+
+# --- L1 reorganisations -------------------------------------------------------------
+
+
+def test_reorg_that_removes_a_deposit_uncredits_it(fresh_l1: AnvilL1, sequencer: Sequencer, users_of: Any) -> None:
+    to = b"\x52" * 20
+    receipt = fresh_l1.deposit(depositor(fresh_l1), to, 7 * OPEN)
+    epoch_start = build_until_origin(sequencer, receipt.block_number)
+    alice = users_of(sequencer)[0]
+    transfer = alice.send(b"\x99" * 20, value=1)
+    sequencer.build_block()
+    assert balance(sequencer, to) == 7 * OPEN
+    assert sequencer.store.tx_location(transfer) is not None
+    # L1 drops the deposit's block (and the approval's) and grows past it.
+    depth = fresh_l1.head.number - receipt.block_number + 2
+    fresh_l1.reorg(depth)
+    fresh_l1.mine()
+    sequencer.build_block()  # notices, rewinds the unsafe chain, rebuilds on the new L1
+    assert int(sequencer.head.block_number) <= epoch_start
+    build_until_origin(sequencer, fresh_l1.head.number)
+    assert balance(sequencer, to) == 0
+    # The user's transfer went back to the pool and into a rebuilt block.
+    for _ in range(3):
+        sequencer.build_block()
+    assert sequencer.store.tx_location(transfer) is not None
+
+
+def test_reorg_that_reincludes_a_deposit_credits_it_once(fresh_l1: AnvilL1, sequencer: Sequencer) -> None:
+    to = b"\x53" * 20
+    snapshot = fresh_l1.rpc("evm_snapshot")
+    first = fresh_l1.deposit(depositor(fresh_l1), to, 5 * OPEN)
+    build_until_origin(sequencer, first.block_number)
+    assert balance(sequencer, to) == 5 * OPEN
+    # L1 goes back before the deposit, and the same deposit lands in another block.
+    fresh_l1.rpc("evm_revert", snapshot)
+    fresh_l1.mine(seconds=30)
+    again = fresh_l1.deposit(depositor(fresh_l1), to, 5 * OPEN)
+    assert again.block_hash != first.block_hash
+    fresh_l1.mine()
+    build_until_origin(sequencer, fresh_l1.head.number)
+    assert balance(sequencer, to) == 5 * OPEN
+
+
+# --- batches and the safe and finalized heads -----------------------------------------------
+
+
+def batcher_for(l1: AnvilL1, sequencer: Sequencer, **config: Any) -> Batcher:
+    return Batcher(sequencer.store, l1.rollup, sequencer.rules.chain_id, BatcherConfig(**config),
+                   clock=lambda: sequencer.time)
+
+
+def test_batches_are_posted_and_the_heads_follow_l1(fresh_l1: AnvilL1, sequencer: Sequencer, users_of: Any) -> None:
+    alice = users_of(sequencer)[0]
+    sent = [alice.send(b"\x98" * 20, value=i + 1) for i in range(5)]
+    for _ in range(6):
+        sequencer.build_block()
+    batcher = batcher_for(fresh_l1, sequencer, max_age=3600)
+    assert batcher.step() is None  # small and young: not due yet
+    posted = batcher.step(flush=True)
+    assert posted is not None and (posted.index, posted.first, posted.last) == (0, 1, 6)
+    assert posted.transactions == 5
+    assert sequencer.store.head("safe").hash == sequencer.store.header_by_number(6).hash
+    on_l1 = fresh_l1.rollup.batch(0)
+    assert (on_l1.first_block, on_l1.last_block) == (1, 6)
+    # What L1 holds is the batch of these blocks: its calldata decodes to their transactions.
+    tx = fresh_l1.rpc("eth_getTransactionByHash", "0x" + batcher_tx_hash(fresh_l1).hex())
+    batch_data = _submit_batch_data(bytes.fromhex(tx["input"][2:]))
+    assert keccak(batch_data) == on_l1.data_hash
+    batch = decode_batch(batch_data, sequencer.rules.chain_id)
+    assert [b.number for b in batch.blocks] == list(range(1, 7))
+    assert [bytes(keccak(raw)) for b in batch.blocks for raw in b.transactions] == sent
+    # Final once the challenge window has passed.
+    assert sequencer.store.head("finalized").block_number == 0
+    fresh_l1.mine(seconds=CHALLENGE_WINDOW + 1)
+    batcher.step()
+    assert sequencer.store.head("finalized").hash == sequencer.store.header_by_number(6).hash
+
+
+def test_batches_close_on_age(fresh_l1: AnvilL1, sequencer: Sequencer) -> None:
+    sequencer.build_block()
+    batcher = batcher_for(fresh_l1, sequencer, max_age=10)
+    assert batcher.step() is None
+    for _ in range(5):  # 10 s of L2 time later the oldest block is 10 s old
+        sequencer.build_block()
+    posted = batcher.step()
+    assert posted is not None and posted.first == 1
+
+
+def test_a_restarted_batcher_continues_from_l1_without_gap_or_duplicate(
+    fresh_l1: AnvilL1, sequencer: Sequencer
+) -> None:
+    for _ in range(3):
+        sequencer.build_block()
+    first = batcher_for(fresh_l1, sequencer).step(flush=True)
+    for _ in range(3):
+        sequencer.build_block()
+    # A new process: nothing local but the chain store; L1 says where to go on.
+    second = batcher_for(fresh_l1, sequencer).step(flush=True)
+    assert first is not None and second is not None
+    assert (second.index, second.first) == (first.index + 1, first.last + 1)
+    # Nothing new: a third step posts nothing.
+    assert batcher_for(fresh_l1, sequencer).step(flush=True) is None
+    assert fresh_l1.rollup.next_batch_index() == 2
+
+
+def batcher_tx_hash(l1: AnvilL1) -> bytes:
+    from bridge.bindings import ROLLUP
+
+    topic = ROLLUP.event("BatchSubmitted").topic
+    (log,) = l1.client.logs(from_block=0, to_block="latest", address=addr(l1.deployment.rollup), topics=[topic])[-1:]
+    return bytes(log.transaction_hash)
+
+
+def _submit_batch_data(calldata: bytes) -> bytes:
+    from eth_abi.abi import decode
+
+    _, _, _, _, data = decode(["uint256", "uint64", "uint64", "bytes32", "bytes"], calldata[4:])
+    return bytes(data)
+
+
+@pytest.fixture()
+def users_of() -> Any:
+    from openledger_node.execution.genesis import dev_private_keys
+
+    return lambda sequencer: [User(key, sequencer) for key in dev_private_keys()[:3]]
