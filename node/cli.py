@@ -185,7 +185,44 @@ def cmd_deploy_l1(args: argparse.Namespace) -> int:
         f"OpenToken {deployment.open_token}, OpenLedgerRollup {deployment.rollup}, "
         f"OpenLedgerPortal {deployment.portal}; wrote {args.out}"
     )
+    if args.bond:
+        _bond_sequencer(args.l1_rpc, key, deployment)
+    if args.genesis_out is not None:
+        _write_anchored_genesis(args, deployment)
     return 0
+
+
+def _bond_sequencer(l1_rpc: str, key: str, deployment: Any) -> None:
+    """Deposit the minimum sequencer bond from the deployer, who must be the
+    sequencer and hold OPEN (a dev deployment)."""
+    from bridge.l1 import L1Client
+    from bridge.rollup import RollupClient
+    from bridge.txmgr import TxManager
+    from openledger_node.primitives import addr
+
+    client = L1Client(l1_rpc, timeout=60)
+    txmgr = TxManager(client, key)
+    try:
+        rollup = RollupClient(client, txmgr, addr(deployment.rollup), addr(deployment.open_token))
+        bond, minimum = rollup.sequencer_bond(txmgr.address)
+        if bond < minimum:
+            rollup.deposit_bond(minimum - bond)
+        print(f"sequencer 0x{bytes(txmgr.address).hex()} bonded with {max(bond, minimum) / 10**18:g} OPEN")
+    finally:
+        txmgr.close()
+
+
+def _write_anchored_genesis(args: argparse.Namespace, deployment: Any) -> None:
+    from bridge.l1 import L1Client
+    from openledger_node.derivation.l1_traversal import origin_of
+    from openledger_node.execution.genesis import anchor_genesis
+
+    block = L1Client(args.l1_rpc, timeout=60).block(deployment.deployed_at_block)
+    if block is None:
+        raise ConfigError(f"deploy-l1: L1 block {deployment.deployed_at_block} is gone")
+    template = args.genesis_template or _config(argparse.Namespace(config=None)).chain.genesis
+    out = anchor_genesis(template, origin_of(block), args.genesis_out)
+    print(f"wrote the L2 genesis anchored on L1 block {block.number} to {out}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -218,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_dep.add_argument("--admin", help="admin of the contracts, a timelock in production (default: the deployer)")
     p_dep.add_argument("--treasury", help="treasury address (default: the deployer)")
     p_dep.add_argument("--token-holder", help="receives the OPEN supply (default: the deployer)")
+    p_dep.add_argument("--bond", action="store_true",
+                       help="deposit the minimum sequencer bond from the deployer (it must be the sequencer)")
+    p_dep.add_argument("--genesis-out", type=Path, default=None,
+                       help="also write the L2 genesis anchored on the deployment's L1 block")
+    p_dep.add_argument("--genesis-template", type=Path, default=None,
+                       help="genesis to anchor (default: the config's chain.genesis)")
     p_dep.set_defaults(func=cmd_deploy_l1)
 
     p_acc = sub.add_parser("accounts", help="print the funded dev accounts and their keys")

@@ -210,6 +210,26 @@ def load_genesis(path: Path) -> GenesisSpec:
     return spec
 
 
+def anchor_genesis(template: Path, origin: L1Origin, out: Path) -> Path:
+    """Write `template` with its L1 origin set to `origin` and its time to the
+    origin's: the genesis of a rollup that starts from that L1 block (the block
+    of the L1 deployment, so that no deposit before it counts)."""
+    try:
+        data = json.loads(Path(template).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"genesis template {template}: {exc}") from exc
+    data["timestamp"] = hex(origin.timestamp)
+    data["l1"] = {
+        "number": origin.number, "timestamp": origin.timestamp, "baseFee": origin.base_fee,
+        "hash": "0x" + bytes(origin.hash).hex(),
+    }
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    load_genesis(out)  # the result must load: say so now rather than at start
+    return out
+
+
 def check_dev_accounts(spec: GenesisSpec, network: str) -> None:
     """Refuse a non-dev network that funds the publicly known test-mnemonic keys."""
     if network == "dev":

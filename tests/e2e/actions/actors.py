@@ -17,7 +17,6 @@ sleeps, no subprocesses, so a test reads as the sequence of events it checks.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, cast
 
@@ -31,7 +30,7 @@ from node.builder import NodeBuilder
 from openledger_node.config import NodeConfig, load_config
 from openledger_node.execution.block import Block, BlockOutput, apply_block
 from openledger_node.execution.env import ChainRules
-from openledger_node.execution.genesis import build_genesis, load_genesis
+from openledger_node.execution.genesis import anchor_genesis, build_genesis, load_genesis
 from openledger_node.execution.state import StateView
 from openledger_node.execution.transactions import decode_transaction
 from openledger_node.execution.types import L1Origin
@@ -103,11 +102,7 @@ class L1Miner:
 
 def write_genesis(path: Path, l1: L1Origin) -> Path:
     """The devnet genesis, anchored on the L1 miner's block `l1`."""
-    spec = json.loads(GENESIS_PATH.read_text())
-    spec["timestamp"] = hex(l1.timestamp)
-    spec["l1"] = {"number": l1.number, "timestamp": l1.timestamp, "baseFee": l1.base_fee, "hash": "0x" + l1.hash.hex()}
-    path.write_text(json.dumps(spec))
-    return path
+    return anchor_genesis(GENESIS_PATH, l1, path)
 
 
 def node_config(data_dir: Path, genesis: Path) -> NodeConfig:

@@ -5,7 +5,6 @@ deposit OPEN through the portal."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from bridge.l1 import L1Client, Receipt
 from bridge.rollup import RollupClient
 from bridge.txmgr import TxCandidate, TxManager, TxManagerConfig
 from openledger_node.derivation.l1_traversal import origin_of
-from openledger_node.execution.genesis import dev_private_keys
+from openledger_node.execution.genesis import anchor_genesis, dev_private_keys
 from openledger_node.execution.types import L1Origin
 from openledger_node.primitives import OPEN, Address, addr
 from tests.anvil import start_anvil, stop_anvil
@@ -82,13 +81,7 @@ class AnvilL1:
 
     def write_l2_genesis(self, path: Path) -> Path:
         """The devnet genesis anchored on the deployment's L1 block."""
-        spec = json.loads(GENESIS_PATH.read_text())
-        origin = self.genesis_block
-        spec["timestamp"] = hex(origin.timestamp)
-        spec["l1"] = {"number": origin.number, "timestamp": origin.timestamp, "baseFee": origin.base_fee,
-                      "hash": "0x" + origin.hash.hex()}
-        path.write_text(json.dumps(spec))
-        return path
+        return anchor_genesis(GENESIS_PATH, self.genesis_block, path)
 
     # --- users -----------------------------------------------------------------------
 
