@@ -263,3 +263,18 @@ def users_of() -> Any:
     from openledger_node.execution.genesis import dev_private_keys
 
     return lambda sequencer: [User(key, sequencer) for key in dev_private_keys()[:3]]
+
+
+def test_a_genesis_not_anchored_on_this_l1_is_refused(tmp_path: Path, l1: AnvilL1) -> None:
+    from node import Node
+    from openledger_node.config import load_config
+    from openledger_node.exceptions import ConfigError
+    from tests.conftest import GENESIS_PATH
+
+    config = load_config(None, environ={}, overrides={
+        "chain": {"genesis": str(GENESIS_PATH)},  # L1 origin 0x00..., block 0: not this L1's
+        "storage": {"data_dir": str(tmp_path / "data")},
+        "l1": {"rpc_url": l1.url, "deployment": str(l1.deployment_path)},
+    })
+    with pytest.raises(ConfigError, match=r"^chain\.genesis: its L1 origin \(block 0, 0x0000"):
+        Node.open(config)
