@@ -301,3 +301,15 @@ class InvalidDeposit(OpenLedgerError):
         self.log_index = log_index
         self.reason = reason
         super().__init__(f"invalid deposit in L1 log {log_index}: {reason}")
+
+
+# --- batches (openledger_node/codec, docs/protocol.md) ----------------------------
+
+
+class BatchDecodeError(InvalidBlock):
+    """Bytes posted to L1 that are not a well-formed batch or frame set: the
+    derivation drops them (they carry no blocks), whoever posted them."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"invalid batch: {reason}")
