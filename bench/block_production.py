@@ -33,20 +33,9 @@ from eth.chains.base import MiningChain  # noqa: E402
 from eth.db.atomic import AtomicDB  # noqa: E402
 from eth.vm.forks.prague import PragueVM  # noqa: E402
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder  # noqa: E402
-from eth_abi import encode as abi_encode  # noqa: E402
-from eth_account import Account  # noqa: E402
-from eth_hash.auto import keccak  # noqa: E402
-
-from contracts import load_artifact  # noqa: E402
-from openledger_node.config import load_config  # noqa: E402
+from bench.workloads import CHAIN_ID, GAS_LIMIT, dev_node_config, token_workload, transfer_workload  # noqa: E402
 from openledger_node.execution.genesis import DEV_ACCOUNTS, dev_private_keys  # noqa: E402
 from node import Node  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-CHAIN_ID = 161299
-GAS_LIMIT = 30_000_000
-FEE_CAP = 50 * 10**9
-TIP = 10**8
 
 
 @dataclass
@@ -63,44 +52,6 @@ class Run:
     @property
     def mgas(self) -> float:
         return self.gas / self.seconds / 1e6
-
-
-def sign(key: bytes, nonce: int, **fields: object) -> bytes:
-    tx = {
-        "type": 2,
-        "chainId": CHAIN_ID,
-        "nonce": nonce,
-        "maxFeePerGas": FEE_CAP,
-        "maxPriorityFeePerGas": TIP,
-        "gas": 21_000,
-        "value": 1,
-    }
-    tx.update(fields)
-    return bytes(Account.from_key(key).sign_transaction(tx).raw_transaction)
-
-
-def transfer_workload(keys: list[bytes], count: int) -> tuple[list[bytes], list[bytes]]:
-    """(setup txs, measured txs): value transfers round-robin over the dev accounts."""
-    txs = []
-    for i in range(count):
-        sender = i % len(keys)
-        txs.append(sign(keys[sender], i // len(keys), to=os.urandom(20), value=10**12 + i))
-    return [], txs
-
-
-def token_workload(keys: list[bytes], count: int) -> tuple[list[bytes], list[bytes]]:
-    """(setup, measured): deploy an OpenZeppelin ERC-20 from each sender, then transfers."""
-    artifact = load_artifact("TestToken")
-    code = artifact.bytecode + abi_encode(["uint256"], [10**30])
-    setup = [sign(k, 0, to=b"", gas=2_000_000, value=0, data=code) for k in keys]
-    tokens = [keccak(b"\xd6\x94" + a + b"\x80")[12:] for a in DEV_ACCOUNTS[: len(keys)]]
-    selector = keccak(b"transfer(address,uint256)")[:4]
-    txs = []
-    for i in range(count):
-        sender = i % len(keys)
-        data = selector + abi_encode(["address", "uint256"], [os.urandom(20), 1000 + i])
-        txs.append(sign(keys[sender], 1 + i // len(keys), to=tokens[sender], gas=80_000, value=0, data=data))
-    return setup, txs
 
 
 def measure(fn: Callable[[], int], txs: int) -> Run:
@@ -121,17 +72,7 @@ def in_child(fn: Callable[..., Run], *args: object) -> Run:
 
 def run_ours(setup: list[bytes], txs: list[bytes], block_size: int) -> Run:
     with tempfile.TemporaryDirectory() as data_dir:
-        config = load_config(
-            None,
-            environ={},
-            overrides={
-                "chain": {"genesis": str(REPO / "configs" / "genesis-devnet.json"), "gas_limit": GAS_LIMIT},
-                "storage": {"data_dir": data_dir},
-                "txpool": {"global_slots": 100_000, "account_slots": 100_000,
-                           "global_queue": 100_000, "account_queue": 100_000},
-            },
-        )
-        node = Node.open(config)
+        node = Node.open(dev_node_config(data_dir))
         try:
             for raw in setup:
                 node.pool.add_raw(raw)
