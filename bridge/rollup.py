@@ -10,10 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from eth_abi.abi import decode as abi_decode
+from eth_abi.exceptions import DecodingError
+
 from bridge.bindings import OPEN_TOKEN, ROLLUP
 from bridge.l1 import L1Client, Receipt
 from bridge.txmgr import TxCandidate, TxManager
+from openledger_node.derivation.batches import PostedBatch as PostedBatchData
 from openledger_node.primitives import Address
+
+SUBMIT_BATCH_ARGS = ["uint256", "uint64", "uint64", "bytes32", "bytes"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,35 @@ class RollupClient:
         """(the account's bond, the minimum bond)."""
         return (int(self._view(ROLLUP, self.rollup, "sequencerBond", account)),
                 int(self._view(ROLLUP, self.rollup, "minSequencerBond")))
+
+    def posted_batches(self, from_l1_block: int, to_l1_block: int) -> list[PostedBatchData]:
+        """Every batch posted in L1 blocks [from, to], in L1 order, with the data
+        its transaction carried (the derivation's `BatchSource`)."""
+        topic = ROLLUP.event("BatchSubmitted").topic
+        logs = self.client.logs(from_block=from_l1_block, to_block=to_l1_block, address=self.rollup, topics=[topic])
+        out = []
+        for log in logs:
+            event = ROLLUP.decode_log(log)
+            if event is None:
+                continue
+            tx = self.client.request("eth_getTransactionByHash", ["0x" + bytes(log.transaction_hash).hex()])
+            calldata = bytes.fromhex(str(tx["input"])[2:])
+            data = b""
+            if calldata[:4] == ROLLUP.function("submitBatch").selector:
+                try:
+                    data = bytes(abi_decode(SUBMIT_BATCH_ARGS, calldata[4:])[4])
+                except (DecodingError, ValueError, IndexError):  # the hash check refuses it downstream
+                    data = b""
+            out.append(PostedBatchData(
+                index=int(event.args["batchIndex"]),
+                first_block=int(event.args["firstBlock"]),
+                last_block=int(event.args["lastBlock"]),
+                output_root=bytes(event.args["outputRoot"]),
+                data_hash=bytes(event.args["dataHash"]),
+                data=data,
+                l1_block=int(log.block_number),
+            ))
+        return out
 
     # --- writes ------------------------------------------------------------------
 

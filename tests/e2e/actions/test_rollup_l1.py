@@ -278,3 +278,119 @@ def test_a_genesis_not_anchored_on_this_l1_is_refused(tmp_path: Path, l1: AnvilL
     })
     with pytest.raises(ConfigError, match=r"^chain\.genesis: its L1 origin \(block 0, 0x0000"):
         Node.open(config)
+
+
+# --- derivation: the chain from L1 alone --------------------------------------------------
+
+
+def derivation_for(l1: AnvilL1, genesis: Path, data_dir: Path) -> Any:
+    from node.builder import chain_rules
+    from openledger_node.config import load_config
+    from openledger_node.derivation.pipeline import Derivation
+    from openledger_node.execution.genesis import build_genesis, load_genesis
+    from openledger_node.storage import ChainStore, OverlayDB
+
+    spec = load_genesis(genesis)
+    store = ChainStore(data_dir)
+    overlay = OverlayDB(store.state_db)
+    store.write_genesis(build_genesis(spec, overlay), overlay, spec.l1_origin)
+    config = load_config(None, environ={}, overrides={"chain": {"genesis": str(genesis)}})
+    rules = chain_rules(config.chain, config.sequencer.fee_recipient)
+    return Derivation(
+        rules, store, L1Traversal(l1.client), l1.rollup, L1Deposits(l1.client, addr(l1.deployment.portal)),
+        config.chain.max_sequencer_drift, l1.deployment.deployed_at_block,
+    )
+
+
+def test_a_fresh_validator_derives_the_same_chain_from_l1_alone(
+    tmp_path: Path, fresh_l1: AnvilL1, genesis: Path, sequencer: Sequencer, users_of: Any
+) -> None:
+    alice, bob, _ = users_of(sequencer)
+    to = b"\x61" * 20
+    deposit = fresh_l1.deposit(depositor(fresh_l1), to, 9 * OPEN)
+    for i in range(3):
+        alice.send(b"\x62" * 20, value=i + 1)
+        bob.send(None, data=bytes.fromhex("600160005560016000f3"), gas=100_000)
+        sequencer.build_block()
+    build_until_origin(sequencer, deposit.block_number)
+    batcher = batcher_for(fresh_l1, sequencer, max_batch_bytes=2_000)
+    while batcher.step(flush=True) is not None:
+        pass
+    fresh_l1.mine()
+    derivation = derivation_for(fresh_l1, genesis, tmp_path / "validator")
+    try:
+        verdicts = []
+        while (verdict := derivation.step()) is not None:
+            verdicts.append(verdict)
+        assert len(verdicts) == len(batcher.posted) >= 1
+        assert all(v.agrees for v in verdicts), verdicts
+        head = int(sequencer.head.block_number)
+        assert int(derivation.store.head("unsafe").block_number) == head
+        for number in range(1, head + 1):
+            ours, theirs = derivation.store.header_by_number(number), sequencer.store.header_by_number(number)
+            assert (ours.hash, ours.state_root) == (theirs.hash, theirs.state_root), number
+        assert derivation.store.head("safe").hash == sequencer.head.hash
+        assert balance(sequencer, to) == 9 * OPEN
+    finally:
+        derivation.store.close()
+
+
+def test_a_wrong_posted_output_is_told_apart(
+    tmp_path: Path, fresh_l1: AnvilL1, genesis: Path, sequencer: Sequencer
+) -> None:
+    for _ in range(3):
+        sequencer.build_block()
+    # A sequencer that posts its blocks with a wrong state in the output root.
+    index, _ = fresh_l1.rollup.last_posted_block()
+    from openledger_node.codec import block_entry, encode_batch
+
+    entries = []
+    for number in range(1, 4):
+        stored = sequencer.store.block_by_number(number)
+        origin, _ = sequencer.store.l1_origin(stored.header)
+        entries.append(block_entry(number, int(stored.header.timestamp), origin.number, bytes(origin.hash),
+                                   bytes(stored.header.parent_hash), stored.transactions))
+    fresh_l1.rollup.submit_batch(index, 1, 3, b"\x13" * 32, encode_batch(entries, sequencer.rules.chain_id))
+    derivation = derivation_for(fresh_l1, genesis, tmp_path / "validator")
+    try:
+        verdict = derivation.step()
+        assert verdict is not None and not verdict.agrees
+        assert verdict.posted_root == b"\x13" * 32
+        assert verdict.derived_root == derivation.output_root_at(3)
+        assert derivation.store.header_by_number(3).hash == sequencer.store.header_by_number(3).hash
+    finally:
+        derivation.store.close()
+
+
+def test_a_batch_with_an_invalid_transaction_is_refused_whole(
+    tmp_path: Path, fresh_l1: AnvilL1, genesis: Path, sequencer: Sequencer
+) -> None:
+    from openledger_node.codec import block_entry, encode_batch
+    from openledger_node.execution.genesis import dev_private_keys
+
+    for _ in range(2):
+        sequencer.build_block()
+    # Block 2 carries a transaction whose nonce is far ahead: no valid block has it.
+    account = Account.from_key(dev_private_keys()[6])
+    bad = bytes(account.sign_transaction({
+        "type": 2, "chainId": sequencer.rules.chain_id, "nonce": 7, "maxFeePerGas": 10**10,
+        "maxPriorityFeePerGas": 10**8, "gas": 21_000, "to": "0x" + "63" * 20, "value": 1,
+    }).raw_transaction)
+    entries = []
+    for number in (1, 2):
+        stored = sequencer.store.block_by_number(number)
+        origin, _ = sequencer.store.l1_origin(stored.header)
+        txs = (*stored.transactions, bad) if number == 2 else stored.transactions
+        entries.append(block_entry(number, int(stored.header.timestamp), origin.number, bytes(origin.hash),
+                                   bytes(stored.header.parent_hash), txs))
+    fresh_l1.rollup.submit_batch(0, 1, 2, b"\x14" * 32, encode_batch(entries, sequencer.rules.chain_id))
+    derivation = derivation_for(fresh_l1, genesis, tmp_path / "validator")
+    try:
+        verdict = derivation.step()
+        assert verdict is not None and verdict.derived_root is None
+        assert "block 2: transaction 0 is invalid: nonce too high" in verdict.reason
+        # Nothing of the batch entered the store, block 1 included.
+        assert int(derivation.store.head("unsafe").block_number) == 0
+        assert derivation.step() is None and derivation.halted == verdict
+    finally:
+        derivation.store.close()
