@@ -24,7 +24,7 @@ from openledger_node.codec import decode_batch
 from openledger_node.primitives import addr
 from openledger_node.storage import ChainStore
 from tests.e2e.test_rollup_processes import deploy, l1_url, rollup_node  # noqa: F401  (fixture)
-from tests.rpc.helpers import NodeProcess, wait_until
+from tests.rpc.helpers import NodeProcess
 
 CHAIN_ID = 161299
 
