@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eth.vm.forks.prague.blocks import PragueBlockHeader
 
@@ -50,6 +51,9 @@ from sequencer import (
     StaticL1Origin,
 )
 from sequencer.batcher import Batcher, BatcherConfig
+
+if TYPE_CHECKING:
+    from node.l1 import L1Node, L1Options
 
 log = logging.getLogger("openledger.node")
 
@@ -344,3 +348,12 @@ class NodeBuilder:
             config.storage.data_dir,
         )
         return Node(config, self.genesis, self.rules, store, pool, services, deployment, [unfollow])
+
+
+def build_l1(config: NodeConfig, options: L1Options) -> L1Node:
+    """The `l1` kind: the project's own plain Ethereum chain (node/l1.py), from
+    the same store, pool and RPC server. Its genesis is a geth-format file, not
+    the rollup's, so it is not built by NodeBuilder."""
+    from node.l1 import L1Node
+
+    return L1Node.open(config, options)

@@ -3,6 +3,8 @@
     openledger-node init --config configs/devnet.toml
     openledger-node sequencer --config configs/devnet.toml [--mode instant]
     openledger-node accounts
+    openledger-node l1 [--genesis configs/l1-genesis-devnet.json] [--block-time 2]
+    openledger-node import chain.rlp.gz / export chain.rlp.gz   (the L1 node's chain files)
 
 Errors in configuration or data directory end the command with a one-line message
 that names the problem and exit code 2; no traceback.
@@ -225,6 +227,57 @@ def _write_anchored_genesis(args: argparse.Namespace, deployment: Any) -> None:
     print(f"wrote the L2 genesis anchored on L1 block {block.number} to {out}")
 
 
+def cmd_l1(args: argparse.Namespace) -> int:
+    from node import l1
+
+    return l1.cmd_l1(args)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from node import l1
+
+    return l1.cmd_import(args)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from node import l1
+
+    return l1.cmd_export(args)
+
+
+def add_l1_commands(sub: Any) -> None:
+    """The L1 node kind's subcommands (node/l1.py)."""
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--genesis", type=Path, default=None,
+                       help="geth-format genesis (default configs/l1-genesis-devnet.json)")
+        p.add_argument("--data-dir", type=Path, default=None, help="data directory (default data/l1)")
+
+    p_l1 = sub.add_parser("l1", help="run the project's own L1 node (plain Ethereum rules, dev methods)")
+    common(p_l1)
+    p_l1.add_argument("--mode", choices=["interval", "instant"], default=None,
+                      help="instant: a block per transaction (default); interval: a block every --block-time")
+    p_l1.add_argument("--block-time", type=float, default=None,
+                      help="seconds between blocks; implies --mode interval (default 2)")
+    p_l1.add_argument("--coinbase", default=None, help="fee recipient of mined blocks (default the zero address)")
+    p_l1.add_argument("--rpc-port", type=int, default=None, help="JSON-RPC port (default 8545; 0: any free port)")
+    p_l1.add_argument("--rpc-host", default=None, help="JSON-RPC bind address (default 127.0.0.1)")
+    p_l1.add_argument("--stop-after-blocks", type=int, default=0, help=argparse.SUPPRESS)
+    p_l1.set_defaults(func=cmd_l1)
+
+    p_imp = sub.add_parser("import", help="import a chain file (geth export format) into an L1 data directory")
+    common(p_imp)
+    p_imp.add_argument("file", type=Path, help="chain file: RLP blocks one after another, optionally gzip")
+    p_imp.set_defaults(func=cmd_import)
+
+    p_exp = sub.add_parser("export", help="export an L1 data directory's chain to a file (geth export format)")
+    common(p_exp)
+    p_exp.add_argument("file", type=Path, help="chain file to write (gzip when it ends in .gz)")
+    p_exp.add_argument("--first", type=int, default=0, help="first block (default 0, the genesis)")
+    p_exp.add_argument("--last", type=int, default=None, help="last block (default the head)")
+    p_exp.set_defaults(func=cmd_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="openledger-node", description="OpenLedger rollup node")
     parser.add_argument("--version", action="version", version=f"openledger-node {__version__}")
@@ -265,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_acc = sub.add_parser("accounts", help="print the funded dev accounts and their keys")
     p_acc.set_defaults(func=cmd_accounts)
+    add_l1_commands(sub)
     return parser
 
 

@@ -43,7 +43,7 @@ from typing import Any, Union
 
 import plyvel
 import rlp
-from eth.vm.forks.prague.blocks import PragueBlockHeader
+from eth.vm.forks.prague.blocks import PragueBackwardsHeader, PragueBlockHeader
 from eth_hash.auto import keccak
 from eth_typing import Hash32
 
@@ -363,7 +363,10 @@ class ChainStore:
         value = self._db.get(b"h" + block_hash)
         if value is None:
             raise BlockNotFound(f"0x{block_hash.hex()}")
-        header = rlp.decode(value, sedes=PragueBlockHeader)
+        try:
+            header = rlp.decode(value, sedes=PragueBlockHeader)
+        except rlp.DeserializationError:  # an earlier fork's header, on a plain L1 chain
+            header = rlp.decode(value, sedes=PragueBackwardsHeader)
         if len(self._header_cache) > 4096:
             self._header_cache.clear()
         self._header_cache[block_hash] = header
