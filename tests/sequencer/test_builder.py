@@ -134,6 +134,9 @@ def test_new_origin_resets_sequence_number(node: Node) -> None:
         def next_origin(self, parent: L1Origin, timestamp: int) -> L1Origin:
             return L1Origin(parent.number + 1, parent.timestamp + 12, 10**9, bytes([parent.number + 1]) * 32)
 
+        def is_canonical(self, origin: L1Origin) -> bool:
+            return True
+
     node.builder.l1_origins = Advancing()
     block = node.builder.build_block().block
     origin, seq = decode_l1_info(block.transactions[0].data)
