@@ -40,8 +40,26 @@ def present(value: bytes | None, field: str) -> bytes:
     return value
 
 
+# Fields each fork added to the header, in the order geth prints them: a block
+# of an older fork (the L1 node's chains can start before Prague) has none of
+# the later ones.
+_FORK_FIELDS = (
+    ("base_fee_per_gas", "baseFeePerGas", "q"),
+    ("withdrawals_root", "withdrawalsRoot", "d"),
+    ("blob_gas_used", "blobGasUsed", "q"),
+    ("excess_blob_gas", "excessBlobGas", "q"),
+    ("parent_beacon_block_root", "parentBeaconBlockRoot", "d"),
+    ("requests_hash", "requestsHash", "d"),
+)
+
+
+def has_withdrawals(header: Any) -> bool:
+    """Whether the header's fork has withdrawals (Shanghai and later)."""
+    return "withdrawals_root" in header._meta.field_names
+
+
 def format_header(header: PragueBlockHeader) -> dict[str, Any]:
-    return {
+    out = {
         "number": q(header.block_number),
         "hash": d(header.hash),
         "parentHash": d(header.parent_hash),
@@ -59,13 +77,13 @@ def format_header(header: PragueBlockHeader) -> dict[str, Any]:
         "gasUsed": q(header.gas_used),
         "timestamp": q(header.timestamp),
         "mixHash": d(header.mix_hash),
-        "baseFeePerGas": q(header.base_fee_per_gas or 0),
-        "withdrawalsRoot": d(present(header.withdrawals_root, "withdrawalsRoot")),
-        "blobGasUsed": q(header.blob_gas_used),
-        "excessBlobGas": q(header.excess_blob_gas),
-        "parentBeaconBlockRoot": d(present(header.parent_beacon_block_root, "parentBeaconBlockRoot")),
-        "requestsHash": d(header.requests_hash),
     }
+    fields = header._meta.field_names
+    for attribute, name, kind in _FORK_FIELDS:
+        if attribute in fields:
+            value = getattr(header, attribute)
+            out[name] = q(value or 0) if kind == "q" else d(present(value, name))
+    return out
 
 
 def format_block(
@@ -86,7 +104,8 @@ def format_block(
     else:
         block["transactions"] = [d(tx.hash) for tx in transactions]
     block["uncles"] = []
-    block["withdrawals"] = []
+    if has_withdrawals(header):
+        block["withdrawals"] = []
     return block
 
 

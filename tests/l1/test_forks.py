@@ -82,6 +82,18 @@ def test_forks_switch_at_their_times_and_py_evm_accepts_every_block_succeeds(tmp
             assert type(stored) is type(block.header) and stored.hash == block.header.hash
         node.store._header_cache.clear()
         assert node.store.header_by_number(1).hash == paris.header.hash
+        # JSON-RPC shows each block with its fork's fields only, as geth does.
+        from openledger_node.rpc.eth import EthApi
+        from openledger_node.rpc.params import BlockId
+
+        eth = EthApi(node.rpc_backend())
+        shown = [eth.get_block_by_number(BlockId(number=n), True) for n in range(1, 5)]
+        assert "withdrawalsRoot" not in shown[0] and "withdrawals" not in shown[0]
+        assert shown[1]["withdrawals"] == [] and "blobGasUsed" not in shown[1]
+        assert shown[2]["blobGasUsed"] == "0x0" and "requestsHash" not in shown[2]
+        assert shown[3]["requestsHash"] == "0x" + EMPTY_SHA256.hex()
+        assert [b["hash"] for b in shown] == ["0x" + bytes(h.header.hash).hex()
+                                              for h in (paris, shanghai, cancun, prague)]
         blocks = [node.store.block_by_number(n) for n in range(1, 5)]
         genesis_header = node.store.header_by_number(0)
     finally:
