@@ -135,6 +135,11 @@ class BlockBuilder:
         """Make block `number` the head again."""
         with self._lock:
             self.store.rewind(number)
+            # As anvil's evm_revert: the clock goes back with the chain, so time
+            # moved forward after the snapshot does not outlive it.
+            head_time = int(self.store.head("unsafe").timestamp)
+            self.time_offset = max(0, head_time - int(self.clock()))
+            self.next_timestamp = None
 
     def increase_time(self, seconds: int) -> int:
         self.time_offset += seconds

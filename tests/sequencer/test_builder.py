@@ -208,3 +208,11 @@ def test_build_block_is_serialised(node: Node) -> None:
     for parent, child in zip(headers, headers[1:]):
         assert child.parent_hash == parent.hash
         assert child.timestamp > parent.timestamp
+
+
+def test_rewind_takes_the_dev_clock_back_with_the_chain(node: Node) -> None:
+    node.builder.increase_time(3600)
+    node.builder.build_block()
+    assert node.builder.now() >= time.time() + 3599
+    node.builder.rewind(0)  # evm_revert to before the jump, as anvil does
+    assert node.builder.now() < time.time() + 5

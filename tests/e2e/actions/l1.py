@@ -1,10 +1,15 @@
-"""An L1 for the rollup's actor tests: a real Ethereum node (anvil) with the
-rollup's L1 contracts deployed by the project's own deployment, driven block by
-block by the test (`mine`, `reorg`, `snapshot`/`revert`), with users that
-deposit OPEN through the portal."""
+"""An L1 for the rollup's actor tests: a real Ethereum node, either the
+project's own (`openledger-node l1`) or anvil, with the rollup's L1 contracts
+deployed by the project's own deployment, driven block by block by the test
+(`mine`, `evm_snapshot` / `evm_revert`), with users that deposit OPEN through
+the portal. One suite runs on both backends."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +25,47 @@ from openledger_node.execution.genesis import anchor_genesis, dev_private_keys
 from openledger_node.execution.types import L1Origin
 from openledger_node.primitives import OPEN, Address, addr
 from tests.anvil import start_anvil, stop_anvil
-from tests.conftest import GENESIS_PATH
+from tests.conftest import GENESIS_PATH, REPO
+from tests.processes import stop_process_group
 
 L1_CHAIN_ID = 900
 CHALLENGE_WINDOW = 3_600
 FAST = TxManagerConfig(confirmations=1, receipt_poll_interval=0.02, resubmission_timeout=30, send_timeout=60)
 
 
-class AnvilL1:
-    """anvil with OpenToken, OpenLedgerRollup and OpenLedgerPortal deployed; the
-    deployer (dev key 0) is the sequencer, bonded, and holds the OPEN supply."""
+BACKENDS = ("openledger-l1", "anvil")
 
-    def __init__(self, tmp_path: Path) -> None:
-        self.process, self.url = start_anvil(tmp_path / "anvil.log", ["--chain-id", str(L1_CHAIN_ID)])
+
+def start_l1_node(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`openledger-node l1` (instant mode, chain 900) on a free loopback port."""
+    log_path = tmp_path / "l1.log"
+    argv = [sys.executable, "-m", "node.cli", "l1", "--data-dir", str(tmp_path / "l1"), "--rpc-port", "0"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        match = re.search(r"JSON-RPC: (http://127\.0\.0\.1:\d+)", log_path.read_text(errors="replace"))
+        if match:
+            return process, match.group(1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    stop_process_group(process)
+    raise RuntimeError(f"openledger-node l1 did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+
+
+class AnvilL1:
+    """An L1 node (`backend`: our own or anvil) with OpenToken,
+    OpenLedgerRollup and OpenLedgerPortal deployed; the deployer (dev key 0) is
+    the sequencer, bonded, and holds the OPEN supply."""
+
+    def __init__(self, tmp_path: Path, backend: str = "anvil") -> None:
+        self.backend = backend
+        if backend == "anvil":
+            self.process, self.url = start_anvil(tmp_path / "anvil.log", ["--chain-id", str(L1_CHAIN_ID)])
+        else:
+            self.process, self.url = start_l1_node(tmp_path)
         self.client = L1Client(self.url, chain_id=L1_CHAIN_ID)
         self.keys = dev_private_keys()
         deployer = Account.from_key(self.keys[0]).address
@@ -54,7 +87,7 @@ class AnvilL1:
 
     def close(self) -> None:
         self.sequencer_txmgr.close()
-        stop_anvil(self.process)
+        stop_anvil(self.process) if self.backend == "anvil" else stop_process_group(self.process)
 
     # --- chain ---------------------------------------------------------------------
 
@@ -74,10 +107,12 @@ class AnvilL1:
         self.rpc("evm_mine", self.head.timestamp + seconds)
         return self.head
 
-    def reorg(self, depth: int) -> None:
-        """Replace the last `depth` blocks with empty ones (anvil_reorg): their
-        transactions are gone."""
-        self.rpc("anvil_reorg", depth, [])
+    def reorg_to(self, snapshot: str, new_blocks: int = 3) -> None:
+        """Reorganise L1: back to `snapshot` (taken with evm_snapshot), then a
+        longer chain of other blocks. What was mined after the snapshot is gone."""
+        assert self.rpc("evm_revert", snapshot) is True
+        for _ in range(new_blocks):
+            self.mine(seconds=13)
 
     def write_l2_genesis(self, path: Path) -> Path:
         """The devnet genesis anchored on the deployment's L1 block."""

@@ -23,14 +23,14 @@ from openledger_node.execution.state import StateView
 from openledger_node.primitives import OPEN, WOPEN_ADDRESS, addr
 from sequencer.batcher import Batcher, BatcherConfig
 from tests.e2e.actions.actors import Replica, Sequencer, User
-from tests.e2e.actions.l1 import CHALLENGE_WINDOW, AnvilL1
+from tests.e2e.actions.l1 import BACKENDS, CHALLENGE_WINDOW, AnvilL1
 
 DEPOSITOR_KEY_INDEX = 1
 
 
-@pytest.fixture(scope="module")
-def l1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilL1]:
-    chain = AnvilL1(tmp_path_factory.mktemp("anvil-l1"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def l1(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilL1]:
+    chain = AnvilL1(tmp_path_factory.mktemp(request.param), request.param)
     depositor = Account.from_key(chain.keys[DEPOSITOR_KEY_INDEX]).address
     chain.fund(depositor, 1_000 * OPEN)
     chain.mine()
@@ -144,6 +144,7 @@ def test_deposit_that_reverts_keeps_its_mint(fresh_l1: AnvilL1, sequencer: Seque
 
 def test_reorg_that_removes_a_deposit_uncredits_it(fresh_l1: AnvilL1, sequencer: Sequencer, users_of: Any) -> None:
     to = b"\x52" * 20
+    before = fresh_l1.rpc("evm_snapshot")
     receipt = fresh_l1.deposit(depositor(fresh_l1), to, 7 * OPEN)
     epoch_start = build_until_origin(sequencer, receipt.block_number)
     alice = users_of(sequencer)[0]
@@ -151,10 +152,9 @@ def test_reorg_that_removes_a_deposit_uncredits_it(fresh_l1: AnvilL1, sequencer:
     sequencer.build_block()
     assert balance(sequencer, to) == 7 * OPEN
     assert sequencer.store.tx_location(transfer) is not None
-    # L1 drops the deposit's block (and the approval's) and grows past it.
-    depth = fresh_l1.head.number - receipt.block_number + 2
-    fresh_l1.reorg(depth)
-    fresh_l1.mine()
+    # L1 drops the deposit's block (and the approval's) and grows a longer chain past it.
+    fresh_l1.reorg_to(before)
+    assert fresh_l1.block(receipt.block_number).hash != receipt.block_hash
     sequencer.build_block()  # notices, rewinds the unsafe chain, rebuilds on the new L1
     assert int(sequencer.head.block_number) <= epoch_start
     build_until_origin(sequencer, fresh_l1.head.number)
