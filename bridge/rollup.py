@@ -32,14 +32,21 @@ class PostedBatch:
 
 
 class RollupClient:
-    def __init__(self, client: L1Client, txmgr: TxManager, rollup: Address, token: Address) -> None:
+    def __init__(self, client: L1Client, txmgr: TxManager | None, rollup: Address, token: Address) -> None:
+        """`txmgr` None: a read-only client (the writes raise)."""
         self.client = client
-        self.txmgr = txmgr
+        self._txmgr = txmgr
         self.rollup = rollup
         self.token = token
 
     def _view(self, binding: Any, address: Address, name: str, *args: Any) -> Any:
         return binding.decode_result(name, self.client.call(address, binding.encode(name, *args)))
+
+    @property
+    def txmgr(self) -> TxManager:
+        if self._txmgr is None:
+            raise RuntimeError("a read-only rollup client cannot send transactions")
+        return self._txmgr
 
     # --- views -------------------------------------------------------------------
 

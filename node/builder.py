@@ -24,6 +24,8 @@ from bridge.l1 import L1Client
 from bridge.rollup import RollupClient
 from bridge.txmgr import TxManager, TxManagerConfig
 from node.keys import load_key
+from openledger_node.derivation.pipeline import Derivation
+from validator import ForwardingPool, Validator
 from openledger_node.config import ChainConfig, NodeConfig
 from openledger_node.derivation.deposits import L1Deposits
 from openledger_node.derivation.l1_traversal import L1Traversal
@@ -143,10 +145,11 @@ class Node:
     genesis: GenesisSpec
     rules: ChainRules
     store: ChainStore
-    pool: TxPool
+    pool: TxPool | ForwardingPool
     sequencer: Sequencer | None = None
     l1_deployment: L1Deployment | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    validator: Validator | None = None
 
     @classmethod
     def open(cls, config: NodeConfig, *, auto_init: bool | None = None) -> Node:
@@ -188,22 +191,30 @@ class Node:
 
     def metrics(self) -> dict[str, float]:
         pending, queued = self.pool.status()
-        return {
+        figures: dict[str, float] = {
             "openledger_chain_head": int(self.store.head("unsafe").block_number),
+            "openledger_chain_safe": int(self.store.head("safe").block_number),
             "openledger_txpool_pending": pending,
             "openledger_txpool_queued": queued,
-            "openledger_txpool_dropped_total": self.pool.dropped_total,
+            "openledger_txpool_dropped_total": getattr(self.pool, "dropped_total", 0),
         }
+        if self.validator is not None:
+            figures["openledger_validator_disagreements_total"] = len(self.validator.disagreements)
+        return figures
 
     def start(self) -> None:
         if self.sequencer is not None and self.config.sequencer.enabled:
             self.sequencer.driver.start()
         if self.sequencer is not None and self.sequencer.batcher is not None:
             self.sequencer.batcher.start()
+        if self.validator is not None:
+            self.validator.start()
 
     @property
     def failure(self) -> BaseException | None:
         """The critical error that stopped a service, if one did."""
+        if self.validator is not None:
+            return self.validator.failure
         if self.sequencer is None:
             return None
         batcher = self.sequencer.batcher
@@ -214,14 +225,25 @@ class Node:
         Safe to call more than once."""
         if self.store.closed:
             return
-        if self.sequencer is not None:
-            self.sequencer.driver.stop()
-            if self.sequencer.batcher is not None:
-                self.sequencer.batcher.stop()
+        self.stop_services()
         for close in reversed(self._closers):
             close()
         self.pool.close()
         self.store.close()
+
+    def stop_services(self) -> None:
+        """Stop the loops after their current step; the batcher posts what is
+        left (a batch closes on shutdown). Safe to call more than once."""
+        if self.sequencer is not None:
+            self.sequencer.driver.stop()
+            if self.sequencer.batcher is not None:
+                self.sequencer.batcher.stop()
+        if self.validator is not None:
+            self.validator.stop()
+
+    @property
+    def kind(self) -> str:
+        return "validator" if self.validator is not None else "sequencer"
 
     def state_at_head(self) -> StateView:
         return StateView(self.store.state_db, bytes(self.store.head("unsafe").state_root))
@@ -230,7 +252,7 @@ class Node:
 class NodeBuilder:
     """Builds a node in steps: store, pool, then the services of its kind."""
 
-    KINDS = ("sequencer",)
+    KINDS = ("sequencer", "validator")
 
     def __init__(self, config: NodeConfig, *, auto_init: bool | None = None) -> None:
         self.config = config
@@ -326,11 +348,40 @@ class NodeBuilder:
             poll_interval=self.config.l1.poll_interval,
         ))
 
+    def build_validator(self, deployment: L1Deployment | None) -> Node:
+        """The `validator` kind: the chain derived from L1 alone, checked against
+        every posted output; read-only RPC, transactions forwarded to the sequencer."""
+        config = self.config
+        if config.l1.rpc_url is None or deployment is None:
+            raise ConfigError("l1.rpc_url and l1.deployment: a validator derives the chain from L1 and needs both")
+        store = self.open_store()
+        try:
+            client = L1Client(config.l1.rpc_url, timeout=config.l1.timeout, chain_id=deployment.chain_id)
+            traversal = L1Traversal(client, config.l1.confirmations)
+            self._check_genesis_origin(store, traversal)
+            derivation = Derivation(
+                self.rules, store, traversal,
+                RollupClient(client, None, addr(deployment.rollup), addr(deployment.open_token)),
+                L1Deposits(client, addr(deployment.portal)),
+                config.chain.max_sequencer_drift, deployment.deployed_at_block,
+            )
+            pool = ForwardingPool(config.validator.sequencer_rpc, store)
+        except BaseException:
+            store.close()
+            raise
+        head = store.head("unsafe")
+        log.info("node open kind=validator chain_id=%d head=%d data_dir=%s", config.chain.chain_id,
+                 head.block_number, config.storage.data_dir)
+        return Node(config, self.genesis, self.rules, store, pool, None, deployment,
+                    validator=Validator(derivation, config.l1.poll_interval))
+
     def build(self, kind: str = "sequencer") -> Node:
         if kind not in self.KINDS:
             raise ConfigError(f"unknown node kind {kind!r}; one of {', '.join(self.KINDS)}")
         config = self.config
         deployment = load_deployment(config.l1.deployment) if config.l1.deployment is not None else None
+        if kind == "validator":
+            return self.build_validator(deployment)
         store = self.open_store()
         try:
             pool, unfollow = self.open_pool(store)

@@ -110,6 +110,18 @@ def cmd_sequencer(args: argparse.Namespace) -> int:
         node.stop()
 
 
+def cmd_validator(args: argparse.Namespace) -> int:
+    from node.builder import NodeBuilder
+
+    config = _config(args)
+    setup_logging(config.log)
+    node = NodeBuilder(config).build("validator")
+    try:
+        return asyncio.run(_serve(node, config, args.stop_after_blocks))
+    finally:
+        node.stop()
+
+
 async def _serve(node: Any, config: NodeConfig, stop_after_blocks: int) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -128,12 +140,19 @@ async def _serve(node: Any, config: NodeConfig, stop_after_blocks: int) -> int:
     head = node.store.head("unsafe")
     node.start()
     endpoint = f"http://{config.rpc.host}:{server.port}" if server is not None else "disabled"
-    print(
-        f"sequencer running: chain id {config.chain.chain_id}, head {head.block_number}, "
-        f"mode {config.sequencer.mode}, block time {config.chain.block_time}s, "
-        f"data dir {config.storage.data_dir}",
-        flush=True,
-    )
+    if node.kind == "validator":
+        print(
+            f"validator running: chain id {config.chain.chain_id}, head {head.block_number}, "
+            f"L1 {config.l1.rpc_url}, data dir {config.storage.data_dir}",
+            flush=True,
+        )
+    else:
+        print(
+            f"sequencer running: chain id {config.chain.chain_id}, head {head.block_number}, "
+            f"mode {config.sequencer.mode}, block time {config.chain.block_time}s, "
+            f"data dir {config.storage.data_dir}",
+            flush=True,
+        )
     print(f"JSON-RPC: {endpoint} (WebSocket on the same port)", flush=True)
     try:
         while not stop.is_set():
@@ -146,9 +165,7 @@ async def _serve(node: Any, config: NodeConfig, stop_after_blocks: int) -> int:
             if stop_after_blocks and node.store.head("unsafe").block_number >= stop_after_blocks:
                 break
     finally:
-        node.driver.stop()
-        if node.sequencer is not None and node.sequencer.batcher is not None:
-            node.sequencer.batcher.stop()  # posts what is left: a batch closes on shutdown
+        node.stop_services()  # the batcher posts what is left: a batch closes on shutdown
         if server is not None:
             await server.stop()
     return 0
@@ -299,6 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_seq.add_argument("--rpc-host", default=None, help="JSON-RPC bind address (default 127.0.0.1)")
     p_seq.add_argument("--stop-after-blocks", type=int, default=0, help=argparse.SUPPRESS)
     p_seq.set_defaults(func=cmd_sequencer)
+
+    p_val = sub.add_parser("validator", help="derive the chain from L1 alone and check every posted output")
+    common(p_val)
+    p_val.add_argument("--rpc-port", type=int, default=None, help="JSON-RPC port (default 8545; 0: any free port)")
+    p_val.add_argument("--rpc-host", default=None, help="JSON-RPC bind address (default 127.0.0.1)")
+    p_val.add_argument("--stop-after-blocks", type=int, default=0, help=argparse.SUPPRESS)
+    p_val.set_defaults(func=cmd_validator)
 
     p_dep = sub.add_parser("deploy-l1", help="deploy the L1 contracts and write the deployment file")
     p_dep.add_argument("--l1-rpc", required=True, help="L1 JSON-RPC URL")

@@ -147,6 +147,12 @@ class BatcherConfig(Section):
     fee_cap_gwei: int = Field(1000, gt=0, description="highest L1 fee cap the batcher pays, gwei")
 
 
+class ValidatorConfig(Section):
+    sequencer_rpc: str | None = Field(
+        None, description="the sequencer's JSON-RPC URL: eth_sendRawTransaction is forwarded there"
+    )
+
+
 class LogConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     json_format: bool = Field(False, description="one JSON object per line")
@@ -160,6 +166,7 @@ class NodeConfig(Section):
     rpc: RpcConfig = RpcConfig()
     l1: L1Config = L1Config()
     batcher: BatcherConfig = BatcherConfig()
+    validator: ValidatorConfig = ValidatorConfig()
     log: LogConfig = LogConfig()
 
 

@@ -220,6 +220,17 @@ class Underpriced(PoolError):
         super().__init__("transaction underpriced")
 
 
+class ForwardedError(OpenLedgerError):
+    """Another node's JSON-RPC error, passed on unchanged (a validator forwards
+    transactions to the sequencer and answers with what it said)."""
+
+    def __init__(self, code: int, message: str, data: object = None) -> None:
+        self.code = code
+        self.message = message
+        self.data = data
+        super().__init__(message)
+
+
 # --- simulation (eth_call, eth_estimateGas) ---------------------------------------
 
 

@@ -22,7 +22,8 @@ ALLOWED: dict[str, set[str]] = {
     "sequencer": {"openledger_node"},
     "bridge": {"openledger_node", "contracts"},
     "attribution": {"openledger_node"},
-    "node": {"openledger_node", "sequencer", "bridge", "attribution", "contracts"},
+    "validator": {"openledger_node"},
+    "node": {"openledger_node", "sequencer", "validator", "bridge", "attribution", "contracts"},
 }
 PROJECT = set(ALLOWED)
 

@@ -71,10 +71,18 @@ class Derivation:
         self.batches = batches
         self.deposits = deposits
         self.max_sequencer_drift = max_sequencer_drift
+        self._start = start_l1_block
         self._scanned = start_l1_block - 1  # the last L1 block whose batches are queued
         self._queue: list[PostedBatch] = []
         self.verdicts: list[Verdict] = []
         self.halted: Verdict | None = None  # set by an invalid batch: the chain cannot go on past it
+
+    def restart(self) -> None:
+        """Read L1 again from the start (after an L1 reorganisation); batches the
+        chain already holds are skipped."""
+        self._queue.clear()
+        self._scanned = self._start - 1
+        self.halted = None
 
     def output_root_at(self, number: int) -> bytes:
         header = self.store.header_by_number(number)

@@ -158,4 +158,9 @@ def to_error_object(exc: BaseException) -> dict[str, Any]:
         return error
     if isinstance(exc, ex.ExecutionReverted):
         return {"code": code, "message": str(exc), "data": "0x" + exc.data.hex()}
+    if isinstance(exc, ex.ForwardedError):  # what the other node said, as it said it
+        forwarded: dict[str, Any] = {"code": exc.code, "message": exc.message}
+        if exc.data is not None:
+            forwarded["data"] = exc.data
+        return forwarded
     return {"code": code, "message": str(exc)}

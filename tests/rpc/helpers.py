@@ -163,8 +163,10 @@ def start_node(
     mode: str = "interval",
     env: dict[str, str] | None = None,
     init: bool = False,
+    command: str = "sequencer",
 ) -> NodeProcess:
-    """Start a sequencer on a free loopback port and wait until it serves."""
+    """Start a node (a sequencer, or `command`) on a free loopback port and wait
+    until it serves."""
     data_dir.mkdir(parents=True, exist_ok=True)
     environ = node_env(env)
     common = ["--config", str(CONFIG), "--data-dir", str(data_dir)]
@@ -173,9 +175,9 @@ def start_node(
         subprocess.run([*cli, "init", *common], cwd=REPO, env=environ, check=True, capture_output=True, timeout=60)
     log_path = data_dir.parent / f"{data_dir.name}.log"
     with open(log_path, "wb") as log:
+        sequencer_only = ["--block-time", str(block_time), "--mode", mode] if command == "sequencer" else []
         proc = subprocess.Popen(
-            [*cli, "sequencer", *common, "--rpc-port", "0", "--rpc-host", "127.0.0.1",
-             "--block-time", str(block_time), "--mode", mode],
+            [*cli, command, *common, "--rpc-port", "0", "--rpc-host", "127.0.0.1", *sequencer_only],
             cwd=REPO, env=environ, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
     node = NodeProcess(proc, data_dir, log_path)
