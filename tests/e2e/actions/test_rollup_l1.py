@@ -394,3 +394,28 @@ def test_a_batch_with_an_invalid_transaction_is_refused_whole(
         assert derivation.step() is None and derivation.halted == verdict
     finally:
         derivation.store.close()
+
+
+def test_a_deposit_is_credited_once_across_a_sequencer_restart(
+    tmp_path: Path, fresh_l1: AnvilL1, genesis: Path
+) -> None:
+    to = b"\x54" * 20
+    traversal = L1Traversal(fresh_l1.client)
+    deposits = L1Deposits(fresh_l1.client, addr(fresh_l1.deployment.portal))
+    first = Sequencer(tmp_path / "restarted", genesis, traversal, deposits=deposits)
+    receipt = fresh_l1.deposit(depositor(fresh_l1), to, 6 * OPEN)
+    credited_at = build_until_origin(first, receipt.block_number)
+    clock = first.time
+    first.close()
+    # The same data directory, a new process: the epoch goes on without its deposits again.
+    again = Sequencer(tmp_path / "restarted", genesis, traversal, deposits=deposits)
+    try:
+        again.time = clock
+        for _ in range(4):
+            again.build_block()
+        fresh_l1.mine()
+        build_until_origin(again, fresh_l1.head.number)
+        assert balance(again, to) == 6 * OPEN
+        assert balance(again, to, credited_at) == 6 * OPEN
+    finally:
+        again.close()
