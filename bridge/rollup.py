@@ -101,11 +101,51 @@ class RollupClient:
             ))
         return out
 
+    def validator_stake(self, account: Address) -> tuple[int, int]:
+        """(the account's active stake, the minimum validator stake)."""
+        raw = self._view(ROLLUP, self.rollup, "getValidator", account)
+        return int(raw["active"]), int(self._view(ROLLUP, self.rollup, "minValidatorStake"))
+
+    def challenge_bond(self) -> int:
+        return int(self._view(ROLLUP, self.rollup, "challengeBond"))
+
+    def has_open_challenge(self, output_index: int) -> bool:
+        return bool(self._view(ROLLUP, self.rollup, "hasOpenChallenge", output_index))
+
+    def get_challenge(self, challenge_id: int) -> Any:
+        return self._view(ROLLUP, self.rollup, "getChallenge", challenge_id)
+
+    def has_voted(self, challenge_id: int, account: Address) -> bool:
+        return bool(self._view(ROLLUP, self.rollup, "hasVoted", challenge_id, account))
+
+    def challenges_opened(self, from_l1_block: int, to_l1_block: int) -> list[tuple[int, int]]:
+        """(challenge id, output index) of every challenge opened in the L1 range."""
+        topic = ROLLUP.event("ChallengeOpened").topic
+        logs = self.client.logs(from_block=from_l1_block, to_block=to_l1_block, address=self.rollup, topics=[topic])
+        events = [ROLLUP.decode_log(log) for log in logs]
+        return [(int(e.args["challengeId"]), int(e.args["outputIndex"])) for e in events if e is not None]
+
     # --- writes ------------------------------------------------------------------
 
     def submit_batch(self, index: int, first: int, last: int, output_root: bytes, data: bytes) -> Receipt:
         """Post a batch and wait for its confirmations (the transaction manager's)."""
         return self.txmgr.send(TxCandidate(self.rollup, ROLLUP.encode("submitBatch", index, first, last, output_root, data)))
+
+    def stake(self, amount: int) -> None:
+        """Approve and stake `amount` OPEN of the sender's as validator stake."""
+        self.txmgr.send(TxCandidate(self.token, OPEN_TOKEN.encode("approve", self.rollup, amount)))
+        self.txmgr.send(TxCandidate(self.rollup, ROLLUP.encode("stake", amount)))
+
+    def challenge(self, output_index: int, claimed_root: bytes) -> Receipt:
+        """Challenge an output with the sender's root (escrows the challenge bond)."""
+        self.txmgr.send(TxCandidate(self.token, OPEN_TOKEN.encode("approve", self.rollup, self.challenge_bond())))
+        return self.txmgr.send(TxCandidate(self.rollup, ROLLUP.encode("challenge", output_index, claimed_root)))
+
+    def vote(self, challenge_id: int, root: bytes) -> Receipt:
+        return self.txmgr.send(TxCandidate(self.rollup, ROLLUP.encode("vote", challenge_id, root)))
+
+    def resolve(self, challenge_id: int) -> Receipt:
+        return self.txmgr.send(TxCandidate(self.rollup, ROLLUP.encode("resolve", challenge_id)))
 
     def deposit_bond(self, amount: int) -> None:
         """Approve and deposit `amount` OPEN of the sender's as its sequencer bond."""

@@ -11,6 +11,7 @@ holds another chain's genesis).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from bridge.rollup import RollupClient
 from bridge.txmgr import TxManager, TxManagerConfig
 from node.keys import load_key
 from openledger_node.derivation.pipeline import Derivation
-from validator import ForwardingPool, Validator
+from validator import Disputes, ForwardingPool, Validator
 from openledger_node.config import ChainConfig, NodeConfig
 from openledger_node.derivation.deposits import L1Deposits
 from openledger_node.derivation.l1_traversal import L1Traversal
@@ -373,7 +374,21 @@ class NodeBuilder:
         log.info("node open kind=validator chain_id=%d head=%d data_dir=%s", config.chain.chain_id,
                  head.block_number, config.storage.data_dir)
         return Node(config, self.genesis, self.rules, store, pool, None, deployment,
-                    validator=Validator(derivation, config.l1.poll_interval))
+                    validator=Validator(derivation, config.l1.poll_interval, self.disputes(client, deployment)))
+
+    def disputes(self, client: L1Client, deployment: L1Deployment) -> Disputes | None:
+        """The validator's dispute role when it has a key; None: it only watches."""
+        section = self.config.validator
+        if section.keystore is None and not os.environ.get(section.key_env):
+            log.warning("validator: no key in %s and no keystore: watching only, no challenges or votes",
+                        section.key_env)
+            return None
+        key = load_key("validator", section.key_env, section.keystore, section.keystore_password_env,
+                       dev_network=False)
+        txmgr = TxManager(client, key, TxManagerConfig(
+            confirmations=section.confirmations, receipt_poll_interval=min(self.config.l1.poll_interval, 0.5)))
+        rollup = RollupClient(client, txmgr, addr(deployment.rollup), addr(deployment.open_token))
+        return Disputes(rollup, txmgr.address, deployment.deployed_at_block)
 
     def build(self, kind: str = "sequencer") -> Node:
         if kind not in self.KINDS:

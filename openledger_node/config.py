@@ -148,9 +148,19 @@ class BatcherConfig(Section):
 
 
 class ValidatorConfig(Section):
+    """With a key (from the environment variable `key_env` names, or an
+    encrypted keystore; never this file) the validator challenges outputs it
+    computes differently, votes and resolves; without one it only watches."""
+
     sequencer_rpc: str | None = Field(
         None, description="the sequencer's JSON-RPC URL: eth_sendRawTransaction is forwarded there"
     )
+    key_env: str = Field("OPENLEDGER_VALIDATOR_KEY", description="environment variable holding the key (hex)")
+    keystore: Path | None = Field(None, description="encrypted keystore file (geth's format)")
+    keystore_password_env: str = Field(
+        "OPENLEDGER_VALIDATOR_PASSWORD", description="environment variable holding the keystore's password"
+    )
+    confirmations: int = Field(1, ge=0, le=1000, description="L1 confirmations of a challenge, vote or resolve")
 
 
 class LogConfig(Section):

@@ -28,13 +28,15 @@ from openledger_node.exceptions import CriticalError, ForwardedError, TemporaryE
 from openledger_node.execution.state import StateView
 from openledger_node.service import StepRunner
 from openledger_node.storage import ChainStore
+from validator.disputes import Disputes
 
 log = logging.getLogger("openledger.validator")
 
 
 class Validator:
-    def __init__(self, derivation: Derivation, poll_interval: float = 1.0) -> None:
+    def __init__(self, derivation: Derivation, poll_interval: float = 1.0, disputes: Disputes | None = None) -> None:
         self.derivation = derivation
+        self.disputes = disputes
         self.poll_interval = poll_interval
         self.runner = StepRunner("validator", log, on_reset=self.reset)
         self.disagreements: list[Verdict] = []
@@ -46,13 +48,20 @@ class Validator:
         verdict = self.derivation.step()
         if verdict is not None and not verdict.agrees:
             self.disagreements.append(verdict)
+            if self.disputes is not None:
+                self.disputes.on_verdict(verdict)
         return verdict
 
     def sync(self) -> int:
-        """Derive every batch L1 has now; how many."""
+        """Derive every batch L1 has now, then take part in the open disputes;
+        how many batches were derived."""
         count = 0
         while self.step() is not None:
             count += 1
+        if self.disputes is not None:
+            latest = self.derivation.l1.latest()
+            verdicts = {v.index: v for v in self.derivation.verdicts}
+            self.disputes.step(verdicts, latest.number, latest.timestamp)
         return count
 
     def reset(self) -> None:

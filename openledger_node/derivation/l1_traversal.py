@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
+from openledger_node.exceptions import TemporaryError
 from openledger_node.execution.types import L1Origin
 from openledger_node.primitives import Hash32
 
@@ -47,6 +48,13 @@ class L1Traversal:
     def __init__(self, source: L1Source, confirmations: int = 0) -> None:
         self.source = source
         self.confirmations = confirmations
+
+    def latest(self) -> L1Origin:
+        """The L1 head itself (not confirmed): its number and time."""
+        latest = self.source.block("latest")
+        if latest is None:
+            raise TemporaryError("the L1 has no latest block")
+        return origin_of(latest)
 
     def head(self) -> int:
         """The highest L1 block number this traversal hands out now."""

@@ -28,6 +28,7 @@ from openledger_node.execution.output import output_root
 from openledger_node.derivation.attributes import Deposits, InvalidBatch, L1Blocks, block_attributes
 from openledger_node.derivation.batches import BatchSource, PostedBatch, decode_posted
 from openledger_node.execution.state import StateView
+from openledger_node.execution.types import L1Origin
 from openledger_node.primitives import L2_TO_L1_MESSAGE_PASSER_ADDRESS
 from openledger_node.storage import ChainStore, OverlayDB
 
@@ -36,6 +37,8 @@ log = logging.getLogger("openledger.derivation")
 
 class L1Head(L1Blocks, Protocol):
     def head(self) -> int: ...
+
+    def latest(self) -> L1Origin: ...
 
 
 @dataclass(frozen=True)

@@ -419,3 +419,90 @@ def test_a_deposit_is_credited_once_across_a_sequencer_restart(
         assert balance(again, to, credited_at) == 6 * OPEN
     finally:
         again.close()
+
+
+# --- disputes: challenge, vote, resolve -------------------------------------------------------
+
+
+def staked_validator(l1: AnvilL1, genesis: Path, data_dir: Path, key_index: int) -> Any:
+    from bridge.rollup import RollupClient
+    from bridge.txmgr import TxManager
+    from tests.e2e.actions.l1 import FAST
+    from validator import Disputes, Validator
+
+    key = l1.keys[key_index]
+    account = Account.from_key(key).address
+    l1.fund(account, 2_000 * OPEN)
+    txmgr = TxManager(l1.client, key, FAST)
+    rollup = RollupClient(l1.client, txmgr, addr(l1.deployment.rollup), addr(l1.deployment.open_token))
+    active, minimum = rollup.validator_stake(addr(account))
+    if active < minimum:
+        rollup.stake(minimum - active)
+    derivation = derivation_for(l1, genesis, data_dir)
+    return Validator(derivation, disputes=Disputes(rollup, addr(account), l1.deployment.deployed_at_block)), txmgr
+
+
+def post_wrong_output(l1: AnvilL1, sequencer: Sequencer, blocks: int) -> int:
+    from openledger_node.codec import block_entry, encode_batch
+
+    entries = []
+    for number in range(1, blocks + 1):
+        stored = sequencer.store.block_by_number(number)
+        origin, _ = sequencer.store.l1_origin(stored.header)
+        entries.append(block_entry(number, int(stored.header.timestamp), origin.number, bytes(origin.hash),
+                                   bytes(stored.header.parent_hash), stored.transactions))
+    index, _ = l1.rollup.last_posted_block()
+    l1.rollup.submit_batch(index, 1, blocks, b"\x13" * 32, encode_batch(entries, sequencer.rules.chain_id))
+    return index
+
+
+def test_validators_challenge_vote_and_roll_back_a_wrong_output(
+    tmp_path: Path, fresh_l1: AnvilL1, genesis: Path, sequencer: Sequencer
+) -> None:
+    from bridge.deploy import RollupParams
+
+    for _ in range(3):
+        sequencer.build_block()
+    challenger, challenger_txmgr = staked_validator(fresh_l1, genesis, tmp_path / "a", 3)
+    voter, voter_txmgr = staked_validator(fresh_l1, genesis, tmp_path / "b", 4)
+    sequencer_bond, _ = fresh_l1.rollup.sequencer_bond(addr(Account.from_key(fresh_l1.keys[0]).address))
+    try:
+        index = post_wrong_output(fresh_l1, sequencer, 3)
+        assert challenger.sync() == 1 and challenger.disagreements[0].index == index
+        assert fresh_l1.rollup.has_open_challenge(index)
+        assert voter.sync() == 1  # derives, sees the open challenge, votes with its own root
+        (challenge_id, _), = fresh_l1.rollup.challenges_opened(0, fresh_l1.head.number)
+        record = fresh_l1.rollup.get_challenge(challenge_id)
+        assert int(record["totalVotes"]) == 2 * int(fresh_l1.rollup.validator_stake(
+            addr(Account.from_key(fresh_l1.keys[3]).address))[0])
+        assert int(record["votesForOutput"]) == 0
+        # Voting ends; the next step resolves it: the output and every later one are gone.
+        fresh_l1.mine(seconds=RollupParams().votingPeriod + 1)
+        challenger.sync()
+        assert int(fresh_l1.rollup.get_challenge(challenge_id)["status"]) == 2  # Succeeded
+        assert fresh_l1.rollup.next_batch_index() == index
+        bond_after, _ = fresh_l1.rollup.sequencer_bond(addr(Account.from_key(fresh_l1.keys[0]).address))
+        assert bond_after < sequencer_bond  # slashed
+    finally:
+        challenger.derivation.store.close()
+        voter.derivation.store.close()
+        challenger_txmgr.close()
+        voter_txmgr.close()
+
+
+def test_an_honest_output_costs_a_validator_nothing(
+    tmp_path: Path, fresh_l1: AnvilL1, genesis: Path, sequencer: Sequencer
+) -> None:
+    for _ in range(3):
+        sequencer.build_block()
+    batcher_for(fresh_l1, sequencer).step(flush=True)
+    validator, txmgr = staked_validator(fresh_l1, genesis, tmp_path / "honest", 5)
+    account = Account.from_key(fresh_l1.keys[5]).address
+    nonce = fresh_l1.client.transaction_count(addr(account), "latest")
+    try:
+        assert validator.sync() == 1 and not validator.disagreements
+        validator.sync()
+        assert fresh_l1.client.transaction_count(addr(account), "latest") == nonce  # no L1 transaction
+    finally:
+        validator.derivation.store.close()
+        txmgr.close()
