@@ -20,7 +20,9 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -48,7 +50,32 @@ def start_l1(work: Path) -> tuple[object, str]:
     return start_anvil(work / "anvil.log", ["--chain-id", "900"])
 
 
-def run(txs: int, work: Path, url: str) -> dict[str, float]:
+@dataclass
+class Rollup:
+    """A deployed rollup on an L1 and an in-process sequencer following it."""
+
+    client: L1Client
+    txmgr: TxManager
+    rollup: RollupClient
+    deployment: Any
+    genesis: Path
+    rules: Any
+    store: Any
+    pool: Any
+    builder: BlockBuilder
+    clock: list[float]
+    unfollow: Any
+
+    def close(self) -> None:
+        self.txmgr.close()
+        self.unfollow()
+        self.pool.close()
+        self.store.close()
+
+
+def rollup_on(url: str, work: Path) -> Rollup:
+    """Deploy the L1 contracts on `url`, bond the sequencer, and open a sequencer
+    whose pool takes a whole workload, with a clock the caller moves."""
     key = dev_private_keys()[0]
     client = L1Client(url, timeout=60)
     deployer = "0x" + bytes(TxManager(client, key).address).hex()
@@ -69,34 +96,47 @@ def run(txs: int, work: Path, url: str) -> dict[str, float]:
     clock = [float(store.head("unsafe").timestamp)]
     builder = BlockBuilder(store, pool, assembly.rules, FollowL1(L1Traversal(client)),
                            L1Deposits(client, addr(deployment.portal)), clock=lambda: clock[0])
+    return Rollup(client, txmgr, rollup, deployment, genesis, assembly.rules, store, pool, builder, clock, unfollow)
+
+
+def seal_all(chain: Rollup, txs: list[bytes]) -> tuple[int, float, float]:
+    """Put `txs` in the pool (decoding, sender recovery, checks: the sequencer's
+    admission work) and seal full blocks until it is empty: (blocks, wall
+    seconds, CPU seconds), admission included."""
+    started, cpu = time.perf_counter(), time.process_time()
+    for raw in txs:
+        chain.pool.add_raw(raw)
+    blocks = 0
+    while chain.pool.status()[0]:
+        chain.clock[0] += 2
+        chain.builder.build_block()
+        blocks += 1
+    return blocks, time.perf_counter() - started, time.process_time() - cpu
+
+
+def post_all(chain: Rollup) -> tuple[Batcher, float, float]:
+    """Post every sealed block: (the batcher, wall seconds, CPU seconds)."""
+    batcher = Batcher(chain.store, chain.rollup, chain.rules.chain_id, BatcherConfig(max_batch_bytes=100_000),
+                      clock=lambda: chain.clock[0])
+    started, cpu = time.perf_counter(), time.process_time()
+    while batcher.step(flush=True) is not None:
+        pass
+    return batcher, time.perf_counter() - started, time.process_time() - cpu
+
+
+def run(txs: int, work: Path, url: str) -> dict[str, float]:
+    chain = rollup_on(url, work)
     try:
         _, measured = transfer_workload(dev_private_keys(), txs)
-        for raw in measured:
-            pool.add_raw(raw)
-        started, cpu = time.perf_counter(), time.process_time()
-        blocks = 0
-        while pool.status()[0]:
-            clock[0] += 2
-            builder.build_block()
-            blocks += 1
-        seal_s, seal_cpu = time.perf_counter() - started, time.process_time() - cpu
-
-        batcher = Batcher(store, rollup, assembly.rules.chain_id, BatcherConfig(max_batch_bytes=100_000),
-                          clock=lambda: clock[0])
-        started, cpu = time.perf_counter(), time.process_time()
-        while batcher.step(flush=True) is not None:
-            pass
-        post_s, post_cpu = time.perf_counter() - started, time.process_time() - cpu
+        blocks, seal_s, seal_cpu = seal_all(chain, measured)
+        batcher, post_s, post_cpu = post_all(chain)
         return {
             "blocks": blocks, "txs": txs, "batches": len(batcher.posted),
             "seal_s": seal_s, "seal_cpu": seal_cpu, "post_s": post_s, "post_cpu": post_cpu,
             "bytes": sum(p.data_bytes for p in batcher.posted),
         }
     finally:
-        txmgr.close()
-        unfollow()
-        pool.close()
-        store.close()
+        chain.close()
 
 
 def main() -> None:
