@@ -6,8 +6,8 @@
   made from the committed ABIs;
 - `txmgr`: `TxManager`, the one writer to L1 (nonce, fees, resubmission,
   confirmations), used by every component that sends L1 transactions;
-- `deploy`: the contract deployment and its deployment file.
-
-The deposit watcher, output proposer and withdrawal prover come in later
-milestones, on the same client and manager.
+- `deploy`: the contract deployment and its deployment file;
+- `rollup`: the rollup contract as the batcher and validators use it;
+- `flows`: deposits and withdrawals as a user runs them (`openledger-node
+  bridge`, docs/bridge.md), on the same clients and manager.
 """

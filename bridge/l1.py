@@ -51,6 +51,7 @@ class L1Block:
     parent_hash: Hash32
     timestamp: int
     base_fee: Wei | None  # None before London
+    state_root: Hash32 | None = None  # None when the endpoint's answer has none
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,26 @@ class Receipt:
     @property
     def succeeded(self) -> bool:
         return self.status == 1
+
+
+@dataclass(frozen=True)
+class StorageProof:
+    slot: int
+    value: int
+    proof: tuple[bytes, ...]  # trie nodes, root first (eth_getProof's storageProof[i].proof)
+
+
+@dataclass(frozen=True)
+class AccountProof:
+    """eth_getProof's answer: an account in a block's state and some of its slots."""
+
+    address: Address
+    balance: Wei
+    nonce: int
+    code_hash: Hash32
+    storage_hash: Hash32  # the account's storage root
+    account_proof: tuple[bytes, ...]
+    storage_proofs: tuple[StorageProof, ...]  # in the order the slots were asked for
 
 
 @dataclass(frozen=True)
@@ -175,12 +196,14 @@ class L1Client:
         if raw is None:
             return None
         base_fee = raw.get("baseFeePerGas")
+        state_root = raw.get("stateRoot")
         return L1Block(
             number=BlockNumber(_int(raw["number"])),
             hash=Hash32(_hex_bytes(raw["hash"])),
             parent_hash=Hash32(_hex_bytes(raw["parentHash"])),
             timestamp=_int(raw["timestamp"]),
             base_fee=None if base_fee is None else Wei(_int(base_fee)),
+            state_root=None if state_root is None else Hash32(_hex_bytes(state_root)),
         )
 
     def logs(
@@ -213,6 +236,30 @@ class L1Client:
 
     def transaction_count(self, address: Address, block: BlockId = "pending") -> int:
         return _int(self.request("eth_getTransactionCount", [_hex(address), _block_id(block)]))
+
+    def balance(self, address: Address, block: BlockId = "latest") -> Wei:
+        return Wei(_int(self.request("eth_getBalance", [_hex(address), _block_id(block)])))
+
+    def get_proof(self, address: Address, slots: Sequence[int], block: BlockId = "latest") -> AccountProof:
+        """eth_getProof: the account's Merkle-Patricia proof and its `slots`' storage
+        proofs in the state of `block`."""
+        keys = ["0x" + slot.to_bytes(32, "big").hex() for slot in slots]
+        raw = self.request("eth_getProof", [_hex(address), keys, _block_id(block)])
+        storage = raw.get("storageProof") or []
+        if len(storage) != len(slots):
+            raise L1Unavailable(self.endpoint, "eth_getProof", f"{len(storage)} storage proofs for {len(slots)} keys")
+        return AccountProof(
+            address=Address(_hex_bytes(raw["address"])),
+            balance=Wei(_int(raw["balance"])),
+            nonce=_int(raw["nonce"]),
+            code_hash=Hash32(_hex_bytes(raw["codeHash"])),
+            storage_hash=Hash32(_hex_bytes(raw["storageHash"])),
+            account_proof=tuple(_hex_bytes(node) for node in raw["accountProof"]),
+            storage_proofs=tuple(
+                StorageProof(slot, _int(item["value"]), tuple(_hex_bytes(node) for node in item["proof"]))
+                for slot, item in zip(slots, storage, strict=True)
+            ),
+        )
 
     def fee_history(
         self, block_count: int, newest: BlockId = "latest", percentiles: Sequence[float] = ()

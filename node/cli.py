@@ -262,6 +262,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     return l1.cmd_export(args)
 
 
+def cmd_bridge(args: argparse.Namespace) -> int:
+    from node import bridge_cli
+
+    return bridge_cli.cmd_bridge(args)
+
+
 def add_l1_commands(sub: Any) -> None:
     """The L1 node kind's subcommands (node/l1.py)."""
 
@@ -343,6 +349,28 @@ def build_parser() -> argparse.ArgumentParser:
     p_acc = sub.add_parser("accounts", help="print the funded dev accounts and their keys")
     p_acc.set_defaults(func=cmd_accounts)
     add_l1_commands(sub)
+
+    from node.bridge_cli import add_arguments as bridge_arguments
+
+    p_bridge = sub.add_parser("bridge", help="move OPEN between L1 and L2: deposit, withdraw, prove, finalize, status")
+    bridge_sub = p_bridge.add_subparsers(dest="bridge_command", required=True)
+    for name, help_text in (("deposit", "approve and deposit OPEN on L1 for an account on L2"),
+                            ("withdraw", "start a withdrawal on L2 (L2ToL1MessagePasser.initiateWithdrawal)")):
+        p = bridge_sub.add_parser(name, help=help_text)
+        bridge_arguments(p, signs=True)
+        p.add_argument("--to", required=True, help="recipient (on L2 for a deposit, on L1 for a withdrawal)")
+        p.add_argument("--amount", required=True, help="OPEN to move, e.g. 1.5")
+        p.add_argument("--gas-limit", type=int, default=100_000, help="gas for the call on the other side")
+        p.add_argument("--data", default="", help="calldata for the call on the other side (hex)")
+        if name == "deposit":
+            p.add_argument("--no-approve", action="store_true", help="refuse instead of approving the portal")
+    for name, help_text in (("prove", "prove a withdrawal on L1 against the output that covers it"),
+                            ("finalize", "finalize a proven withdrawal on L1 once final and mature"),
+                            ("status", "say where a withdrawal stands and what it waits for")):
+        p = bridge_sub.add_parser(name, help=help_text)
+        bridge_arguments(p, signs=name != "status")
+        p.add_argument("withdrawal", help="the withdrawal's hash, or the hash of the L2 transaction that started it")
+    p_bridge.set_defaults(func=cmd_bridge)
     return parser
 
 
