@@ -315,7 +315,9 @@ class NodeBuilder:
             if config.batcher.enabled:
                 batcher = self.batcher(store, client, deployment)
         builder = BlockBuilder(store, pool, self.rules, origins, deposits)
-        driver = SequencerDriver(builder, config.sequencer.mode, config.chain.block_time, pool.subscribe)
+        driver = SequencerDriver(
+            builder, config.sequencer.mode, config.chain.block_time, pool.subscribe, config.sequencer.build_time_fraction
+        )
         return Sequencer(builder, driver, queued, batcher)
 
     def _check_genesis_origin(self, store: ChainStore, traversal: L1Traversal) -> None:

@@ -65,6 +65,10 @@ class SequencerConfig(Section):
     mode: Literal["interval", "instant"] = Field(
         "interval", description="interval: a block every block_time; instant: on arrival"
     )
+    build_time_fraction: float = Field(
+        0.5, gt=0, le=1,
+        description="share of block_time a block may spend taking transactions; the rest wait for the next",
+    )
     fee_recipient: str = Field(
         "0x" + SEQUENCER_FEE_VAULT_ADDRESS.hex(),
         description="coinbase of every block, which receives priority fees; a chain rule: "

@@ -47,6 +47,8 @@ from sequencer.sources import DepositSource, L1OriginSource
 log = logging.getLogger("openledger.sequencer")
 
 MIN_TX_GAS = 21_000
+# How often (in transactions) the fill loop looks at the clock.
+DEADLINE_CHECK_EVERY = 16
 
 
 class BestTransactions(Protocol):
@@ -148,8 +150,11 @@ class BlockBuilder:
     def set_next_timestamp(self, timestamp: int) -> None:
         self.next_timestamp = timestamp
 
-    def build_block(self, timestamp: int | None = None) -> BuildResult:
-        """Build, seal and store the next block on the unsafe head."""
+    def build_block(self, timestamp: int | None = None, deadline: float | None = None) -> BuildResult:
+        """Build, seal and store the next block on the unsafe head. With a
+        `deadline` (time.monotonic()), the block stops taking transactions from
+        the pool once it has passed, so that blocks stay on schedule however
+        full the pool is (op-geth's sealing deadline); the rest wait."""
         with self._lock:
             started = time.perf_counter()
             self._follow_l1_reorgs()
@@ -158,7 +163,7 @@ class BlockBuilder:
             executor = begin_block(env, overlay)
             for deposit in self.deposits.due_deposits(env.l1_origin, env.sequence_number == 0):
                 executor.apply(deposit)  # a deposit never fails to be included
-            skipped = self._fill(executor, env.base_fee)
+            skipped = self._fill(executor, env.base_fee, deadline)
             block = executor.seal()
             self.next_timestamp = None
             self.store.write_output(block, overlay)
@@ -213,12 +218,14 @@ class BlockBuilder:
             keep + 1, keep + 1, len(removed), requeued,
         )
 
-    def _fill(self, executor: BlockExecutor, base_fee: int) -> list[SkippedTx]:
+    def _fill(self, executor: BlockExecutor, base_fee: int, deadline: float | None = None) -> list[SkippedTx]:
         skipped: list[SkippedTx] = []
         stale: list[tuple[bytes, str]] = []
         best = self.pool.best(base_fee)
-        for tx in best:
+        for count, tx in enumerate(best):
             if executor.gas_remaining < MIN_TX_GAS:
+                break
+            if deadline is not None and count % DEADLINE_CHECK_EVERY == 0 and time.monotonic() > deadline:
                 break
             try:
                 executor.apply(tx)

@@ -3,6 +3,8 @@
 `interval` mode builds one block every `block_time` seconds (empty or not), on a
 fixed schedule that skips missed ticks instead of bursting to catch up. `instant`
 mode builds a block as soon as a transaction becomes pending, for development.
+A block takes transactions for at most `build_time_fraction` of the block time,
+so that a full pool does not make blocks late: what does not fit waits.
 Each build runs through the core's `StepRunner`: a temporary error is retried
 (with backoff, at most until the next tick), a reset error re-reads the chain
 head, a critical one (storage) stops the loop and is kept in `failure` for the
@@ -30,12 +32,14 @@ class SequencerDriver:
         mode: str,
         block_time: float,
         subscribe_pending: Callable[[Callable[[bytes], None]], Callable[[], None]] | None = None,
+        build_time_fraction: float = 0.5,
     ) -> None:
         if mode not in ("interval", "instant"):
             raise ValueError(f"unknown sequencer mode {mode!r}")
         self.builder = builder
         self.mode = mode
         self.block_time = block_time
+        self.build_time = block_time * build_time_fraction
         self.runner = StepRunner("sequencer", log)
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -74,8 +78,10 @@ class SequencerDriver:
             self.failure = exc
 
     def _build(self) -> float:
-        """Build one block; the delay before a retry when it failed, else 0."""
-        return self.runner.run(self.builder.build_block)
+        """Build one block, taking transactions for at most its share of the
+        block time; the delay before a retry when it failed, else 0."""
+        deadline = time.monotonic() + self.build_time
+        return self.runner.run(lambda: self.builder.build_block(deadline=deadline))
 
     def _run_interval(self) -> None:
         next_tick = time.monotonic() + self.block_time

@@ -255,6 +255,6 @@ class EthApi:
 
     # --- transactions --------------------------------------------------------------
 
-    @rpc("eth_sendRawTransaction", Param("data", p.data))
+    @rpc("eth_sendRawTransaction", Param("data", p.data), blocking="tx")
     def send_raw_transaction(self, raw: bytes) -> str:
         return d(self.b.pool.add_raw(raw))

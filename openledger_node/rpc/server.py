@@ -3,8 +3,8 @@
 Requests are JSON-RPC 2.0 objects or batches. Each is checked for shape, its
 method looked up, its parameters parsed, and its handler called; handlers marked
 `blocking` run in a worker pool of their kind ("evm" for execution, "scan" for
-log scans and filters) so that slow calls neither stall the event loop nor
-starve each other. Every exception becomes an error object through the one table
+log scans and filters, "tx" for transaction admission) so that slow or
+numerous calls neither stall the event loop nor starve each other. Every exception becomes an error object through the one table
 in `errors.py`; an unexpected one is logged with its traceback and answered
 -32603. WebSocket connections also carry subscriptions (`eth_subscribe`).
 
@@ -26,6 +26,8 @@ import json
 import logging
 import re
 import resource
+import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -64,6 +66,7 @@ class ServerLimits:
     vhosts: tuple[str, ...] = ("localhost",)  # Host names allowed; IP literals always are
     ws_origins: tuple[str, ...] = ()  # browser origins allowed on WebSocket; () = localhost only
     max_ws_backlog_bytes: int = 4 * 1024 * 1024  # notifications queued for one slow reader
+    max_ws_backlog_total_bytes: int = 64 * 1024 * 1024  # ... and for all of them together
     evm_workers: int = 2  # eth_call, eth_estimateGas, eth_createAccessList
     scan_workers: int = 2  # eth_getLogs, filters, proofs
 
@@ -108,68 +111,123 @@ def notification(subscription: str, result_json: str) -> str:
     )
 
 
+class NotificationBudget:
+    """Bytes of notifications queued for all WebSocket connections together:
+    past `limit`, the connection that would go over it is dropped, so that
+    many slow readers cannot add up to unbounded memory."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        with self._lock:
+            if self.used + size > self.limit:
+                return False
+            self.used += size
+            return True
+
+    def give_back(self, size: int) -> None:
+        with self._lock:
+            self.used -= size
+
+
 @dataclass(eq=False)
 class Connection:
     """One WebSocket connection (or None for HTTP): where notifications go.
 
-    Notifications are queued on the event loop; a client that does not read
-    them lets its backlog grow until `max_backlog_bytes`, and is then closed
-    (policy violation) rather than buffered without bound (geth's
-    maxClientSubscriptionBuffer)."""
+    Notifications are counted against the connection's backlog bound and the
+    server's budget on the thread that sends them, before anything is queued
+    on the event loop; a connection that would go over either is dropped
+    (closed with policy violation) rather than buffered (geth's
+    maxClientSubscriptionBuffer). Queued messages are written by one writer
+    task per connection, in order."""
 
     ws: web.WebSocketResponse | None
     loop: asyncio.AbstractEventLoop
     max_backlog_bytes: int = ServerLimits.max_ws_backlog_bytes
+    budget: NotificationBudget | None = None
     id: int = field(default_factory=lambda: next(_connection_ids))
     subscriptions: dict[str, Callable[[], None]] = field(default_factory=dict)
-    backlog: int = 0  # notifications handed to the socket and not yet written
+    backlog: int = 0  # notifications accepted and not yet written
     backlog_bytes: int = 0
     dropped: bool = False  # closed for not reading its notifications
     on_drop: Callable[[Connection], None] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _outbox: deque[str] = field(default_factory=deque)
+    _writer: asyncio.Task[None] | None = None
 
     def notify(self, subscription: str, result: Any) -> None:
         """Send a subscription notification; safe to call from any thread."""
-        self.send_raw(notification(subscription, json.dumps(result)))
+        self.send_many([notification(subscription, json.dumps(result))])
 
     def send_raw(self, message: str) -> None:
-        """Queue an encoded message for this connection; safe from any thread."""
-        try:
-            self.loop.call_soon_threadsafe(self._send, message)
-        except RuntimeError:  # the loop is closed: the server has stopped
-            pass
+        self.send_many([message])
 
-    def _send(self, message: str) -> None:
-        if self.ws is None or self.ws.closed or self.dropped:
-            return
-        if self.backlog_bytes + len(message) > self.max_backlog_bytes:
-            self.dropped = True
-            log.warning(
-                "closing websocket %d: %d notifications (%d bytes) not read",
-                self.id, self.backlog, self.backlog_bytes,
-            )
-            self.close()
-            if self.on_drop is not None:
-                self.on_drop(self)
+    def send_many(self, messages: list[str]) -> None:
+        """Queue encoded messages for this connection, in order; safe from any
+        thread. One hop to the event loop however many there are."""
+        size = sum(len(m) for m in messages)
+        with self._lock:
+            if self.dropped:
+                return
+            over = self.backlog_bytes + size > self.max_backlog_bytes
+            if not over and self.budget is not None and not self.budget.take(size):
+                over = True
+            if over:
+                self.dropped = True
+            else:
+                self.backlog += len(messages)
+                self.backlog_bytes += size
+        try:
+            self.loop.call_soon_threadsafe(self._drop if over else self._enqueue, messages)
+        except RuntimeError:  # the loop is closed: the server has stopped; nothing is queued
+            if not over:
+                for message in messages:
+                    self._written(message)
+
+    def _enqueue(self, messages: list[str]) -> None:
+        self._outbox.extend(messages)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        while self._outbox:
+            message = self._outbox.popleft()
+            try:
+                if self.ws is not None and not self.ws.closed and not self.dropped:
+                    await self.ws.send_str(message)
+            except (ConnectionError, RuntimeError):
+                pass
+            finally:
+                self._written(message)
+
+    def _written(self, message: str) -> None:
+        with self._lock:
+            self.backlog -= 1
+            self.backlog_bytes -= len(message)
+        if self.budget is not None:
+            self.budget.give_back(len(message))
+
+    def _drop(self, _messages: list[str] | None = None) -> None:
+        """Close a connection that does not read what it subscribed to."""
+        log.warning(
+            "closing websocket %d: %d notifications (%d bytes) not read",
+            self.id, self.backlog, self.backlog_bytes,
+        )
+        while self._outbox:
+            self._written(self._outbox.popleft())
+        self.close()
+        if self.on_drop is not None:
+            self.on_drop(self)
+        if self.ws is not None and not self.ws.closed:
             asyncio.ensure_future(self.ws.close(
                 code=WSCloseCode.POLICY_VIOLATION,
                 message=f"subscription backlog over {self.max_backlog_bytes} bytes".encode()))
-            return
-        self.backlog += 1
-        self.backlog_bytes += len(message)
-        asyncio.ensure_future(self._send_async(message))
-
-    async def _send_async(self, message: str) -> None:
-        try:
-            assert self.ws is not None
-            await self.ws.send_str(message)
-        except (ConnectionError, RuntimeError):
-            pass
-        finally:
-            self.backlog -= 1
-            self.backlog_bytes -= len(message)
 
     def close(self) -> None:
-        for unsubscribe in self.subscriptions.values():
+        for unsubscribe in list(self.subscriptions.values()):
             unsubscribe()
         self.subscriptions.clear()
 
@@ -340,6 +398,9 @@ class RpcServer:
         self._pools = {
             "evm": ThreadPoolExecutor(max_workers=evm_workers, thread_name_prefix="rpc-evm"),
             "scan": ThreadPoolExecutor(max_workers=scan_workers, thread_name_prefix="rpc-scan"),
+            # Transaction admission (decode, sender recovery, journal): off the
+            # event loop, so a flood of submissions does not hold up reads.
+            "tx": ThreadPoolExecutor(max_workers=1, thread_name_prefix="rpc-tx"),
         }
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
@@ -347,6 +408,7 @@ class RpcServer:
         self._connections: set[Connection] = set()
         self.open_connections: dict[asyncio.Transport, _Guard] = {}
         self.max_connections = limits.max_connections
+        self.notification_budget = NotificationBudget(limits.max_ws_backlog_total_bytes)
         self.stats: dict[str, int] = {
             "connections_refused": 0,
             "slow_clients_closed": 0,
@@ -497,7 +559,9 @@ class RpcServer:
             guard.upgrade()
         ws = _WebSocket(self.limits.max_ws_message_bytes, heartbeat=30)
         await ws.prepare(request)
-        connection = Connection(ws, asyncio.get_running_loop(), self.limits.max_ws_backlog_bytes)
+        connection = Connection(
+            ws, asyncio.get_running_loop(), self.limits.max_ws_backlog_bytes, self.notification_budget
+        )
         connection.on_drop = self._dropped
         self._connections.add(connection)
         try:
@@ -608,7 +672,8 @@ class RpcServer:
         if method.spec.connection:
             args.insert(0, connection)
         if method.spec.blocking:
-            pool = self._pools["evm" if method.spec.blocking == "evm" else "scan"]
+            kind = method.spec.blocking
+            pool = self._pools[kind if isinstance(kind, str) and kind in self._pools else "scan"]
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(pool, lambda: method.func(*args))
         result = method.func(*args)

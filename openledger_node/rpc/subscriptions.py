@@ -129,16 +129,20 @@ class SubscriptionApi:
             subs = list(self._subs.items())
         header = event.header
         head_json = None
+        outgoing: dict[Connection, list[str]] = {}
         for sub_id, (connection, kind, arg) in subs:
             try:
                 if kind == "newHeads":
                     if head_json is None:
                         head_json = json.dumps(format_header(header))
-                    connection.send_raw(notification(sub_id, head_json))
+                    outgoing.setdefault(connection, []).append(notification(sub_id, head_json))
                 elif kind == "logs":
-                    _notify_logs(connection, sub_id, arg, event)
+                    outgoing.setdefault(connection, []).extend(_log_notifications(sub_id, arg, event))
             except Exception:
                 log.exception("notifying subscription %s of block %d failed", sub_id, header.block_number)
+        for connection, messages in outgoing.items():
+            if messages:
+                connection.send_many(messages)  # one hop to the event loop per connection
 
     def _on_pending(self, tx_hash: bytes) -> None:
         with self._lock:
@@ -158,13 +162,15 @@ class SubscriptionApi:
                 connection.send_raw(notification(sub_id, hash_json))
 
 
-def _notify_logs(connection: Connection, sub_id: str, criteria: LogCriteria, event: BlockAdded) -> None:
+def _log_notifications(sub_id: str, criteria: LogCriteria, event: BlockAdded) -> list[str]:
+    out = []
     log_index = 0
     for tx_index, (tx_hash, receipt) in enumerate(zip(event.tx_hashes, event.receipts)):
         for entry in receipt.logs:
             if criteria.matches(entry):
-                connection.notify(sub_id, format_log(entry, event.header, tx_hash, tx_index, log_index))
+                out.append(notification(sub_id, json.dumps(format_log(entry, event.header, tx_hash, tx_index, log_index))))
             log_index += 1
+    return out
 
 
 def _chain(*unsubscribes: Any) -> Any:

@@ -76,7 +76,7 @@ def test_notifications_are_formed_off_the_writers_thread(node: Node) -> None:
     class Socket:
         subscriptions: dict[str, Any] = {}
 
-        def send_raw(self, message: str) -> None:
+        def send_many(self, messages: list[str]) -> None:
             threads.append(threading.current_thread().name)
             delivered.set()
 

@@ -171,10 +171,33 @@ def test_unread_notifications_close_the_connection() -> None:
 
     ws, connection, dropped, backlog = asyncio.run(main())
 
-    assert backlog == 50  # the 50 stuck sends; the other 10 were never queued
+    # 50 were taken; the 51st was over the bound: the connection is dropped and
+    # everything queued for it released.
+    assert backlog == 0 and connection.backlog_bytes == 0
     assert connection.dropped and connection.subscriptions == {} and dropped == ["0x1"]
     assert ws.close_args is not None and ws.close_args["code"] == WSCloseCode.POLICY_VIOLATION
     assert ws.close_args["message"] == f"subscription backlog over {limit} bytes".encode()
+
+
+def test_all_connections_together_share_one_budget() -> None:
+    size = len(server.notification("0x1", json.dumps({"n": 0})))
+    budget = server.NotificationBudget(10 * size)
+
+    async def main() -> tuple[Connection, Connection]:
+        loop = asyncio.get_running_loop()
+        first = Connection(_Socket(stuck=True), loop, max_backlog_bytes=100 * size, budget=budget)  # type: ignore[arg-type]
+        second = Connection(_Socket(stuck=True), loop, max_backlog_bytes=100 * size, budget=budget)  # type: ignore[arg-type]
+        for _ in range(8):
+            first.notify("0x1", {"n": 0})
+        for _ in range(3):  # the third goes over the shared budget
+            second.notify("0x1", {"n": 0})
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return first, second
+
+    first, second = asyncio.run(main())
+    assert not first.dropped and second.dropped
+    assert budget.used <= 10 * size
 
 
 def test_notify_after_the_loop_closed_sends_nothing() -> None:

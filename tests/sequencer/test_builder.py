@@ -216,3 +216,12 @@ def test_rewind_takes_the_dev_clock_back_with_the_chain(node: Node) -> None:
     assert node.builder.now() >= time.time() + 3599
     node.builder.rewind(0)  # evm_revert to before the jump, as anvil does
     assert node.builder.now() < time.time() + 5
+
+
+def test_a_block_past_its_build_deadline_takes_no_more_transactions(node: Node, signers: list[Signer]) -> None:
+    sent = [node.pool.add_raw(signers[0].raw()) for _ in range(40)]
+    late = node.builder.build_block(deadline=time.monotonic() - 1).block
+    assert len(late.transactions) == 1  # the L1-info deposit only: on time, the rest waits
+    assert node.pool.status()[0] == 40
+    on_time = node.builder.build_block(deadline=time.monotonic() + 60).block
+    assert [bytes(tx.hash) for tx in on_time.transactions[1:]] == sent

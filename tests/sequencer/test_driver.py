@@ -20,7 +20,7 @@ class ScriptedBuilder:
         self.built = 0
         self.done = threading.Event()
 
-    def build_block(self) -> None:
+    def build_block(self, deadline: float | None = None) -> None:
         self.calls += 1
         outcome = self.script.pop(0) if self.script else None
         if outcome is not None:
