@@ -117,6 +117,10 @@ class RpcConfig(Section):
     max_ws_backlog_bytes: int = Field(
         4 * 1024 * 1024, ge=64 * 1024, description="unsent notifications per WebSocket before it is dropped"
     )
+    max_ws_backlog_total_bytes: int = Field(
+        64 * 1024 * 1024, ge=64 * 1024,
+        description="unsent notifications of all WebSockets together; the one that would pass it is dropped",
+    )
     max_filters: int = Field(10_000, ge=1, description="polling filters installed at once")
     filter_pending_buffer: int = Field(
         65_536, ge=16, description="new pool transaction hashes kept for all pending-transaction filters together"

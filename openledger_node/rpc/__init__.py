@@ -55,6 +55,7 @@ def build_rpc(backend: Backend, config: RpcConfig, *, dev_network: bool, rollup:
         vhosts=tuple(config.vhosts),
         ws_origins=tuple(config.ws_origins),
         max_ws_backlog_bytes=config.max_ws_backlog_bytes,
+        max_ws_backlog_total_bytes=config.max_ws_backlog_total_bytes,
     )
     server = RpcServer(registry, limits)
     server.add_metrics(lambda: {"openledger_rpc_subscription_events_dropped_total": subscriptions.events_dropped})
