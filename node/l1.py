@@ -35,6 +35,7 @@ from eth.vm.forks.prague.blocks import PragueBlockHeader
 from eth_hash.auto import keccak
 
 from node.builder import JOURNAL_NAME, build_l1, pool_follows_head
+from openledger_node.devclock import DevClock
 from openledger_node.config import NodeConfig, load_config
 from openledger_node.exceptions import (
     BlockFieldMismatch,
@@ -164,7 +165,7 @@ class MinedBlock:
     seconds: float
 
 
-class L1BlockProducer:
+class L1BlockProducer(DevClock):
     """Mines the next block on the head: the pool's best transactions, at the
     producer's clock (with the dev-mode offset) or the time asked for. Also the
     RPC's dev controls and its view of the pending block."""
@@ -185,9 +186,6 @@ class L1BlockProducer:
         self.time_offset = 0
         self.next_timestamp: int | None = None
         self._lock = threading.Lock()
-
-    def now(self) -> int:
-        return int(self.clock()) + self.time_offset
 
     def _timestamp(self, parent: BlockHeaderAPI, timestamp: int | None) -> int:
         if timestamp is None:
@@ -226,26 +224,6 @@ class L1BlockProducer:
             prev_hashes=self.store.ancestor_hashes(parent),
         )
 
-    # --- dev controls (evm_mine, evm_revert, evm_increaseTime, evm_setNextBlockTimestamp)
-
-    def mine(self, timestamp: int | None) -> MinedBlock:
-        return self.build_block(timestamp)
-
-    def rewind(self, number: int) -> None:
-        with self._lock:
-            self.store.rewind(number)
-            # As anvil's evm_revert: the clock goes back with the chain, so time
-            # moved forward after the snapshot does not outlive it.
-            head_time = int(self.store.head("unsafe").timestamp)
-            self.time_offset = max(0, head_time - int(self.clock()))
-            self.next_timestamp = None
-
-    def increase_time(self, seconds: int) -> int:
-        self.time_offset += seconds
-        return self.time_offset
-
-    def set_next_timestamp(self, timestamp: int) -> None:
-        self.next_timestamp = timestamp
 
     # --- mining
 

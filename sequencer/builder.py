@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from eth.abc import SignedTransactionAPI
 
+from openledger_node.devclock import DevClock
 from openledger_node.exceptions import (
     FeeCapTooLow,
     OpenLedgerError,
@@ -81,7 +82,7 @@ class BuildResult:
     seconds: float
 
 
-class BlockBuilder:
+class BlockBuilder(DevClock):
     def __init__(
         self,
         store: ChainStore,
@@ -101,10 +102,6 @@ class BlockBuilder:
         self.time_offset = 0
         self.next_timestamp: int | None = None
         self._lock = threading.Lock()
-
-    def now(self) -> int:
-        """The sequencer's clock, with the dev-mode offset."""
-        return int(self.clock()) + self.time_offset
 
     def next_env(self, timestamp: int | None = None) -> BlockEnv:
         """The environment of the next block on the unsafe head: at `timestamp`
@@ -128,27 +125,6 @@ class BlockBuilder:
         timestamp = max(self.next_timestamp or self.now(), int(parent.header.timestamp) + 1)
         return next_block_env(self.rules, parent, timestamp=timestamp, l1_origin=parent.l1_origin)
 
-    # --- dev controls (evm_mine, evm_revert, evm_increaseTime, evm_setNextBlockTimestamp)
-
-    def mine(self, timestamp: int | None) -> BuildResult:
-        return self.build_block(timestamp)
-
-    def rewind(self, number: int) -> None:
-        """Make block `number` the head again."""
-        with self._lock:
-            self.store.rewind(number)
-            # As anvil's evm_revert: the clock goes back with the chain, so time
-            # moved forward after the snapshot does not outlive it.
-            head_time = int(self.store.head("unsafe").timestamp)
-            self.time_offset = max(0, head_time - int(self.clock()))
-            self.next_timestamp = None
-
-    def increase_time(self, seconds: int) -> int:
-        self.time_offset += seconds
-        return self.time_offset
-
-    def set_next_timestamp(self, timestamp: int) -> None:
-        self.next_timestamp = timestamp
 
     def build_block(self, timestamp: int | None = None, deadline: float | None = None) -> BuildResult:
         """Build, seal and store the next block on the unsafe head. With a
