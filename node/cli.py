@@ -17,7 +17,6 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -123,52 +122,21 @@ def cmd_validator(args: argparse.Namespace) -> int:
 
 
 async def _serve(node: Any, config: NodeConfig, stop_after_blocks: int) -> int:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    server = node.build_rpc() if config.rpc.enabled else None
-    if server is not None:
-        try:
-            await server.start(config.rpc.host, config.rpc.port)
-        except OSError as exc:
-            raise ConfigError(
-                f"rpc: cannot listen on {config.rpc.host}:{config.rpc.port}: {exc.strerror or exc}"
-            ) from exc
-    if config.chain.network == "dev":
-        cmd_accounts(argparse.Namespace())
-    head = node.store.head("unsafe")
-    node.start()
-    endpoint = f"http://{config.rpc.host}:{server.port}" if server is not None else "disabled"
-    if node.kind == "validator":
-        print(
-            f"validator running: chain id {config.chain.chain_id}, head {head.block_number}, "
-            f"L1 {config.l1.rpc_url}, data dir {config.storage.data_dir}",
-            flush=True,
-        )
-    else:
-        print(
-            f"sequencer running: chain id {config.chain.chain_id}, head {head.block_number}, "
-            f"mode {config.sequencer.mode}, block time {config.chain.block_time}s, "
-            f"data dir {config.storage.data_dir}",
-            flush=True,
-        )
-    print(f"JSON-RPC: {endpoint} (WebSocket on the same port)", flush=True)
-    try:
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), 0.5)
-            except TimeoutError:
-                pass
-            if node.failure is not None:
-                raise node.failure
-            if stop_after_blocks and node.store.head("unsafe").block_number >= stop_after_blocks:
-                break
-    finally:
-        node.stop_services()  # the batcher posts what is left: a batch closes on shutdown
-        if server is not None:
-            await server.stop()
-    return 0
+    from node.serving import serve
+
+    def running(head: int) -> str:
+        if node.kind == "validator":
+            return (f"validator running: chain id {config.chain.chain_id}, head {head}, "
+                    f"L1 {config.l1.rpc_url}, data dir {config.storage.data_dir}")
+        return (f"sequencer running: chain id {config.chain.chain_id}, head {head}, "
+                f"mode {config.sequencer.mode}, block time {config.chain.block_time}s, "
+                f"data dir {config.storage.data_dir}")
+
+    def accounts() -> None:
+        if config.chain.network == "dev":
+            cmd_accounts(argparse.Namespace())
+
+    return await serve(node, config, stop_after_blocks, running, accounts)
 
 
 def cmd_deploy_l1(args: argparse.Namespace) -> int:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -395,6 +394,13 @@ class L1Node:
     def start(self) -> None:
         self.driver.start()
 
+    @property
+    def failure(self) -> BaseException | None:
+        return self.driver.failure
+
+    def stop_services(self) -> None:
+        self.driver.stop()
+
     def stop(self) -> None:
         """Stop mining after the block in progress, then close pool and store.
         Safe to call more than once."""
@@ -513,46 +519,17 @@ def cmd_l1(args: argparse.Namespace) -> int:
 
 
 async def serve_l1(node: L1Node, stop_after_blocks: int, print_accounts: Callable[[], object]) -> int:
-    config, options = node.config, node.options
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    server = node.build_rpc() if config.rpc.enabled else None
-    if server is not None:
-        try:
-            await server.start(config.rpc.host, config.rpc.port)
-        except OSError as exc:
-            raise ConfigError(
-                f"rpc: cannot listen on {config.rpc.host}:{config.rpc.port}: {exc.strerror or exc}"
-            ) from exc
-    print_accounts()
-    head = node.store.head("unsafe")
-    node.start()
-    mining = f"a block every {options.block_time}s" if options.mode == "interval" else "a block per transaction"
-    forks = ", ".join(f"{name} at {start}" for name, start in node.genesis.schedule.activations()) or "paris"
-    endpoint = f"http://{config.rpc.host}:{server.port}" if server is not None else "disabled"
-    print(
-        f"l1 running: chain id {node.genesis.chain_id}, head {head.block_number}, {options.mode} mode "
-        f"({mining}), forks {forks}, data dir {config.storage.data_dir}",
-        flush=True,
-    )
-    print(f"JSON-RPC: {endpoint} (WebSocket on the same port)", flush=True)
-    try:
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), 0.5)
-            except TimeoutError:
-                pass
-            if node.driver.failure is not None:
-                raise node.driver.failure
-            if stop_after_blocks and node.store.head("unsafe").block_number >= stop_after_blocks:
-                break
-    finally:
-        node.driver.stop()
-        if server is not None:
-            await server.stop()
-    return 0
+    from node.serving import serve
+
+    options = node.options
+
+    def running(head: int) -> str:
+        mining = f"a block every {options.block_time}s" if options.mode == "interval" else "a block per transaction"
+        forks = ", ".join(f"{name} at {start}" for name, start in node.genesis.schedule.activations()) or "paris"
+        return (f"l1 running: chain id {node.genesis.chain_id}, head {head}, {options.mode} mode "
+                f"({mining}), forks {forks}, data dir {node.config.storage.data_dir}")
+
+    return await serve(node, node.config, stop_after_blocks, running, print_accounts)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
