@@ -115,6 +115,13 @@ def validate_signed_transaction(state: Any, tx: SignedTransactionAPI) -> None:
         raise IntrinsicGasTooLow(tx.gas, need)
     if not tx.to and len(tx.data) > MAX_INITCODE_SIZE:
         raise InitCodeTooLarge(len(tx.data), MAX_INITCODE_SIZE)
+    validate_sender(state, tx, fee_cap)
+
+
+def validate_sender(state: Any, tx: SignedTransactionAPI, fee_cap: int) -> None:
+    """The sender's side of a transaction's validity, the same on every chain
+    this node runs: its nonce is the state's, its balance covers gas at the fee
+    cap plus the value, and a set-code transaction carries authorizations."""
     sender = tx.sender
     state_nonce = state.get_nonce(sender)
     if tx.nonce < state_nonce:

@@ -41,12 +41,9 @@ from openledger_node.exceptions import (
     FeeCapTooLow,
     GasLimitExceeded,
     InitCodeTooLarge,
-    InsufficientFunds,
     IntrinsicGasTooLow,
     InvalidBlock,
     InvalidTransaction,
-    NonceTooHigh,
-    NonceTooLow,
     OpenLedgerError,
     TipAboveFeeCap,
     TxDecodeError,
@@ -58,8 +55,8 @@ from openledger_node.execution.l1.system import begin_block, end_block, requests
 from openledger_node.execution.transactions import chain_id_of, encode_transaction, recover, tx_type
 from openledger_node.execution.trie_root import ordered_trie_root
 from openledger_node.execution.types import Log, Receipt, logs_bloom
-from openledger_node.execution.vm import data_floor_gas
-from openledger_node.primitives import BLOB_TX_TYPE, SET_CODE_TX_TYPE, Address, Hash32
+from openledger_node.execution.vm import data_floor_gas, validate_sender
+from openledger_node.primitives import BLOB_TX_TYPE, Address, Hash32
 
 GAS_LIMIT_BOUND_DIVISOR = 1024  # a block's gas limit moves by less than 1/1024 of its parent's
 MIN_GAS_LIMIT = 5_000
@@ -158,18 +155,7 @@ def validate_l1_transaction(fork: Fork, state: StateAPI, tx: SignedTransactionAP
         raise IntrinsicGasTooLow(tx.gas, need)
     if fork.at_least(SHANGHAI) and not tx.to and len(tx.data) > MAX_INITCODE_SIZE:
         raise InitCodeTooLarge(len(tx.data), MAX_INITCODE_SIZE)
-    sender = tx.sender
-    state_nonce = state.get_nonce(sender)
-    if tx.nonce < state_nonce:
-        raise NonceTooLow(sender, tx.nonce, state_nonce)
-    if tx.nonce > state_nonce:
-        raise NonceTooHigh(sender, tx.nonce, state_nonce)
-    balance = state.get_balance(sender)
-    cost = tx.gas * fee_cap + tx.value
-    if balance < cost:
-        raise InsufficientFunds(sender, balance, cost)
-    if kind == SET_CODE_TX_TYPE and not tx.authorization_list:
-        raise InvalidTransaction("EIP-7702 transaction with empty auth list")
+    validate_sender(state, tx, fee_cap)
 
 
 # --- execution -----------------------------------------------------------------------
