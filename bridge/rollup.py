@@ -17,6 +17,7 @@ from bridge.bindings import OPEN_TOKEN, ROLLUP
 from bridge.l1 import L1Client, Receipt
 from bridge.txmgr import TxCandidate, TxManager
 from openledger_node.derivation.batches import PostedBatch as PostedBatchData
+from openledger_node.derivation.batches import RolledBack
 from openledger_node.primitives import Address
 
 SUBMIT_BATCH_ARGS = ["uint256", "uint64", "uint64", "bytes32", "bytes"]
@@ -98,7 +99,20 @@ class RollupClient:
                 data_hash=bytes(event.args["dataHash"]),
                 data=data,
                 l1_block=int(log.block_number),
+                log_index=int(log.log_index),
             ))
+        return out
+
+    def rollbacks(self, from_l1_block: int, to_l1_block: int) -> list[RolledBack]:
+        """Every `OutputsRolledBack` in L1 blocks [from, to], in L1 order (the
+        derivation's `BatchSource`: a successful challenge deleted those outputs)."""
+        topic = ROLLUP.event("OutputsRolledBack").topic
+        logs = self.client.logs(from_block=from_l1_block, to_block=to_l1_block, address=self.rollup, topics=[topic])
+        out = []
+        for log in logs:
+            event = ROLLUP.decode_log(log)
+            if event is not None:
+                out.append(RolledBack(int(event.args["fromIndex"]), int(log.block_number), int(log.log_index)))
         return out
 
     def validator_stake(self, account: Address) -> tuple[int, int]:
@@ -135,6 +149,14 @@ class RollupClient:
         """Approve and stake `amount` OPEN of the sender's as validator stake."""
         self.txmgr.send(TxCandidate(self.token, OPEN_TOKEN.encode("approve", self.rollup, amount)))
         self.txmgr.send(TxCandidate(self.rollup, ROLLUP.encode("stake", amount)))
+
+    def request_unstake(self, amount: int) -> Receipt:
+        """Move `amount` of active stake to unbonding (withdrawable after the delay)."""
+        return self.txmgr.send(TxCandidate(self.rollup, ROLLUP.encode("requestUnstake", amount)))
+
+    def withdraw_stake(self) -> Receipt:
+        """Take back the unbonding stake whose delay has passed."""
+        return self.txmgr.send(TxCandidate(self.rollup, ROLLUP.encode("withdrawStake")))
 
     def challenge(self, output_index: int, claimed_root: bytes) -> Receipt:
         """Challenge an output with the sender's root (escrows the challenge bond)."""

@@ -139,6 +139,61 @@ async def _serve(node: Any, config: NodeConfig, stop_after_blocks: int) -> int:
     return await serve(node, config, stop_after_blocks, running, accounts)
 
 
+def cmd_stake(args: argparse.Namespace) -> int:
+    """`openledger-node stake|unstake|withdraw-stake`: the validator's stake on L1,
+    with the key of [validator] (environment or keystore)."""
+    from decimal import Decimal, InvalidOperation
+
+    from openledger_node.exceptions import ExecutionReverted
+
+    from bridge.deploy import load_deployment
+    from bridge.l1 import L1Client
+    from bridge.rollup import RollupClient
+    from bridge.txmgr import TxManager
+    from node.keys import load_key
+    from openledger_node.primitives import addr
+
+    config = _config(args)
+    setup_logging(config.log)
+    if config.l1.rpc_url is None or config.l1.deployment is None:
+        raise ConfigError("l1.rpc_url and l1.deployment: staking is on the L1 rollup contract")
+    deployment = load_deployment(config.l1.deployment)
+    section = config.validator
+    key = load_key("validator", section.key_env, section.keystore, section.keystore_password_env, dev_network=False)
+    client = L1Client(config.l1.rpc_url, timeout=config.l1.timeout, chain_id=deployment.chain_id)
+    txmgr = TxManager(client, key)
+    try:
+        rollup = RollupClient(client, txmgr, addr(deployment.rollup), addr(deployment.open_token))
+        amount = 0
+        if args.command in ("stake", "unstake"):
+            try:
+                amount = int(Decimal(args.amount) * 10**18)
+            except InvalidOperation:
+                raise ConfigError(f"{args.command}: amount {args.amount!r} is not a number of OPEN") from None
+            if amount <= 0:
+                raise ConfigError(f"{args.command}: amount must be positive, got {args.amount}")
+        try:
+            if args.command == "stake":
+                rollup.stake(amount)
+            elif args.command == "unstake":
+                rollup.request_unstake(amount)
+            else:
+                rollup.withdraw_stake()
+        except ExecutionReverted as exc:  # the contract's own error, by name
+            from bridge.bindings import ROLLUP
+
+            decoded = ROLLUP.decode_error(exc.data)
+            reason = (f"{decoded.name}({', '.join(f'{k}={v}' for k, v in decoded.args.items())})"
+                      if decoded is not None else str(exc))
+            raise ConfigError(f"{args.command}: the rollup contract refused: {reason}") from None
+        active, minimum = rollup.validator_stake(txmgr.address)
+        print(f"validator 0x{bytes(txmgr.address).hex()}: active stake {active / 10**18:g} OPEN "
+              f"(minimum to challenge and vote: {minimum / 10**18:g} OPEN)")
+    finally:
+        txmgr.close()
+    return 0
+
+
 def cmd_deploy_l1(args: argparse.Namespace) -> int:
     from web3 import Web3
 
@@ -297,6 +352,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_val.add_argument("--rpc-host", default=None, help="JSON-RPC bind address (default 127.0.0.1)")
     p_val.add_argument("--stop-after-blocks", type=int, default=0, help=argparse.SUPPRESS)
     p_val.set_defaults(func=cmd_validator)
+
+    for name, text in (("stake", "stake OPEN on L1 as a validator (approves it first)"),
+                       ("unstake", "start unbonding OPEN of the validator's stake"),
+                       ("withdraw-stake", "take back the unbonded stake")):
+        p_stake = sub.add_parser(name, help=text)
+        common(p_stake)
+        if name != "withdraw-stake":
+            p_stake.add_argument("amount", help="OPEN, e.g. 1000 or 0.5")
+        p_stake.set_defaults(func=cmd_stake)
 
     p_dep = sub.add_parser("deploy-l1", help="deploy the L1 contracts and write the deployment file")
     p_dep.add_argument("--l1-rpc", required=True, help="L1 JSON-RPC URL")
