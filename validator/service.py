@@ -23,6 +23,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from tqdm import tqdm
+
 from openledger_node.derivation.pipeline import Derivation, Verdict
 from openledger_node.exceptions import CriticalError, ForwardedError, TemporaryError
 from openledger_node.execution.state import StateView
@@ -31,6 +33,9 @@ from openledger_node.storage import ChainStore
 from validator.disputes import Disputes
 
 log = logging.getLogger("openledger.validator")
+
+# A progress bar when at least this many batches wait to be derived.
+PROGRESS_FROM = 10
 
 
 class Validator:
@@ -54,10 +59,15 @@ class Validator:
 
     def sync(self) -> int:
         """Derive every batch L1 has now, then take part in the open disputes;
-        how many batches were derived."""
+        how many batches were derived. A validator far behind (a fresh one, or
+        one that was down) shows its progress on the way."""
         count = 0
-        while self.step() is not None:
-            count += 1
+        behind = len(self.derivation.pending())
+        with tqdm(total=behind, unit="batch", desc="deriving from L1", disable=behind < PROGRESS_FROM,
+                  leave=False) as progress:
+            while self.step() is not None:
+                count += 1
+                progress.update(1)
         if self.disputes is not None:
             latest = self.derivation.l1.latest()
             verdicts = {v.index: v for v in self.derivation.verdicts}
