@@ -506,3 +506,37 @@ def test_an_honest_output_costs_a_validator_nothing(
     finally:
         validator.derivation.store.close()
         txmgr.close()
+
+
+def test_a_restarted_validator_resumes_where_it_stopped(
+    tmp_path: Path, fresh_l1: AnvilL1, genesis: Path, sequencer: Sequencer
+) -> None:
+    from openledger_node.derivation.pipeline import Derivation
+    from openledger_node.storage import ChainStore
+
+    batcher = batcher_for(fresh_l1, sequencer)
+    for _ in range(2):
+        for _ in range(3):
+            sequencer.build_block()
+        batcher.step(flush=True)
+    first = derivation_for(fresh_l1, genesis, tmp_path / "validator")
+    assert first.step() is not None and first.step() is not None and first.step() is None
+    head = first.store.head("unsafe").hash
+    rules = first.rules
+    first.store.close()
+    for _ in range(3):
+        sequencer.build_block()
+    batcher.step(flush=True)
+    # The same data directory, a new process: the derived batches are skipped, the new one derived.
+    store = ChainStore(tmp_path / "validator", create=False)
+    try:
+        assert store.head("unsafe").hash == head
+        again = Derivation(rules, store, L1Traversal(fresh_l1.client), fresh_l1.rollup,
+                           L1Deposits(fresh_l1.client, addr(fresh_l1.deployment.portal)), 600,
+                           fresh_l1.deployment.deployed_at_block)
+        verdict = again.step()
+        assert verdict is not None and verdict.agrees and verdict.first_block == 7
+        assert again.step() is None
+        assert store.head("unsafe").hash == sequencer.head.hash
+    finally:
+        store.close()
