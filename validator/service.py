@@ -21,7 +21,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from tqdm import tqdm
 
@@ -36,6 +36,15 @@ log = logging.getLogger("openledger.validator")
 
 # A progress bar when at least this many batches wait to be derived.
 PROGRESS_FROM = 10
+
+
+@runtime_checkable
+class PostedOutputs(Protocol):
+    def last_posted_block(self) -> tuple[int, int]:
+        """(next batch index, the last L2 block the batches on L1 cover)."""
+        ...
+
+    def batch(self, index: int) -> Any: ...
 
 
 class Validator:
@@ -61,6 +70,7 @@ class Validator:
         """Derive every batch L1 has now, then take part in the open disputes;
         how many batches were derived. A validator far behind (a fresh one, or
         one that was down) shows its progress on the way."""
+        self._follow_l1_reorgs()
         count = 0
         behind = len(self.derivation.pending())
         with tqdm(total=behind, unit="batch", desc="deriving from L1", disable=behind < PROGRESS_FROM,
@@ -74,11 +84,40 @@ class Validator:
             self.disputes.step(verdicts, latest.number, latest.timestamp)
         return count
 
+    def _follow_l1_reorgs(self) -> None:
+        """L1 may have reorganised away the origin of the derived head (and with
+        it the batches that carried it): derive again from what is canonical."""
+        store = self.derivation.store
+        head = store.head("unsafe")
+        if int(head.block_number) == 0:
+            return
+        origin, _ = store.l1_origin(head)
+        block = self.derivation.l1.block(origin.number)
+        if block is None or block.hash != origin.hash:
+            self.reset()
+
     def reset(self) -> None:
-        """Re-derive from the last block whose L1 origin is still canonical."""
+        """Re-derive from the last block whose L1 origin is still canonical and
+        that the batches L1 holds now still cover (a reorganisation can take
+        batches away with the blocks that carried them)."""
         store = self.derivation.store
         traversal = self.derivation.l1
         number = int(store.head("unsafe").block_number)
+        source = self.derivation.batches
+        if isinstance(source, PostedOutputs):
+            # Batches this validator derived that L1 no longer holds as they were.
+            next_index, _ = source.last_posted_block()
+            for verdict in reversed(self.derivation.verdicts):
+                if verdict.derived_root is None:
+                    continue
+                still = verdict.index < next_index and (
+                    (posted := source.batch(verdict.index)).first_block == verdict.first_block
+                    and posted.last_block == verdict.last_block
+                    and bytes(posted.output_root) == verdict.posted_root
+                )
+                if still:
+                    break
+                number = min(number, verdict.first_block - 1)
         while number > 0:
             origin, _ = store.l1_origin(store.header_by_number(number))
             block = traversal.block(origin.number)

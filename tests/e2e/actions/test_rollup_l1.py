@@ -540,3 +540,33 @@ def test_a_restarted_validator_resumes_where_it_stopped(
         assert store.head("unsafe").hash == sequencer.head.hash
     finally:
         store.close()
+
+
+def test_a_validator_follows_an_l1_reorg_of_its_derived_chain(
+    tmp_path: Path, fresh_l1: AnvilL1, genesis: Path, sequencer: Sequencer
+) -> None:
+    from validator import Validator
+
+    to = b"\x55" * 20
+    before = fresh_l1.rpc("evm_snapshot")
+    deposit = fresh_l1.deposit(depositor(fresh_l1), to, 3 * OPEN)
+    build_until_origin(sequencer, deposit.block_number)
+    batcher_for(fresh_l1, sequencer).step(flush=True)
+    validator = Validator(derivation_for(fresh_l1, genesis, tmp_path / "validator"))
+    store = validator.derivation.store
+    try:
+        assert validator.sync() == 1
+        credited = int(store.head("unsafe").block_number)
+        assert StateView(store.state_db, bytes(store.head("unsafe").state_root)).get_balance(to) == 3 * OPEN
+        # L1 drops the deposit's block and the batch that carried it, and grows past them.
+        fresh_l1.reorg_to(before)
+        sequencer.build_block()  # the sequencer rebuilds its unsafe chain on the new L1 too
+        build_until_origin(sequencer, fresh_l1.head.number)
+        batcher_for(fresh_l1, sequencer).step(flush=True)
+        assert validator.sync() == 1  # noticed, rewound, derived the new batch
+        assert not validator.disagreements
+        assert store.head("unsafe").hash == sequencer.head.hash
+        assert StateView(store.state_db, bytes(store.head("unsafe").state_root)).get_balance(to) == 0
+        assert int(store.head("unsafe").block_number) >= 1 and credited >= 1
+    finally:
+        store.close()
