@@ -14,6 +14,8 @@ a batch that lost a race to an earlier copy of itself reverts on L1 and the
 next step reads L1 again. The `safe` head moves to a batch's last block once
 its L1 transaction has its confirmations; `finalized` moves to the last block
 of the last output L1 says is final. Both are persisted by the chain store.
+When a challenge rolls outputs back on L1, the next step sees fewer blocks
+covered: the safe head moves back with L1 and the blocks are posted again.
 """
 
 from __future__ import annotations
@@ -161,8 +163,17 @@ class Batcher:
         return posted
 
     def _advance_safe(self, last_posted: int) -> None:
-        """The safe head: the last block a confirmed batch on L1 covers."""
-        if last_posted <= int(self.store.head("safe").block_number):
+        """The safe head: the last block a confirmed batch on L1 covers. It goes
+        back when L1 does: a successful challenge deletes outputs (and the
+        batches after it), whose blocks are then posted again."""
+        safe = int(self.store.head("safe").block_number)
+        if last_posted < safe:
+            back_to = max(last_posted, int(self.store.head("finalized").block_number))
+            log.warning("L1 holds batches up to block %d, the safe head was %d: outputs were rolled back, "
+                        "posting again from block %d", last_posted, safe, last_posted + 1)
+            self.store.set_head("safe", bytes(self.store.header_by_number(back_to).hash))
+            return
+        if last_posted == safe:
             return
         if last_posted > int(self.store.head("unsafe").block_number):
             return

@@ -6,7 +6,10 @@ A posted batch is the calldata of a `submitBatch` transaction; the rollup
 contract keeps only `keccak256(data)`, so the bytes read back from the L1
 transaction must hash to it, or they are not the batch (a node that serves
 altered transaction data is caught here). The source of posted batches is
-anything that lists them in L1 order (`bridge.rollup.RollupClient` in a node).
+anything that lists them in L1 order (`bridge.rollup.RollupClient` in a node),
+together with the contract's rollbacks: a successful challenge deletes an
+output and every later one (`OutputsRolledBack`), and the sequencer posts
+those indexes again.
 """
 
 from __future__ import annotations
@@ -32,11 +35,26 @@ class PostedBatch:
     data_hash: bytes
     data: bytes
     l1_block: int  # the L1 block that included it
+    log_index: int = 0  # its BatchSubmitted log's index in that block
+
+
+@dataclass(frozen=True)
+class RolledBack:
+    """An `OutputsRolledBack` of the rollup contract: the outputs from
+    `from_index` on were deleted from L1 (a challenge of `from_index` succeeded)."""
+
+    from_index: int
+    l1_block: int
+    log_index: int = 0
 
 
 class BatchSource(Protocol):
     def posted_batches(self, from_l1_block: int, to_l1_block: int) -> Sequence[PostedBatch]:
         """The batches posted in L1 blocks [from, to], in L1 order."""
+        ...
+
+    def rollbacks(self, from_l1_block: int, to_l1_block: int) -> Sequence[RolledBack]:
+        """The rollbacks of outputs in L1 blocks [from, to], in L1 order."""
         ...
 
 

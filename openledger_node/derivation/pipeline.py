@@ -11,6 +11,14 @@ stored, and the output root at the batch's last block is compared with the one
 the sequencer posted. A batch that breaks a rule is not applied: nothing of it
 enters the store, and the verdict says why. Derived blocks are final enough to
 be `safe`: they come from L1.
+
+The rollup contract can take outputs back: a successful challenge deletes the
+challenged output and every later one, and the sequencer posts those indexes
+again. The derivation reads those rollbacks in L1 order with the batches, so
+the derived chain always follows the outputs L1 holds: at a rollback the
+blocks of the deleted batches leave the store (the chain rewinds to the last
+block of the output before them), a halt at an invalid batch ends when that
+batch is rolled back, and the batches posted again are derived as new ones.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from openledger_node.execution.block import begin_block
 from openledger_node.execution.env import ChainRules
 from openledger_node.execution.output import output_root
 from openledger_node.derivation.attributes import Deposits, InvalidBatch, L1Blocks, block_attributes
-from openledger_node.derivation.batches import BatchSource, PostedBatch, decode_posted
+from openledger_node.derivation.batches import BatchSource, PostedBatch, RolledBack, decode_posted
 from openledger_node.execution.state import StateView
 from openledger_node.execution.types import L1Origin
 from openledger_node.primitives import L2_TO_L1_MESSAGE_PASSER_ADDRESS
@@ -51,6 +59,8 @@ class Verdict:
     posted_root: bytes
     derived_root: bytes | None  # None: the batch was invalid, no block of it applied
     reason: str = ""
+    l1_block: int = 0  # the L1 block that included the batch: with `index`, which submission
+    data_hash: bytes = b""  # keccak256 of the batch data, as the contract stored it
 
     @property
     def agrees(self) -> bool:
@@ -76,14 +86,19 @@ class Derivation:
         self.max_sequencer_drift = max_sequencer_drift
         self._start = start_l1_block
         self._scanned = start_l1_block - 1  # the last L1 block whose batches are queued
-        self._queue: list[PostedBatch] = []
+        self._queue: list[PostedBatch | RolledBack] = []  # in L1 order
+        # The batch of each live output index the derived chain follows (derived,
+        # found invalid, or derived before a restart): what a rollback takes away.
+        self._live: dict[int, PostedBatch] = {}
         self.verdicts: list[Verdict] = []
+        self.rollbacks: list[RolledBack] = []
         self.halted: Verdict | None = None  # set by an invalid batch: the chain cannot go on past it
 
     def restart(self) -> None:
         """Read L1 again from the start (after an L1 reorganisation); batches the
         chain already holds are skipped."""
         self._queue.clear()
+        self._live.clear()
         self._scanned = self._start - 1
         self.halted = None
 
@@ -97,28 +112,44 @@ class Derivation:
     def _fill(self) -> None:
         head = self.l1.head()
         if head > self._scanned:
-            self._queue.extend(self.batches.posted_batches(self._scanned + 1, head))
+            events: list[PostedBatch | RolledBack] = [
+                *self.batches.posted_batches(self._scanned + 1, head),
+                *self.batches.rollbacks(self._scanned + 1, head),
+            ]
+            events.sort(key=lambda event: (event.l1_block, event.log_index))
+            self._queue.extend(events)
             self._scanned = head
 
     def pending(self) -> Sequence[PostedBatch]:
         self._fill()
-        return tuple(self._queue)
+        return tuple(item for item in self._queue if isinstance(item, PostedBatch))
 
     def step(self) -> Verdict | None:
-        """Derive the next posted batch, if L1 has one; its verdict, or None."""
-        if self.halted is not None:
-            return None
+        """Derive the next posted batch, if L1 has one; its verdict, or None.
+        Rollbacks on the way are applied first."""
         self._fill()
-        head = int(self.store.head("unsafe").block_number)
-        while self._queue and self._queue[0].last_block <= head:
-            self._queue.pop(0)  # derived before a restart
-        if not self._queue:
-            return None
-        posted = self._queue.pop(0)
+        while self._queue:
+            item = self._queue.pop(0)
+            if isinstance(item, RolledBack):
+                self._roll_back(item)
+                continue
+            if self.halted is not None:
+                # Posted on top of an invalid batch: rolled back with it, or the
+                # chain never goes on past it.
+                continue
+            head = int(self.store.head("unsafe").block_number)
+            if item.last_block <= head:
+                self._live[item.index] = item  # derived before a restart
+                continue
+            return self._judge(item, head)
+        return None
+
+    def _judge(self, posted: PostedBatch, head: int) -> Verdict:
         if posted.first_block != head + 1:
             verdict = self._verdict(posted, None, f"starts at block {posted.first_block}, the chain is at {head}")
         else:
             verdict = self._derive(posted)
+        self._live[posted.index] = posted
         self.verdicts.append(verdict)
         if verdict.derived_root is None:
             self.halted = verdict
@@ -133,9 +164,26 @@ class Derivation:
                      posted.first_block, posted.last_block)
         return verdict
 
+    def _roll_back(self, event: RolledBack) -> None:
+        """L1 deleted the outputs from `event.from_index` on: their blocks leave
+        the derived chain, and a halt at one of them ends."""
+        self.rollbacks.append(event)
+        gone = sorted(index for index in self._live if index >= event.from_index)
+        if gone:
+            first = self._live[gone[0]].first_block
+            for index in gone:
+                del self._live[index]
+            self._rewind_to(first - 1)
+            log.warning("L1 rolled back outputs %d-%d: the derived chain goes back to block %d",
+                        gone[0], gone[-1], int(self.store.head("unsafe").block_number))
+        if self.halted is not None and self.halted.index >= event.from_index:
+            log.warning("L1 rolled back invalid batch %d: derivation goes on", self.halted.index)
+            self.halted = None
+
     @staticmethod
     def _verdict(posted: PostedBatch, root: bytes | None, reason: str = "") -> Verdict:
-        return Verdict(posted.index, posted.first_block, posted.last_block, bytes(posted.output_root), root, reason)
+        return Verdict(posted.index, posted.first_block, posted.last_block, bytes(posted.output_root), root, reason,
+                       posted.l1_block, bytes(posted.data_hash))
 
     def _derive(self, posted: PostedBatch) -> Verdict:
         try:
