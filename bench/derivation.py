@@ -11,7 +11,7 @@ sealed (aim: at least 1.2x, since derivation knows the transactions and their
 order and skips the pool). Also the time a fresh validator takes per 1,000
 blocks of the chain, from which the time for 10,000 follows.
 
-Usage: python bench/derivation.py [--txs N] [--repeats R] [--write-docs]
+Usage: python bench/derivation.py [--txs N] [--repeats R] [--sync-blocks B] [--write-docs]
 """
 
 from __future__ import annotations
@@ -82,11 +82,34 @@ def run(name: str, txs: int, work: Path, url: str) -> dict[str, float]:
         chain.close()
 
 
+def sync_time(blocks: int, work: Path, url: str) -> dict[str, float]:
+    """A chain of `blocks` blocks, one transfer each (a chain in use but not
+    full), posted to L1; the time a fresh validator takes to derive all of it."""
+    chain = rollup_on(url, work)
+    try:
+        keys = dev_private_keys()
+        _, txs = transfer_workload(keys, blocks)
+        started = time.perf_counter()
+        for raw in txs:
+            chain.pool.add_raw(raw)
+            chain.clock[0] += 2
+            chain.builder.build_block()
+        seal_s = time.perf_counter() - started
+        _, post_s, _ = post_all(chain)
+        derived, derive_s, derive_cpu, agree = derive_all(chain, work)
+        assert agree and derived >= blocks
+        return {"blocks": derived, "seal_s": seal_s, "post_s": post_s, "derive_s": derive_s, "derive_cpu": derive_cpu}
+    finally:
+        chain.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--txs", type=int, default=3000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--sync-blocks", type=int, default=0,
+                        help="also time a fresh validator deriving a chain of this many blocks (one transfer each)")
     args = parser.parse_args()
     from tests.anvil import stop_anvil
 
@@ -101,6 +124,14 @@ def main() -> None:
                     results[name].append(run(name, args.txs, Path(tmp), url))
                 finally:
                     stop_anvil(process)  # type: ignore[arg-type]
+    sync = None
+    if args.sync_blocks:
+        with tempfile.TemporaryDirectory() as tmp:
+            process, url = start_l1(Path(tmp))
+            try:
+                sync = sync_time(args.sync_blocks, Path(tmp), url)
+            finally:
+                stop_anvil(process)  # type: ignore[arg-type]
     load_after = os.getloadavg()
 
     def spread(values: list[float]) -> str:
@@ -131,6 +162,14 @@ def main() -> None:
         f"about {statistics.median(per_block) * 10_000 / 60:,.0f} minutes for 10,000 full blocks "
         "(empty blocks derive far faster).",
     ]
+    if sync is not None:
+        lines += [
+            "",
+            f"Measured: a fresh validator derived a chain of {sync['blocks']:,.0f} blocks (one transfer each, "
+            f"posted in batches to anvil) in **{sync['derive_s']:,.0f} s** ({sync['blocks'] / sync['derive_s']:,.0f} "
+            f"blocks/s, {sync['derive_cpu']:,.0f} s of CPU); the sequencer had sealed them in {sync['seal_s']:,.0f} s "
+            f"and the batcher posted them in {sync['post_s']:,.0f} s.",
+        ]
     print("\n".join(lines))
     if args.write_docs:
         today = datetime.date.today().isoformat()
