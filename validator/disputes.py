@@ -93,7 +93,15 @@ class Disputes:
         if self.rollup.has_open_challenge(verdict.index):
             return  # another validator's challenge: vote in it instead
         root = self.own_root(verdict)
-        self.rollup.challenge(verdict.index, root)
+        try:
+            self.rollup.challenge(verdict.index, root)
+        except ExecutionReverted as exc:
+            # The contract refuses (the challenge window has closed, a bond is
+            # missing): retrying would only spend gas again. Say so and go on.
+            self.challenged.add(submission)
+            log.error("cannot challenge output %d (posted 0x%s, ours 0x%s): the rollup contract refused: %s",
+                      verdict.index, verdict.posted_root.hex(), root.hex(), exc)
+            return
         self.challenged.add(submission)
         log.warning(
             "challenged output %d (blocks %d-%d): posted 0x%s, ours 0x%s%s",

@@ -116,3 +116,18 @@ def test_a_vote_l1_refuses_is_not_tried_again_and_a_stale_challenge_is_cancelled
     assert rollup.sent[-1] == ("resolve", 1, None) and 1 in role.voted and 1 in role.resolved
     role.step(current, l1_head=30, l1_time=100)
     assert [s[0] for s in rollup.sent] == ["challenge", "resolve"]
+
+
+def test_a_challenge_the_contract_refuses_is_not_sent_again(caplog: Any) -> None:
+    class Closed(FakeRollup):
+        def challenge(self, output_index: int, claimed_root: bytes) -> None:
+            self.sent.append(("challenge", output_index, claimed_root))
+            raise ExecutionReverted(b"\x01\x02\x03\x04", "ChallengeWindowClosed")
+
+    rollup = Closed([Live(b"\x13" * 32, b"\x22" * 32, 3, 4)])
+    wrong = verdict(0, b"\x13" * 32, b"\x22" * 32, l1_block=10)
+    role = disputes(rollup)
+    role.on_verdict(wrong)  # refused: logged, not raised
+    role.on_verdict(wrong)  # and not tried again
+    assert [kind for kind, _, _ in rollup.sent] == ["challenge"]
+    assert any("cannot challenge output 0" in r.getMessage() for r in caplog.records)
