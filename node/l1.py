@@ -39,7 +39,6 @@ from openledger_node.config import NodeConfig, load_config
 from openledger_node.exceptions import (
     BlockFieldMismatch,
     ConfigError,
-    CriticalError,
     FeeCapTooLow,
     GasLimitExceeded,
     GenesisMismatch,
@@ -68,17 +67,17 @@ from openledger_node.execution.state import StateView
 from openledger_node.execution.types import BlockEnv, L1Origin
 from openledger_node.primitives import ZERO_ADDRESS, ZERO_HASH, Address, Hash32, addr
 from openledger_node.rpc import Backend, RpcServer, build_rpc
-from openledger_node.service import StepRunner
 from openledger_node.storage import ChainStore, OverlayDB
 from openledger_node.storage.chain import HEADS
 from openledger_node.txpool import TxPool
+from sequencer.builder import DEADLINE_CHECK_EVERY, MIN_TX_GAS, SkippedTx
+from sequencer.driver import SequencerDriver
 
 log = logging.getLogger("openledger.l1")
 
 GENESIS_NAME = "l1-genesis-devnet.json"
 DEFAULT_DATA_DIR = Path("data/l1")
 DEFAULT_INTERVAL = 2.0
-MIN_TX_GAS = 21_000
 # The store records an L1 origin with each genesis (for a rollup); an L1 has none.
 NO_ORIGIN = L1Origin(0, 0, 0, ZERO_HASH)
 
@@ -152,12 +151,6 @@ def open_l1_pool(config: NodeConfig, store: ChainStore, rules: ChainRules) -> tu
 
 
 @dataclass(frozen=True)
-class SkippedTx:
-    tx_hash: bytes
-    reason: str
-
-
-@dataclass(frozen=True)
 class MinedBlock:
     block: L1BlockOutput
     skipped: tuple[SkippedTx, ...]
@@ -226,8 +219,9 @@ class L1BlockProducer(DevClock):
 
     # --- mining
 
-    def build_block(self, timestamp: int | None = None) -> MinedBlock:
-        """Mine, seal and store the next block on the head."""
+    def build_block(self, timestamp: int | None = None, deadline: float | None = None) -> MinedBlock:
+        """Mine, seal and store the next block on the head; past `deadline`
+        (time.monotonic()) it takes no more transactions, as the sequencer."""
         with self._lock:
             started = time.perf_counter()
             store = self.store
@@ -244,7 +238,7 @@ class L1BlockProducer(DevClock):
             executor = L1BlockExecutor(
                 self.schedule, header, bytes(parent.state_root), overlay, store.ancestor_hashes(parent)
             )
-            skipped = self._fill(executor, int(header.base_fee_per_gas or 0))
+            skipped = self._fill(executor, int(header.base_fee_per_gas or 0), deadline)
             block = executor.seal()
             self.next_timestamp = None
             store.write_block(
@@ -259,81 +253,29 @@ class L1BlockProducer(DevClock):
         )
         return result
 
-    def _fill(self, executor: L1BlockExecutor, base_fee: int) -> list[SkippedTx]:
+    def _fill(self, executor: L1BlockExecutor, base_fee: int, deadline: float | None) -> list[SkippedTx]:
         skipped: list[SkippedTx] = []
         stale: list[tuple[bytes, str]] = []
         best = self.pool.best(base_fee)
-        for tx in best:
+        for count, tx in enumerate(best):
             if executor.gas_remaining < MIN_TX_GAS:
+                break
+            if deadline is not None and count % DEADLINE_CHECK_EVERY == 0 and time.monotonic() > deadline:
                 break
             try:
                 executor.apply(as_fork_transaction(executor.fork, tx))
             except (GasLimitExceeded, NonceTooHigh, InsufficientFunds, FeeCapTooLow, UnsupportedTxType) as exc:
                 # Not in this block, maybe in a later one (a later fork allows the type): keep it pooled.
                 best.mark_invalid(tx)
-                skipped.append(SkippedTx(bytes(tx.hash), str(exc)))
+                skipped.append(SkippedTx(bytes(tx.hash), bytes(tx.sender), str(exc)))
             except InvalidTransaction as exc:
                 best.mark_invalid(tx)
                 stale.append((bytes(tx.hash), str(exc)))
-                skipped.append(SkippedTx(bytes(tx.hash), str(exc)))
+                skipped.append(SkippedTx(bytes(tx.hash), bytes(tx.sender), str(exc)))
                 log.warning("dropped transaction 0x%s: %s", bytes(tx.hash).hex(), exc)
         for tx_hash, reason in stale:
             self.pool.remove([tx_hash], f"dropped: invalid when mining a block: {reason}")
         return skipped
-
-
-class L1Driver:
-    """When to mine: every `block_time` seconds (`interval`), or as soon as a
-    transaction becomes pending (`instant`). Errors go through the core's
-    StepRunner; a critical one stops the loop and is kept in `failure`."""
-
-    def __init__(self, producer: L1BlockProducer, mode: str, block_time: float) -> None:
-        self.producer = producer
-        self.mode = mode
-        self.block_time = block_time
-        self.runner = StepRunner("l1 producer", log)
-        self.failure: BaseException | None = None
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-
-    def start(self) -> None:
-        if self.mode == "instant":
-            self._unsubscribe = self.producer.pool.subscribe(lambda _hash: self._wake.set())
-        self._thread = threading.Thread(target=self._run, name="l1-producer", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        try:
-            if self.mode == "interval":
-                next_tick = time.monotonic() + self.block_time
-                while not self._stop.wait(max(next_tick - time.monotonic(), 0)):
-                    retry = self.runner.run(self.producer.build_block)
-                    now = time.monotonic()
-                    next_tick = max(next_tick + self.block_time, now)
-                    if retry:
-                        next_tick = min(next_tick, now + retry)
-            else:
-                while not self._stop.is_set():
-                    if not self._wake.wait(1.0) or self._stop.is_set():
-                        continue
-                    self._wake.clear()
-                    retry = self.runner.run(self.producer.build_block)
-                    if retry:
-                        self._wake.set()
-                        self._stop.wait(retry)
-        except CriticalError as exc:
-            self.failure = exc
 
 
 # --- the node --------------------------------------------------------------------------
@@ -350,7 +292,7 @@ class L1Node:
     store: ChainStore
     pool: TxPool
     producer: L1BlockProducer
-    driver: L1Driver
+    driver: SequencerDriver
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
@@ -365,7 +307,9 @@ class L1Node:
             store.close()
             raise
         producer = L1BlockProducer(store, pool, genesis, options.coinbase)
-        driver = L1Driver(producer, options.mode, options.block_time)
+        driver = SequencerDriver(
+            producer, options.mode, options.block_time, pool.subscribe, name="l1-producer"
+        )
         head = store.head("unsafe")
         log.info(
             "l1 node open chain_id=%d head=%d hash=0x%s forks=%s data_dir=%s",

@@ -1,4 +1,5 @@
-"""The sequencer's driver loop: when to build a block.
+"""The driver loop of a block producer (the sequencer's builder, the L1 node's
+producer): when to build a block.
 
 `interval` mode builds one block every `block_time` seconds (empty or not), on a
 fixed schedule that skips missed ticks instead of bursting to catch up. `instant`
@@ -17,30 +18,36 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from openledger_node.exceptions import CriticalError
 from openledger_node.service import StepRunner
-from sequencer.builder import BlockBuilder
 
 log = logging.getLogger("openledger.sequencer")
+
+
+class Producer(Protocol):
+    def build_block(self, timestamp: int | None = None, deadline: float | None = None) -> object: ...
 
 
 class SequencerDriver:
     def __init__(
         self,
-        builder: BlockBuilder,
+        builder: Producer,
         mode: str,
         block_time: float,
         subscribe_pending: Callable[[Callable[[bytes], None]], Callable[[], None]] | None = None,
         build_time_fraction: float = 0.5,
+        name: str = "sequencer",
     ) -> None:
         if mode not in ("interval", "instant"):
-            raise ValueError(f"unknown sequencer mode {mode!r}")
+            raise ValueError(f"unknown {name} mode {mode!r}")
         self.builder = builder
+        self.name = name
         self.mode = mode
         self.block_time = block_time
         self.build_time = block_time * build_time_fraction
-        self.runner = StepRunner("sequencer", log)
+        self.runner = StepRunner(name, logging.getLogger(f"openledger.{name}"))
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -51,7 +58,7 @@ class SequencerDriver:
     def start(self) -> None:
         if self.mode == "instant" and self._subscribe is not None:
             self._unsubscribe = self._subscribe(lambda _hash: self._wake.set())
-        self._thread = threading.Thread(target=self._run, name="sequencer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
