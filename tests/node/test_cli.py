@@ -99,3 +99,12 @@ def test_list_settings_come_from_the_environment(tmp_path: Path) -> None:
               "--rpc-port", "0", "--block-time", "0.1", "--stop-after-blocks", "1",
               env={"OPENLEDGER__RPC__CORS_ORIGINS": "*", "OPENLEDGER__RPC__VHOSTS": "localhost, node.example"})
     assert run.returncode == 0, run.stderr
+
+
+def test_validator_without_an_l1_is_a_one_line_error(tmp_path: Path) -> None:
+    run = cli("validator", "--config", "configs/devnet.toml", "--data-dir", str(tmp_path / "v"), "--rpc-port", "0")
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "openledger-node validator: error: l1.rpc_url and l1.deployment: "
+        "a validator derives the chain from L1 and needs both"
+    ]
