@@ -12,11 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Union
 
+import coincurve
 import rlp
 from eth.abc import SignedTransactionAPI
 from eth.vm.forks.berlin.transactions import calculate_txn_intrinsic_gas_berlin
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_hash.auto import keccak
+from rlp.codec import consume_length_prefix
 from rlp.sedes import Binary, big_endian_int, binary, boolean
 
 from openledger_node.exceptions import (
@@ -149,16 +151,19 @@ def decode_transaction(raw: bytes, *, recover_sender: bool = True) -> Transactio
     except Exception as exc:  # py-evm raises assorted rlp and validation errors
         raise TxDecodeError(str(exc) or type(exc).__name__) from exc
     if recover_sender:
-        recover(tx)
+        recover(tx, raw)
     return tx
 
 
-def recover(tx: SignedTransactionAPI) -> Address:
+def recover(tx: SignedTransactionAPI, raw: bytes | None = None) -> Address:
     """Recover (and cache on the object) the sender of a signed transaction.
 
     One public-key recovery: a key recovered from (r, s, y) verifies the signature
     by construction, so py-evm's separate verify step would only repeat the work.
-    High-s signatures are refused (EIP-2), as every client does.
+    High-s signatures are refused (EIP-2), as every client does. Given the
+    transaction's canonical bytes, the signing hash is cut from them instead of
+    re-encoding the unsigned transaction, and the typed transaction's hash is
+    cached as keccak of those bytes: the one admission cost per transaction.
     """
     try:
         r, s, y_parity = int(tx.r), int(tx.s), int(tx.y_parity)
@@ -166,10 +171,62 @@ def recover(tx: SignedTransactionAPI) -> Address:
         raise InvalidSignature(f"invalid transaction v, r, s values: {exc}") from exc
     if not (0 < r < SECPK1_N and 0 < s <= SECPK1_N // 2 and y_parity in (0, 1)):
         raise InvalidSignature("invalid transaction v, r, s values")
+    if raw is None or "sender" in vars(tx):
+        try:
+            return Address(bytes(tx.sender))
+        except Exception as exc:  # eth_keys raises BadSignature / ValidationError
+            raise InvalidSignature(f"invalid sender: {exc}") from exc
+    signature = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes((y_parity,))
     try:
-        return Address(bytes(tx.sender))
-    except Exception as exc:  # eth_keys raises BadSignature / ValidationError
+        public_key = coincurve.PublicKey.from_signature_and_message(
+            signature, signing_hash(raw, chain_id_of(tx)), hasher=None
+        )
+    except Exception as exc:  # coincurve raises ValueError for a point off the curve
         raise InvalidSignature(f"invalid sender: {exc}") from exc
+    sender = Address(keccak(public_key.format(compressed=False)[1:])[12:])
+    # py-evm's `sender` (and a typed transaction's `hash`) are cached properties
+    # kept in the instance dictionary: fill them as they would fill themselves.
+    vars(tx)["sender"] = sender
+    if raw[0] < 0x7F:
+        vars(tx)["hash"] = Hash32(keccak(raw))
+    return sender
+
+
+def signing_hash(raw: bytes, chain_id: int | None) -> bytes:
+    """The hash a signed transaction's signature is over, from its canonical bytes.
+
+    Typed (EIP-2718): keccak(type || rlp(fields without y, r, s)). Legacy: the
+    first six fields, then (EIP-155) chain id, 0, 0. The raw bytes passed py-evm's
+    strict RLP decoding, so they are canonical and their items can be reused as
+    they are; only the list header is rewritten."""
+    if raw[0] < 0x7F:
+        return keccak(raw[:1] + _rlp_list(_list_items(raw, 1)[:-3]))
+    items = _list_items(raw, 0)[:6]
+    if chain_id is not None:
+        items += [rlp.encode(chain_id), b"\x80", b"\x80"]
+    return keccak(_rlp_list(items))
+
+
+def _list_items(raw: bytes, start: int) -> list[bytes]:
+    """The encoded items (prefix included) of the RLP list that starts at `start`."""
+    _, kind, length, position = consume_length_prefix(raw, start)
+    if kind is not list:
+        raise TxDecodeError("transaction is not an RLP list")
+    end = position + length
+    items = []
+    while position < end:
+        _, _, item_length, payload = consume_length_prefix(raw, position)
+        items.append(raw[position:payload + item_length])
+        position = payload + item_length
+    return items
+
+
+def _rlp_list(items: list[bytes]) -> bytes:
+    payload = b"".join(items)
+    if len(payload) < 56:
+        return bytes((0xC0 + len(payload),)) + payload
+    size = len(payload).to_bytes((len(payload).bit_length() + 7) // 8, "big")
+    return bytes((0xF7 + len(size),)) + size + payload
 
 
 @dataclass(frozen=True)
