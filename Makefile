@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	# Hardhat 3's native EDR binding wants Node >= 22, so npm on an older system Node
+	# skips it; npm run on the Node 24 that `npm ci` just installed adds it from the lockfile.
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" npm install --no-save --no-audit --no-fund --loglevel=error
 	touch $(NPM_STAMP)
 
 run: $(STAMP)
