@@ -23,8 +23,6 @@ from openledger_node.exceptions import (
     InsufficientFunds,
     IntrinsicGasTooLow,
     InvalidTransaction,
-    NonceTooHigh,
-    NonceTooLow,
     TipAboveFeeCap,
 )
 from openledger_node.execution.block import begin_block
@@ -416,16 +414,25 @@ def test_call_base_fee_is_zero_for_a_free_call(chain: Chain, signers: list[Signe
     assert word(sim.call(paid, code).output) == sim.base_fee > 0
 
 
-def test_call_nonce_checked_only_when_given(chain: Chain, signers: list[Signer]) -> None:
+def test_call_nonce_is_not_checked(chain: Chain, signers: list[Signer]) -> None:
+    """geth skips nonce checks for calls and estimates: wallets send the pending
+    nonce, ahead of the state while earlier transactions wait in the pool."""
     sim = chain.simulator()
     sender = signers[0].address
-    assert sim.call(CallRequest(sender=sender, to=RECIPIENT)).success
     assert sim.call(CallRequest(sender=sender, to=RECIPIENT, nonce=0)).success
-    with pytest.raises(NonceTooHigh):
-        sim.call(CallRequest(sender=sender, to=RECIPIENT, nonce=1))
+    assert sim.call(CallRequest(sender=sender, to=RECIPIENT, nonce=1)).success
+    assert sim.estimate_gas(CallRequest(sender=sender, to=RECIPIENT, nonce=7)) == 21_000
     overrides = {sender: AccountOverride(nonce=5)}
-    with pytest.raises(NonceTooLow):
-        sim.call(CallRequest(sender=sender, to=RECIPIENT, nonce=4), overrides)
+    assert sim.call(CallRequest(sender=sender, to=RECIPIENT, nonce=4), overrides).success
+
+
+def test_call_create_address_comes_from_the_state_nonce(chain: Chain, signers: list[Signer]) -> None:
+    sender = signers[0].address
+    state_nonce = int(head_state(chain.store).get_nonce(sender))
+    # init code that deploys its own address as its runtime code
+    for nonce in (None, state_nonce, state_nonce + 9):
+        result = chain.simulator().call(CallRequest(sender=sender, data=returning(["ADDRESS"]), nonce=nonce))
+        assert result.output[12:] == generate_contract_address(Address(sender), state_nonce)
 
 
 def test_call_ignores_sender_code(chain: Chain) -> None:

@@ -43,7 +43,7 @@ class CallRequest:
     max_priority_fee_per_gas: int | None = None
     value: int = 0
     data: bytes = b""
-    nonce: int | None = None  # checked against the state only when given
+    nonce: int | None = None  # never checked (geth's SkipNonceChecks); names eth_createAccessList's CREATE address
     access_list: AccessList = ()
 
 

@@ -26,8 +26,6 @@ from openledger_node.exceptions import (
     InsufficientFunds,
     IntrinsicGasTooLow,
     InvalidTransaction,
-    NonceTooHigh,
-    NonceTooLow,
     TipAboveFeeCap,
 )
 from openledger_node.execution.simulate.request import (
@@ -274,13 +272,13 @@ class Simulator:
         gas: int,
         tracer: AccessListTracer | None = None,
     ) -> _Run:
-        """Check `request` as geth's state transition does for eth_call, then run it."""
+        """Check `request` as geth's state transition does for eth_call (its
+        preCheck less the nonce), then run it."""
         fees = self._fees(request)
         state = self._prepared_state(overrides, fees, TracingVM if tracer is not None else SimulationVM)
         if tracer is not None:
             cast(TracingState, state).access_tracer = tracer
         sender = Address(request.sender or ZERO_ADDRESS)
-        state_nonce = int(state.get_nonce(sender))
         tx = SimulatedTransaction(
             sender=sender,
             to=Address(request.to or CREATE_CONTRACT_ADDRESS),
@@ -289,20 +287,20 @@ class Simulator:
             max_priority_fee_per_gas=fees.tip,
             value=request.value,
             data=request.data,
-            nonce=state_nonce if request.nonce is None else request.nonce,
+            nonce=int(state.get_nonce(sender)),
             access_list=request.access_list,
         )
 
-        if request.nonce is not None:
-            if request.nonce < state_nonce:
-                raise NonceTooLow(sender, request.nonce, state_nonce)
-            if request.nonce > state_nonce:
-                raise NonceTooHigh(sender, request.nonce, state_nonce)
+        # No nonce check, as geth's eth_call, eth_estimateGas and
+        # eth_createAccessList (SkipNonceChecks): wallets fill in the pending
+        # nonce, which is ahead of the state while earlier transactions wait in
+        # the pool. CREATE still takes its address from the state's nonce, as
+        # the EVM does in geth.
         if fees.fee_cap or fees.tip:  # geth skips these for a call with no fee fields
             if fees.tip > fees.fee_cap:
                 raise TipAboveFeeCap(fees.tip, fees.fee_cap)
             if fees.fee_cap < self.base_fee:
-                raise FeeCapTooLow(fees.fee_cap, self.base_fee, "base fee")
+                raise FeeCapTooLow(fees.fee_cap, self.base_fee, "base fee", sender)
         balance = int(state.get_balance(sender))
         cost = gas * fees.fee_cap + request.value
         if balance < cost:
