@@ -199,7 +199,7 @@ class EthApi:
 
     @rpc(
         "eth_feeHistory",
-        Param("blockCount", p.quantity),
+        Param("blockCount", p.hex_or_decimal64),
         Param("newestBlock", p.block_number_or_tag),
         Param("rewardPercentiles", p.list_of(p.any_value, 100), None),
     )

@@ -2,11 +2,14 @@
 
 Every parser takes the raw JSON value and returns a typed value or raises
 `ParamError` with the reason; the dispatcher prefixes "invalid argument N: ".
-Quantities are strict hex strings as geth requires ("0x0", no leading zeros).
+Quantities are strict hex strings as geth requires ("0x0", no leading zeros);
+the one parameter geth reads as hex or decimal (eth_feeHistory's block count)
+has its own parser.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +70,33 @@ def quantity(value: Any) -> int:
     if len(body) > 64:
         raise ParamError("hex number > 256 bits")
     return int(_strict_hex(body), 16)
+
+
+_DECIMAL_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+MAX_UINT64 = 2**64 - 1
+
+
+def hex_or_decimal64(value: Any) -> int:
+    """geth's math.HexOrDecimal64, which eth_feeHistory's block count is: a JSON
+    number, a decimal string or a hex string (leading zeros allowed), up to 64
+    bits. Fractions, signs and exponents are refused, as Go's ParseUint does."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value)
+    if text == "":
+        return 0
+    if text.startswith(("0x", "0X")):
+        digits, base = _HEX_DIGITS.fullmatch(text[2:]), 16
+        valid = digits is not None and text[2:] != ""
+    else:
+        valid, base = _DECIMAL_DIGITS.fullmatch(text) is not None, 10
+    number = int(text[2:] if base == 16 else text, base) if valid else -1
+    if not 0 <= number <= MAX_UINT64:
+        raise ParamError(f"invalid hex or decimal integer {json.dumps(text)}")
+    return number
 
 
 def data(value: Any) -> bytes:

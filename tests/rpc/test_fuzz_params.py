@@ -72,6 +72,8 @@ BY_PARSER: dict[Any, st.SearchStrategy[Any]] = {
     p.address: addresses,
     p.hash32: hashes,
     p.data: hex_data,
+    p.hex_or_decimal64: st.one_of(quantities, loose_quantities, st.integers(-5, 2**70),
+                                  st.integers(0, 2**70).map(str)),
     p.boolean: st.booleans(),
     p.storage_slot: st.one_of(hashes, quantities),
     p.block_id: blocks,
