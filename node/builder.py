@@ -291,7 +291,8 @@ class NodeBuilder:
         head = store.head("unsafe")
         journal = Path(config.storage.data_dir) / JOURNAL_NAME if config.txpool.journal else None
         state = StateView(store.state_db, bytes(head.state_root))
-        pool = TxPool(config.txpool, self.rules.chain_id, self.rules.gas_limit, state, 0, journal_path=journal)
+        pool = TxPool(config.txpool, self.rules.chain_id, self.rules.gas_limit, state, 0, journal_path=journal,
+                      min_base_fee=self.rules.min_base_fee, base_fee_denominator=self.rules.base_fee_max_change_denominator)
         pool.on_new_head(state, base_fee_after(self.rules, head), self.rules.gas_limit)
         return pool, pool_follows_head(store, pool, self.rules)
 

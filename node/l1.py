@@ -142,7 +142,8 @@ def open_l1_pool(config: NodeConfig, store: ChainStore, rules: ChainRules) -> tu
     head = store.head("unsafe")
     journal = Path(config.storage.data_dir) / JOURNAL_NAME if config.txpool.journal else None
     state = StateView(store.state_db, bytes(head.state_root))
-    pool = TxPool(config.txpool, rules.chain_id, rules.gas_limit, state, 0, journal_path=journal)
+    pool = TxPool(config.txpool, rules.chain_id, rules.gas_limit, state, 0, journal_path=journal,
+                  min_base_fee=rules.min_base_fee, base_fee_denominator=rules.base_fee_max_change_denominator)
     pool.on_new_head(state, base_fee_after(rules, head), rules.gas_limit)
     return pool, pool_follows_head(store, pool, rules)
 

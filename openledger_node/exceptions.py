@@ -138,11 +138,13 @@ class GasLimitExceeded(InvalidTransaction):
 class FeeCapTooLow(InvalidTransaction):
     """The fee cap is below the pool's price floor or the block's base fee."""
 
-    def __init__(self, fee_cap: int, minimum: int, what: str = "minimum") -> None:
+    def __init__(self, fee_cap: int, minimum: int, what: str = "minimum", sender: bytes | None = None) -> None:
         self.fee_cap = fee_cap
         self.minimum = minimum
+        self.sender = sender
         if what == "base fee":
-            msg = f"max fee per gas less than block base fee: maxFeePerGas: {fee_cap}, baseFee: {minimum}"
+            who = "" if sender is None else f"address 0x{bytes(sender).hex()}, "
+            msg = f"max fee per gas less than block base fee: {who}maxFeePerGas: {fee_cap}, baseFee: {minimum}"
         else:
             msg = f"transaction underpriced: gas fee cap {fee_cap}, minimum needed {minimum}"
         super().__init__(msg)

@@ -43,11 +43,14 @@ from openledger_node.execution.transactions import (
 )
 from openledger_node.txpool.journal import TxJournal
 from openledger_node.txpool.validation import (
+    EIP1559_DENOMINATOR,
     decode_pool_transaction,
+    lowest_base_fee,
     reject_deposit,
     replacement_allowed,
     tx_cost,
     validate_balance,
+    validate_fee_cap_reachable,
     validate_nonce,
     validate_stateless,
 )
@@ -186,8 +189,16 @@ class TxPool:
         state: StateReader,
         base_fee: int,
         journal_path: Path | None = None,
+        *,
+        min_base_fee: int = 0,
+        base_fee_denominator: int = EIP1559_DENOMINATOR,
     ) -> None:
+        """`min_base_fee` and `base_fee_denominator` are the chain's base fee rules:
+        with the next block's base fee they bound the lowest base fee the chain
+        can reach, below which a fee cap is never mined."""
         self._config = config
+        self._min_base_fee = min_base_fee
+        self._base_fee_denominator = base_fee_denominator
         self._chain_id = chain_id
         self._block_gas_limit = block_gas_limit
         self._state = state
@@ -204,6 +215,7 @@ class TxPool:
         self._dropped: OrderedDict[bytes, Dropped] = OrderedDict()
         self.dropped_total = 0
         self._journal: TxJournal | None = None
+        self._impersonation = False
         if journal_path is not None and config.journal:
             self._journal = TxJournal(journal_path)
             self._replay_journal(self._journal)
@@ -220,6 +232,18 @@ class TxPool:
         signed = reject_deposit(tx)
         recover(signed)
         return self._add(signed, encode_transaction(signed), write_journal=True)
+
+    def enable_impersonation(self) -> None:
+        """Accept impersonated transactions (`add_impersonated`): dev networks only."""
+        self._impersonation = True
+
+    def add_impersonated(self, tx: SignedTransactionAPI) -> bytes:
+        """Add an impersonated transaction (a dev node's unsigned transaction that
+        carries its sender). It is not journaled: a replay decodes raw bytes, and
+        no raw bytes stand for it (its bypass signature is refused on decoding)."""
+        if not self._impersonation or not is_impersonated(tx):
+            raise InvalidSignature("impersonated transactions are accepted only on a dev network")
+        return self._add(tx, encode_transaction(tx), write_journal=False)
 
     def _add(self, tx: SignedTransactionAPI, raw: bytes, *, write_journal: bool) -> bytes:
         validate_stateless(
@@ -243,8 +267,14 @@ class TxPool:
             self._notify(events)
         return ptx.hash
 
+    @property
+    def base_fee_floor(self) -> int:
+        """The lowest base fee the chain can reach from the head the pool is at."""
+        return lowest_base_fee(self._base_fee, self._min_base_fee, self._base_fee_denominator)
+
     def _admit(self, ptx: PoolTx, write_journal: bool, events: list[bytes]) -> None:
         sender = ptx.sender
+        validate_fee_cap_reachable(sender, ptx.fee_cap, self.base_fee_floor, self._base_fee)
         state_nonce = self._state.get_nonce(sender)
         validate_nonce(sender, ptx.nonce, state_nonce)
         balance = self._state.get_balance(sender)
@@ -419,8 +449,8 @@ class TxPool:
         events: list[bytes],
     ) -> None:
         """Re-derive one sender's lists from its state: drop what is included (nonce
-        below the state's), what it can no longer afford and what no longer fits a
-        block; what follows a dropped transaction is queued (geth's
+        below the state's), what it can no longer afford, what no longer fits a
+        block and what pays less than any base fee the chain can still have; what follows a dropped transaction is queued (geth's
         demoteUnexecutables + promoteExecutables)."""
         was_pending = {p.hash for p in account.pending.values()}
         ordered = account.ordered()
@@ -429,6 +459,7 @@ class TxPool:
         account.pending.clear()
         account.queued.clear()
         account.start = state_nonce
+        floor = self.base_fee_floor
         for ptx in ordered:
             if ptx.nonce < state_nonce:
                 del self._by_hash[ptx.hash]  # included (or another with its nonce was)
@@ -439,6 +470,12 @@ class TxPool:
                     f"dropped: costs {ptx.cost}, the sender's balance is {balance}"
                     if ptx.cost > balance
                     else f"dropped: gas {ptx.gas} over the block gas limit {self._block_gas_limit}",
+                )
+            elif ptx.fee_cap < floor:
+                # Never minable again; the later nonces it holds up are queued.
+                del self._by_hash[ptx.hash]
+                self._record_drop(
+                    ptx, f"dropped: max fee per gas {ptx.fee_cap} below {floor}, the lowest base fee the chain can reach"
                 )
             elif ptx.nonce == account.next_nonce():
                 account.pending[ptx.nonce] = ptx

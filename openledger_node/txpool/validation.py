@@ -147,6 +147,24 @@ def validate_stateless(
         raise TxDecodeError(str(exc)) from exc
 
 
+EIP1559_DENOMINATOR = 8  # base fee max change denominator
+
+
+def lowest_base_fee(next_base_fee: int, min_base_fee: int, denominator: int = EIP1559_DENOMINATOR) -> int:
+    """The lowest base fee any block from the next one on can have. EIP-1559
+    lowers a base fee b by at most b // denominator a block, in integers: from
+    `denominator` or more it can fall to `denominator - 1` and no lower; below
+    `denominator` it never falls. The chain's `min_base_fee` is a floor too."""
+    return max(min_base_fee, min(next_base_fee, denominator - 1))
+
+
+def validate_fee_cap_reachable(sender: bytes, fee_cap: int, floor: int, base_fee: int) -> None:
+    """A fee cap below every base fee the chain can still have is never mined:
+    refused with geth's state-transition wording, naming the next block's base fee."""
+    if fee_cap < floor:
+        raise FeeCapTooLow(fee_cap, base_fee, "base fee", sender)
+
+
 def validate_nonce(sender: bytes, tx_nonce: int, state_nonce: int) -> None:
     if tx_nonce < state_nonce:
         raise NonceTooLow(sender, tx_nonce, state_nonce)

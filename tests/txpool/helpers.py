@@ -121,6 +121,7 @@ def make_pool(
     *,
     journal_path: Path | None = None,
     base_fee: int = 0,
+    min_base_fee: int = 0,
     **config: Any,
 ) -> TxPool:
     return TxPool(
@@ -130,6 +131,7 @@ def make_pool(
         state if state is not None else FakeState(),
         base_fee,
         journal_path=journal_path,
+        min_base_fee=min_base_fee,
     )
 
 

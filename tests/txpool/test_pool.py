@@ -7,11 +7,13 @@ import threading
 import pytest
 
 from openledger_node.exceptions import (
+    FeeCapTooLow,
     ReplacementUnderpriced,
     SenderLimitReached,
     Underpriced,
 )
-from openledger_node.txpool import PoolContent
+from openledger_node.txpool import PoolContent, TxPool
+from openledger_node.txpool.validation import lowest_base_fee
 
 from .helpers import FakeState, address, make_pool, signed, tx_hash_of
 
@@ -343,6 +345,69 @@ def test_new_head_drops_what_exceeds_a_lower_gas_limit() -> None:
     big = pool.add_raw(signed(2, 0, gas=5_000_000))
     pool.on_new_head(state, base_fee=0, block_gas_limit=1_000_000)
     assert not pool.contains(big) and pool.status() == (1, 0)
+
+
+# --- fee caps below every base fee the chain can reach -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("next_base_fee", "min_base_fee", "denominator", "lowest"),
+    [(10**9, 0, 8, 7), (8, 0, 8, 7), (7, 0, 8, 7), (3, 0, 8, 3), (0, 0, 8, 0), (10**9, 500, 8, 500),
+     (10**9, 0, 50, 49), (10**9, 0, 1, 0)],
+)
+def test_lowest_base_fee(next_base_fee: int, min_base_fee: int, denominator: int, lowest: int) -> None:
+    assert lowest_base_fee(next_base_fee, min_base_fee, denominator) == lowest
+
+
+def test_lowest_base_fee_is_where_empty_blocks_lead() -> None:
+    from openledger_node.execution.env import next_base_fee
+
+    for denominator in (2, 8, 50):
+        fee = 10**9
+        for _ in range(2_000):
+            fee = next_base_fee(30_000_000, 0, fee, 2, denominator)
+        assert fee == lowest_base_fee(10**9, 0, denominator)
+
+
+def _floored_pool(state: FakeState, base_fee: int, min_base_fee: int = 0) -> TxPool:
+    pool = make_pool(state, min_base_fee=min_base_fee)
+    pool.on_new_head(state, base_fee=base_fee, block_gas_limit=30_000_000)
+    return pool
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2])
+def test_a_fee_cap_below_the_lowest_reachable_base_fee_is_refused(kind: int) -> None:
+    pool = _floored_pool(FakeState(), base_fee=10**9, min_base_fee=50)
+    with pytest.raises(FeeCapTooLow) as refused:
+        pool.add_raw(signed(1, 0, fee_cap=49, tip=1, kind=kind))
+    assert str(refused.value) == (
+        f"max fee per gas less than block base fee: address 0x{address(1).hex()}, maxFeePerGas: 49, "
+        f"baseFee: {10**9}"
+    )
+    assert pool.status() == (0, 0)
+    pool.add_raw(signed(1, 0, fee_cap=50, tip=1, kind=kind))  # the base fee can fall that far
+    assert pool.status() == (1, 0)
+
+
+def test_the_natural_floor_applies_without_a_configured_minimum() -> None:
+    pool = _floored_pool(FakeState(), base_fee=10**9)
+    with pytest.raises(FeeCapTooLow):
+        pool.add_raw(signed(1, 0, fee_cap=6, tip=1))
+    pool.add_raw(signed(1, 0, fee_cap=7, tip=1))
+
+
+def test_new_head_drops_a_fee_cap_the_chain_can_no_longer_reach_and_queues_what_follows() -> None:
+    state = FakeState()
+    pool = _floored_pool(state, base_fee=0)
+    cheap = pool.add_raw(signed(1, 0, fee_cap=2, tip=1))
+    pool.add_raw(signed(1, 1, fee_cap=100, tip=1))
+    assert pool.status() == (2, 0)
+    # a base fee of 3 never falls again (3 // 8 == 0): a fee cap of 2 is never mined
+    pool.on_new_head(state, base_fee=3, block_gas_limit=30_000_000)
+    assert not pool.contains(cheap)
+    assert pool.status() == (0, 1)
+    dropped = pool.dropped(cheap)
+    assert dropped is not None and "lowest base fee the chain can reach" in dropped.reason
 
 
 def test_add_catches_up_with_a_state_newer_than_the_last_head() -> None:
