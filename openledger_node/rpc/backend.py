@@ -10,7 +10,7 @@ live in `Backend`; handlers never reach past these interfaces.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -61,6 +61,8 @@ class ChainReader(Protocol):
     def block_tips(self, block_hash: bytes) -> list[tuple[int, int]] | None: ...
 
     def log_block_numbers(self, key: bytes, first: int, last: int) -> Iterator[int]: ...
+
+    def log_blocks(self, groups: Sequence[Collection[bytes]], first: int, last: int) -> Iterator[int]: ...
 
     def ancestor_hashes(self, parent: PragueBlockHeader, count: int = 256) -> Iterator[Any]: ...
 

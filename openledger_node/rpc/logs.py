@@ -1,13 +1,17 @@
 """`eth_getLogs` and the log query engine that filters and subscriptions share.
 
-A query narrows the blocks to read with the chain store's log index (by address
-and by topic) and then matches each log exactly; block ranges and result counts
-are bounded by the configured limits.
+A query with an address or a topic narrows the blocks to read with the chain
+store's log index (storage/log_index.py) and then matches each log of those
+blocks exactly, so it costs what it finds, not the length of its range: like
+geth, it has no block range limit. A query with neither reads every block of
+its range that has logs, so only it is bounded by `logs_max_block_range`. The
+result count is bounded for every query (`logs_max_results`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 from eth_hash.auto import keccak
@@ -33,6 +37,17 @@ class LogCriteria:
     block_hash: bytes | None
     addresses: frozenset[bytes]
     topics: tuple[frozenset[bytes] | None, ...]
+
+    @property
+    def filtered(self) -> bool:
+        """Whether the query names an address or a topic (the log index can serve it)."""
+        return bool(self.addresses) or any(wanted is not None for wanted in self.topics)
+
+    def index_groups(self) -> list[frozenset[bytes]]:
+        """The log index lookups, ANDed: the addresses, then each topic position's alternatives."""
+        groups = [self.addresses] if self.addresses else []
+        groups.extend(wanted for wanted in self.topics if wanted is not None)
+        return groups
 
     def matches(self, log: Log) -> bool:
         if self.addresses and log.address not in self.addresses:
@@ -121,33 +136,36 @@ class LogQuery:
         first, last = self.resolve_range(criteria)
         if first > last:
             raise InvalidParams(f"invalid block range params: fromBlock {first} is after toBlock {last}")
-        if last - first + 1 > self.max_block_range:
+        if not criteria.filtered and last - first + 1 > self.max_block_range:
             raise LimitExceeded(
-                f"query exceeds max block range {self.max_block_range} "
-                f"(asked for {last - first + 1} blocks, {first} to {last})"
+                f"query exceeds max block range {self.max_block_range} for a query with no address "
+                f"or topic (asked for {last - first + 1} blocks, {first} to {last}); filter by "
+                f"address or topic, or narrow the range"
             )
         return self.logs_in_range(criteria, first, last)
 
-    def candidate_blocks(self, criteria: LogCriteria, first: int, last: int) -> list[int]:
+    def candidate_blocks(self, criteria: LogCriteria, first: int, last: int) -> Iterator[int]:
+        """The blocks that may hold a matching log, ascending, read lazily so that
+        a query stops reading the index once it has too many results."""
         store = self.b.chain
-        sets: list[set[int]] = []
-        if criteria.addresses:
-            sets.append({n for a in criteria.addresses for n in store.log_block_numbers(a, first, last)})
-        for wanted in criteria.topics:
-            if wanted is not None:
-                sets.append({n for t in wanted for n in store.log_block_numbers(t, first, last)})
-        if not sets:
-            return [
-                n for n in range(first, last + 1)
-                if (h := store.canonical_hash(n)) is not None and store.header_by_hash(h).bloom
-            ]
-        return sorted(set.intersection(*sets))
+        if criteria.filtered:
+            return store.log_blocks(criteria.index_groups(), first, last)
+        return (
+            n for n in range(first, last + 1)
+            if (h := store.canonical_hash(n)) is not None and store.header_by_hash(h).bloom
+        )
 
     def logs_in_range(self, criteria: LogCriteria, first: int, last: int, header: Any = None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         numbers = [first] if header is not None else self.candidate_blocks(criteria, first, last)
         for number in numbers:
-            block_header = header if header is not None else self.b.chain.header_by_number(number)
+            if header is not None:
+                block_header = header
+            else:
+                block_hash = self.b.chain.canonical_hash(number)
+                if block_hash is None:  # rewound while the query ran
+                    continue
+                block_header = self.b.chain.header_by_hash(block_hash)
             out.extend(self.block_logs(criteria, block_header))
             if len(out) > self.max_results:
                 raise LimitExceeded(

@@ -13,7 +13,9 @@ Layout (one LevelDB, one key prefix per table):
     f + block hash           RLP list of [effective tip, gas used] of its user transactions,
                              ascending: the fee oracle and eth_feeHistory read these
     a + address + number     log index by emitting address (empty value)
-    o + topic + number       log index by topic (empty value)
+    o + topic + number       log index by topic (empty value); both name canonical
+                             blocks only (storage/log_index.py)
+    I                        log index version, once it covers every canonical block
     l + block hash           L1 origin and sequence number (from the L1-info deposit)
     H + name                 head hash: unsafe, safe, finalized
     g                        genesis hash
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
@@ -44,7 +46,6 @@ from typing import Any, Union
 import plyvel
 import rlp
 from eth.vm.forks.prague.blocks import PragueBackwardsHeader, PragueBlockHeader
-from eth_hash.auto import keccak
 from eth_typing import Hash32
 
 from openledger_node.exceptions import BlockNotFound, InvalidBlock, StorageError
@@ -57,7 +58,9 @@ from openledger_node.execution.transactions import (
     is_deposit,
     tx_fees,
 )
+from openledger_node.execution.impersonation import stored_tx_hash
 from openledger_node.execution.types import L1Origin, Receipt
+from openledger_node.storage import log_index
 from openledger_node.storage.leveldb import LevelDB, OverlayDB
 
 log = logging.getLogger("openledger.storage")
@@ -195,6 +198,23 @@ class ChainStore:
         # GIL, which under load costs more than the read itself.
         self._heads: dict[str, bytes] = {}
         self._listeners: list[ChainListener] = []
+        self._ensure_log_index()
+
+    def _ensure_log_index(self) -> None:
+        """Index a data directory written before the log index covered every
+        canonical block (and dropped the entries of forgotten ones)."""
+        if log_index.is_built(self._db):
+            return
+        if self._db.get(b"Hunsafe") is None:  # nothing written yet
+            self._db.put(log_index.VERSION_KEY, log_index.VERSION, sync=True)
+            return
+        log_index.rebuild(self._db, int(self.head("unsafe").block_number), self._canonical_receipts)
+
+    def _canonical_receipts(self, number: int) -> tuple[Receipt, ...]:
+        block_hash = self.canonical_hash(number)
+        if block_hash is None:
+            raise StorageError(f"canonical block {number} is missing below the head")
+        return self.receipts(block_hash)
 
     def subscribe(self, listener: ChainListener) -> Callable[[], None]:
         """Call `listener` with every chain event from now on; returns the
@@ -228,6 +248,7 @@ class ChainStore:
         self._db.put(b"G", _encode_origin(l1_origin, 0), sync=True)
         self.write_block(header, (), (), (), state, heads=HEADS, tips=())
         self._db.put(b"g", bytes(header.hash), sync=True)
+        self._db.put(log_index.VERSION_KEY, log_index.VERSION, sync=True)
 
     def ensure_genesis_origin(self, l1_origin: L1Origin) -> None:
         """Record the genesis L1 origin in a data directory written before the
@@ -250,7 +271,7 @@ class ChainStore:
         block_hash = bytes(header.hash)
         number = int(header.block_number)
         num = _num(number)
-        tx_hashes = tuple(bytes(keccak(raw)) for raw in transactions)
+        tx_hashes = tuple(bytes(stored_tx_hash(raw, sender)) for raw, sender in zip(transactions, senders))
         stored_receipts = [r.encode_stored() for r in receipts]
         origin = None
         if transactions:
@@ -259,7 +280,15 @@ class ChainStore:
             except InvalidBlock:
                 origin = None  # not an L2 block opened by an L1-info deposit
 
+        replaced = self._db.get(b"n" + num)
+        if replaced is not None and bytes(replaced) != block_hash:
+            replaced_receipts: tuple[Receipt, ...] = self.receipts(bytes(replaced))
+        else:
+            replaced_receipts = ()
+
         def index(batch: Any) -> None:
+            # The block this one replaces at its height leaves the log index first.
+            log_index.delete_block(batch, number, replaced_receipts)
             batch.put(b"h" + block_hash, rlp.encode(header))
             batch.put(b"n" + num, block_hash)
             batch.put(
@@ -271,23 +300,14 @@ class ChainStore:
                 batch.put(b"l" + block_hash, origin)
             if tips is not None:
                 batch.put(b"f" + block_hash, rlp.encode(sorted(tips)))
-            log_index = 0
+            first_log = 0
             for position, tx_hash in enumerate(tx_hashes):
                 batch.put(b"t" + tx_hash, num + block_hash + position.to_bytes(4, "big"))
                 batch.put(b"T" + tx_hash, rlp.encode(
-                    [transactions[position], senders[position], stored_receipts[position], log_index]
+                    [transactions[position], senders[position], stored_receipts[position], first_log]
                 ))
-                log_index += len(receipts[position].logs)
-            addresses: set[bytes] = set()
-            topics: set[bytes] = set()
-            for receipt in receipts:
-                for log in receipt.logs:
-                    addresses.add(log.address)
-                    topics.update(log.topics)
-            for address in addresses:
-                batch.put(b"a" + address + num, b"")
-            for topic in topics:
-                batch.put(b"o" + topic + num, b"")
+                first_log += len(receipts[position].logs)
+            log_index.put_block(batch, number, receipts)
             for name in heads:
                 batch.put(b"H" + name.encode(), block_hash)
 
@@ -311,7 +331,8 @@ class ChainStore:
 
     def rewind(self, number: int) -> None:
         """Make canonical block `number` the unsafe head and forget the canonical
-        blocks above it (their data stays, unreachable). Heads above move down."""
+        blocks above it (their data stays, unreachable; their log index entries
+        go). Heads above move down."""
         target = self.canonical_hash(number)
         if target is None:
             raise BlockNotFound(number)
@@ -319,6 +340,9 @@ class ChainStore:
         moved = []
         with self._lock, self._db.write_batch(sync=self._sync) as batch:
             for n in range(number + 1, head + 1):
+                forgotten = self._db.get(b"n" + _num(n))
+                if forgotten is not None:
+                    log_index.delete_block(batch, n, self.receipts(bytes(forgotten)))
                 batch.delete(b"n" + _num(n))
             for name in HEADS:
                 current = self._db.get(b"H" + name.encode())
@@ -443,13 +467,15 @@ class ChainStore:
         return StoredTx(location, bytes(raw), bytes(sender), Receipt.decode_stored(receipt), _int(first_log))
 
     def log_block_numbers(self, key: bytes, first: int, last: int) -> Iterator[int]:
-        """Block numbers in [first, last] with a log from `key` (a 20-byte address)
-        or with `key` among its topics (a 32-byte topic), ascending."""
-        prefix = (b"a" if len(key) == 20 else b"o") + key
-        for raw_key in self._db.iterator(
-            start=prefix + _num(first), stop=prefix + _num(last + 1), include_value=False
-        ):
-            yield int.from_bytes(raw_key[-8:], "big")
+        """Canonical block numbers in [first, last] with a log from `key` (a 20-byte
+        address) or with `key` among its topics (a 32-byte topic), ascending."""
+        return log_index.matching_blocks(self._db, [(key,)], first, last)
+
+    def log_blocks(self, groups: Sequence[Collection[bytes]], first: int, last: int) -> Iterator[int]:
+        """Canonical block numbers in [first, last], ascending, with a log of some
+        key of every group (a group: addresses or topics, any of which will do).
+        Candidates only: a topic's entry does not say at which position it was."""
+        return log_index.matching_blocks(self._db, groups, first, last)
 
     def l1_origin(self, header: PragueBlockHeader) -> tuple[L1Origin, int]:
         """The L1 origin and sequence number of a stored block."""
