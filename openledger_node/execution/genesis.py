@@ -5,7 +5,9 @@ initial base fee, the L1 block the chain starts from, the allocations, and the
 recipients of the fee vaults. The predeploys are not listed in the file: they are
 placed at their fixed addresses by running each contract's creation code (with
 its constructor arguments) directly at that address, so constructors and
-immutables work as on any chain.
+immutables work as on any chain. Nor are the OP Stack preinstalls (Multicall3,
+the CREATE2 deployers, Safe, Permit2, ERC-4337; `preinstalls.py`): they are
+placed as the canonical runtime code, with nonce 1.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from contracts import load_artifact
 from openledger_node.exceptions import ConfigError, UnsafeDevAccounts
 from openledger_node.execution.block import EMPTY_REQUESTS_HASH
+from openledger_node.execution.preinstalls import l2_preinstalls
 from openledger_node.execution.types import L1Origin
 from openledger_node.execution.vm import OpenLedgerVM
 from openledger_node.primitives import (
@@ -33,13 +36,13 @@ from openledger_node.primitives import (
     DATANET_REGISTRY_ADDRESS,
     GOVERNANCE_TIMELOCK_ADDRESS,
     GOVERNOR_ADDRESS,
-    MODEL_REGISTRY_ADDRESS,
-    PAYABLE_AI_ADDRESS,
-    WOPEN_ADDRESS,
     L1_BLOCK_ADDRESS,
     L2_TO_L1_MESSAGE_PASSER_ADDRESS,
+    MODEL_REGISTRY_ADDRESS,
+    PAYABLE_AI_ADDRESS,
     SEQUENCER_FEE_VAULT_ADDRESS,
     TOTAL_SUPPLY,
+    WOPEN_ADDRESS,
     ZERO_ADDRESS,
     ZERO_HASH,
     Address,
@@ -202,6 +205,14 @@ def load_genesis(path: Path) -> GenesisSpec:
         raise ConfigError(f"genesis file {path}: {errors}") from exc
     except ValueError as exc:
         raise ConfigError(f"genesis file {path}: alloc: {exc}") from exc
+    allocations = spec.allocations()
+    for preinstall in l2_preinstalls(spec.chain_id):
+        alloc = allocations.get(preinstall.address)
+        if alloc is not None and (alloc.code not in ("", "0x") or alloc.nonce or alloc.storage):
+            raise ConfigError(
+                f"genesis file {path}: alloc: 0x{preinstall.address.hex()} is the {preinstall.name} preinstall, "
+                "placed with its canonical code; the alloc may give it a balance only"
+            )
     total = sum(a.balance for a in spec.alloc.values())
     if total > TOTAL_SUPPLY:
         raise ConfigError(
@@ -353,6 +364,9 @@ def build_genesis(spec: GenesisSpec, db: OverlayDB) -> PragueBlockHeader:
             state.set_code(address, bytes.fromhex(alloc.code[2:]))
         for slot, value in alloc.storage.items():
             state.set_storage(address, _int(slot), _int(value))
+    for preinstall in l2_preinstalls(spec.chain_id):
+        state.set_code(preinstall.address, preinstall.code)
+        state.set_nonce(preinstall.address, preinstall.nonce)
     for predeploy in predeploys(spec):
         _place(state, predeploy)
     state.persist()
