@@ -36,12 +36,13 @@ from openledger_node.execution.genesis import (
     GenesisSpec,
     build_genesis,
     check_dev_accounts,
+    dev_private_keys,
     load_genesis,
 )
 from openledger_node.execution.state import StateView
 from openledger_node.execution.types import BlockEnv
 from openledger_node.primitives import Wei, addr
-from openledger_node.rpc import Backend, RpcServer, build_rpc
+from openledger_node.rpc import Backend, DevAccounts, RpcServer, build_rpc
 from openledger_node.storage import BlockAdded, ChainEvent, ChainRewound, ChainStore, OverlayDB
 from openledger_node.txpool import TxPool
 from sequencer import (
@@ -118,6 +119,17 @@ def pool_follows_head(store: ChainStore, pool: TxPool, rules: ChainRules) -> Cal
     return store.subscribe(on_event)
 
 
+def dev_accounts(config: NodeConfig, pool: object) -> DevAccounts:
+    """A dev network's node signs with the dev accounts' keys and its pool takes
+    impersonated transactions; any other network's holds no key."""
+    if config.chain.network != "dev":
+        return DevAccounts()
+    impersonation = isinstance(pool, TxPool)
+    if impersonation:
+        pool.enable_impersonation()
+    return DevAccounts(tuple(dev_private_keys()), impersonation)
+
+
 def follower_pending_env(store: ChainStore, rules: ChainRules) -> Callable[[], BlockEnv]:
     """The pending block of a node that does not build blocks: the next block on
     its head, now, on the head's L1 origin."""
@@ -183,6 +195,8 @@ class Node:
             self.rules,
             builder.pending_env if builder is not None else follower_pending_env(self.store, self.rules),
             dev=builder,
+            mining=self.sequencer.driver if self.sequencer is not None else None,
+            accounts=dev_accounts(self.config, self.pool),
         )
 
     def build_rpc(self) -> RpcServer:
@@ -316,6 +330,10 @@ class NodeBuilder:
             if config.batcher.enabled:
                 batcher = self.batcher(store, client, deployment)
         builder = BlockBuilder(store, pool, self.rules, origins, deposits)
+        if batcher is not None:
+            builder.state_edits_refused = (
+                "it posts batches to L1, and validators re-execute every block from its parent's state"
+            )
         driver = SequencerDriver(
             builder, config.sequencer.mode, config.chain.block_time, pool.subscribe, config.sequencer.build_time_fraction
         )

@@ -33,8 +33,9 @@ from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth.vm.forks.prague.blocks import PragueBlockHeader
 from eth_hash.auto import keccak
 
-from node.builder import JOURNAL_NAME, build_l1, pool_follows_head
+from node.builder import JOURNAL_NAME, build_l1, dev_accounts, pool_follows_head
 from openledger_node.devclock import DevClock
+from openledger_node.devstate import AccountPatch, apply_patches
 from openledger_node.config import NodeConfig, load_config
 from openledger_node.exceptions import (
     BlockFieldMismatch,
@@ -220,9 +221,20 @@ class L1BlockProducer(DevClock):
 
     # --- mining
 
+    def fork_name(self) -> str:
+        """The fork the next block runs (the genesis's schedule at the producer's clock)."""
+        return str(self.schedule.fork_at(max(self.now(), int(self.store.head("unsafe").timestamp) + 1)).name)
+
     def build_block(self, timestamp: int | None = None, deadline: float | None = None) -> MinedBlock:
         """Mine, seal and store the next block on the head; past `deadline`
         (time.monotonic()) it takes no more transactions, as the sequencer."""
+        return self._mine(timestamp, deadline, ())
+
+    def patch_state(self, patches: tuple[AccountPatch, ...]) -> MinedBlock:
+        """Seal dev state edits at once in a block of their own (openledger_node/devstate.py)."""
+        return self._mine(None, None, patches)
+
+    def _mine(self, timestamp: int | None, deadline: float | None, patches: tuple[AccountPatch, ...]) -> MinedBlock:
         with self._lock:
             started = time.perf_counter()
             store = self.store
@@ -239,7 +251,11 @@ class L1BlockProducer(DevClock):
             executor = L1BlockExecutor(
                 self.schedule, header, bytes(parent.state_root), overlay, store.ancestor_hashes(parent)
             )
-            skipped = self._fill(executor, int(header.base_fee_per_gas or 0), deadline)
+            if patches:
+                apply_patches(executor.state, patches)
+                skipped: list[SkippedTx] = []
+            else:
+                skipped = self._fill(executor, int(header.base_fee_per_gas or 0), deadline)
             block = executor.seal()
             self.next_timestamp = None
             store.write_block(
@@ -320,7 +336,10 @@ class L1Node:
         return cls(config, options, genesis, rules, store, pool, producer, driver, [unfollow])
 
     def rpc_backend(self) -> Backend:
-        return Backend(self.store, self.pool, self.store, self.rules, self.producer.pending_env, dev=self.producer)
+        return Backend(
+            self.store, self.pool, self.store, self.rules, self.producer.pending_env, dev=self.producer,
+            mining=self.driver, accounts=dev_accounts(self.config, self.pool),
+        )
 
     def build_rpc(self) -> RpcServer:
         server = build_rpc(self.rpc_backend(), self.config.rpc, dev_network=True, rollup=False)

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from eth.abc import SignedTransactionAPI
 
 from openledger_node.devclock import DevClock
+from openledger_node.devstate import AccountPatch, StateEditsRefused, apply_patches
 from openledger_node.exceptions import (
     FeeCapTooLow,
     OpenLedgerError,
@@ -42,6 +43,7 @@ from openledger_node.execution.block import BlockExecutor, BlockOutput, begin_bl
 from openledger_node.execution.env import MAX_TIMESTAMP, ChainRules, next_block_env
 from openledger_node.execution.transactions import decode_transaction, is_deposit
 from openledger_node.execution.types import BlockEnv
+from openledger_node.execution.vm import OpenLedgerVM
 from openledger_node.storage import ChainStore, OverlayDB
 from sequencer.sources import DepositSource, L1OriginSource
 
@@ -101,6 +103,8 @@ class BlockBuilder(DevClock):
         # Dev-mode time controls (evm_increaseTime, evm_setNextBlockTimestamp).
         self.time_offset = 0
         self.next_timestamp: int | None = None
+        # Why dev state edits are refused (a node that posts batches), or None.
+        self.state_edits_refused: str | None = None
         self._lock = threading.Lock()
 
     def next_env(self, timestamp: int | None = None) -> BlockEnv:
@@ -126,11 +130,24 @@ class BlockBuilder(DevClock):
         return next_block_env(self.rules, parent, timestamp=timestamp, l1_origin=parent.l1_origin)
 
 
+    def fork_name(self) -> str:
+        return OpenLedgerVM.fork
+
     def build_block(self, timestamp: int | None = None, deadline: float | None = None) -> BuildResult:
         """Build, seal and store the next block on the unsafe head. With a
         `deadline` (time.monotonic()), the block stops taking transactions from
         the pool once it has passed, so that blocks stay on schedule however
         full the pool is (op-geth's sealing deadline); the rest wait."""
+        return self._build(timestamp, deadline, ())
+
+    def patch_state(self, patches: tuple[AccountPatch, ...]) -> BuildResult:
+        """Dev networks: seal the edits at once in a block of their own (its
+        deposits, then the edits, no pool transaction); see openledger_node/devstate.py."""
+        if self.state_edits_refused is not None:
+            raise StateEditsRefused(self.state_edits_refused)
+        return self._build(None, None, patches)
+
+    def _build(self, timestamp: int | None, deadline: float | None, patches: tuple[AccountPatch, ...]) -> BuildResult:
         with self._lock:
             started = time.perf_counter()
             self._follow_l1_reorgs()
@@ -139,7 +156,11 @@ class BlockBuilder(DevClock):
             executor = begin_block(env, overlay)
             for deposit in self.deposits.due_deposits(env.l1_origin, env.sequence_number == 0):
                 executor.apply(deposit)  # a deposit never fails to be included
-            skipped = self._fill(executor, env.base_fee, deadline)
+            if patches:
+                apply_patches(executor.state, patches)
+                skipped: list[SkippedTx] = []
+            else:
+                skipped = self._fill(executor, env.base_fee, deadline)
             block = executor.seal()
             self.next_timestamp = None
             self.store.write_output(block, overlay)
@@ -153,6 +174,8 @@ class BlockBuilder(DevClock):
             len(skipped),
             result.seconds * 1000,
         )
+        for patch in patches:
+            log.info("dev state edit in block %d: %s", env.number, patch.describe())
         return result
 
     def _follow_l1_reorgs(self) -> None:

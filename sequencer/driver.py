@@ -3,7 +3,11 @@ producer): when to build a block.
 
 `interval` mode builds one block every `block_time` seconds (empty or not), on a
 fixed schedule that skips missed ticks instead of bursting to catch up. `instant`
-mode builds a block as soon as a transaction becomes pending, for development.
+mode (anvil's automine) builds a block as soon as a transaction becomes pending,
+and `submit` answers only once that block is sealed, so a client that asks for
+the receipt right after sending finds it. `manual` builds nothing on its own
+(blocks come from `evm_mine`). On a dev network the mode changes at run time
+(`evm_setAutomine`, `evm_setIntervalMining`).
 A block takes transactions for at most `build_time_fraction` of the block time,
 so that a full pool does not make blocks late: what does not fit waits.
 Each build runs through the core's `StepRunner`: a temporary error is retried
@@ -25,6 +29,11 @@ from openledger_node.service import StepRunner
 
 log = logging.getLogger("openledger.sequencer")
 
+MODES = ("interval", "instant", "manual")
+# The longest `submit` waits for the block of a transaction before it answers
+# anyway (the transaction stays pooled): a stuck build must not hang clients.
+SEAL_WAIT = 30.0
+
 
 class Producer(Protocol):
     def build_block(self, timestamp: int | None = None, deadline: float | None = None) -> object: ...
@@ -40,24 +49,37 @@ class SequencerDriver:
         build_time_fraction: float = 0.5,
         name: str = "sequencer",
     ) -> None:
-        if mode not in ("interval", "instant"):
+        if mode not in MODES:
             raise ValueError(f"unknown {name} mode {mode!r}")
         self.builder = builder
         self.name = name
         self.mode = mode
         self.block_time = block_time
-        self.build_time = block_time * build_time_fraction
+        self.build_time_fraction = build_time_fraction
         self.runner = StepRunner(name, logging.getLogger(f"openledger.{name}"))
         self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # a transaction arrived, the mode changed, or stop
+        self._arrived = False
+        self._next_tick: float | None = None
         self._thread: threading.Thread | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._subscribe = subscribe_pending
         self.failure: BaseException | None = None
+        # Builds started and finished by the loop; `submit` waits on them.
+        self._sealed = threading.Condition()
+        self._started = 0
+        self._finished = 0
+        self._local = threading.local()
+
+    @property
+    def build_time(self) -> float:
+        return self.block_time * self.build_time_fraction
 
     def start(self) -> None:
-        if self.mode == "instant" and self._subscribe is not None:
-            self._unsubscribe = self._subscribe(lambda _hash: self._wake.set())
+        if self._thread is not None:
+            return
+        if self._subscribe is not None:
+            self._unsubscribe = self._subscribe(self._on_pending)
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
@@ -65,6 +87,8 @@ class SequencerDriver:
         """Stop after the block in progress, if any, is stored."""
         self._stop.set()
         self._wake.set()
+        with self._sealed:
+            self._sealed.notify_all()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -75,43 +99,128 @@ class SequencerDriver:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    # --- dev-mode controls ------------------------------------------------------
+
+    @property
+    def automine(self) -> bool:
+        return self.mode == "instant"
+
+    def set_automine(self, enabled: bool) -> None:
+        """anvil's evm_setAutomine: a block per transaction, or no block on its own."""
+        self._set_mode("instant" if enabled else "manual")
+
+    def set_interval(self, seconds: float) -> None:
+        """anvil's evm_setIntervalMining: a block every `seconds`; 0 mines no block on its own."""
+        if seconds > 0:
+            self.block_time = seconds
+            self._set_mode("interval")
+        else:
+            self._set_mode("manual")
+
+    def _set_mode(self, mode: str) -> None:
+        self.mode = mode
+        self._next_tick = None
+        with self._sealed:
+            self._sealed.notify_all()  # a waiter in `submit` stops waiting when automine is off
+        self._wake.set()
+        if not self._stop.is_set():
+            self.start()  # a node started with its loop off (`sequencer.enabled = false`) gets one
+
+    # --- submission ---------------------------------------------------------------
+
+    def submit(self, add: Callable[[], bytes]) -> bytes:
+        """Run `add` (which puts a transaction in the pool and returns its hash);
+        in instant mode, answer once the block built for it is sealed. A
+        transaction that is not executable yet (a nonce gap) is answered at once."""
+        if self.mode != "instant" or not self.running:
+            return add()
+        self._local.target = None
+        tx_hash = add()
+        target = self._local.target  # set by `_on_pending` on this thread when it became pending
+        self._local.target = None
+        if target is not None:
+            deadline = time.monotonic() + SEAL_WAIT
+            with self._sealed:
+                while self._finished < target and self.mode == "instant" and not self._stop.is_set():
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self.running:
+                        break
+                    self._sealed.wait(min(left, 1.0))
+        return tx_hash
+
+    def _on_pending(self, _tx_hash: bytes) -> None:
+        if self.mode != "instant":
+            return
+        with self._sealed:
+            # The next build to start takes it: the one in progress, if any, chose its transactions already.
+            self._local.target = self._started + 1
+            self._arrived = True
+        self._wake.set()
+
+    # --- the loop -------------------------------------------------------------------
+
     def _run(self) -> None:
         try:
-            if self.mode == "interval":
-                self._run_interval()
-            else:
-                self._run_instant()
+            while not self._stop.is_set():
+                if self.mode == "interval":
+                    self._interval_step()
+                elif self.mode == "instant":
+                    self._instant_step()
+                else:
+                    self._wake.wait()
+                    self._wake.clear()
         except CriticalError as exc:
             self.failure = exc
+        finally:
+            with self._sealed:
+                self._sealed.notify_all()
 
     def _build(self) -> float:
         """Build one block, taking transactions for at most its share of the
         block time; the delay before a retry when it failed, else 0."""
         deadline = time.monotonic() + self.build_time
-        return self.runner.run(lambda: self.builder.build_block(deadline=deadline))
+        with self._sealed:
+            self._started += 1
+        try:
+            return self.runner.run(lambda: self.builder.build_block(deadline=deadline))
+        finally:
+            with self._sealed:
+                self._finished = self._started
+                self._sealed.notify_all()
 
-    def _run_interval(self) -> None:
-        next_tick = time.monotonic() + self.block_time
-        while not self._stop.is_set():
-            delay = next_tick - time.monotonic()
-            if delay > 0 and self._stop.wait(delay):
-                return
-            retry = self._build()
-            next_tick += self.block_time
-            now = time.monotonic()
-            if next_tick < now:
-                next_tick = now + self.block_time
-            if retry:  # retry sooner than the next tick, never later
-                next_tick = min(next_tick, now + retry)
-
-    def _run_instant(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.block_time)
+    def _interval_step(self) -> None:
+        now = time.monotonic()
+        if self._next_tick is None:
+            self._next_tick = now + self.block_time
+        delay = self._next_tick - now
+        if delay > 0:
+            if self._wake.wait(delay):
+                self._wake.clear()
+                return  # stop or a mode change: look again
             if self._stop.is_set():
                 return
-            if self._wake.is_set():
-                self._wake.clear()
-                retry = self._build()
-                if retry:
-                    self._wake.set()
-                    self._stop.wait(retry)
+        retry = self._build()
+        if self._next_tick is None:  # the mode changed during the build
+            return
+        next_tick = self._next_tick + self.block_time
+        now = time.monotonic()
+        if next_tick < now:
+            next_tick = now + self.block_time
+        if retry:  # retry sooner than the next tick, never later
+            next_tick = min(next_tick, now + retry)
+        self._next_tick = next_tick
+
+    def _instant_step(self) -> None:
+        self._wake.wait(self.block_time)
+        self._wake.clear()
+        if self._stop.is_set():
+            return
+        with self._sealed:
+            arrived, self._arrived = self._arrived, False
+        if arrived and self.mode == "instant":
+            retry = self._build()
+            if retry:
+                with self._sealed:
+                    self._arrived = True
+                self._wake.set()
+                self._stop.wait(retry)

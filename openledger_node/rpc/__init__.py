@@ -7,7 +7,9 @@ kind hands in), so one server serves a sequencer, a validator or an L1 node.
 from __future__ import annotations
 
 from openledger_node.config import RpcConfig
-from openledger_node.rpc.backend import Backend, ChainReader, DevControls, HeadEvents, Pool
+from openledger_node.rpc.accounts import AccountsApi
+from openledger_node.rpc.backend import Backend, ChainReader, DevAccounts, DevControls, HeadEvents, Mining, Pool
+from openledger_node.rpc.debug import DebugApi
 from openledger_node.rpc.dev import DevApi
 from openledger_node.rpc.eth import EthApi
 from openledger_node.rpc.filters import FilterApi
@@ -28,8 +30,10 @@ def build_rpc(backend: Backend, config: RpcConfig, *, dev_network: bool, rollup:
     query = LogQuery(backend, config.logs_max_block_range, config.logs_max_results)
     subscriptions = SubscriptionApi(backend, config.max_subscriptions)
     filters = FilterApi(backend, query, config.max_filters, config.filter_pending_buffer)
+    eth = EthApi(backend)
     apis: list[object] = [
-        EthApi(backend),
+        eth,
+        AccountsApi(backend, eth, config.gas_cap, config.evm_timeout),
         LogsApi(query),
         filters,
         subscriptions,
@@ -39,7 +43,8 @@ def build_rpc(backend: Backend, config: RpcConfig, *, dev_network: bool, rollup:
         SimulationApi(backend, config.gas_cap, config.evm_timeout),
     ]
     if rollup:
-        apis.append(RollupApi(backend))
+        # Tracing replays blocks with the rollup's executor; the L1 node's blocks follow other rules.
+        apis.extend([RollupApi(backend), DebugApi(backend, config.gas_cap)])
     for api in apis:
         registry.add(api)
     limits = ServerLimits(
@@ -64,4 +69,6 @@ def build_rpc(backend: Backend, config: RpcConfig, *, dev_network: bool, rollup:
     return server
 
 
-__all__ = ["Backend", "ChainReader", "DevControls", "HeadEvents", "Pool", "RpcServer", "build_rpc"]
+__all__ = [
+    "Backend", "ChainReader", "DevAccounts", "DevControls", "HeadEvents", "Mining", "Pool", "RpcServer", "build_rpc",
+]

@@ -18,7 +18,9 @@ from eth.abc import AtomicDatabaseAPI
 from eth.vm.forks.prague.blocks import PragueBlockHeader
 from lru import LRU
 
+from openledger_node.devstate import AccountPatch
 from openledger_node.exceptions import BlockNotFound
+from openledger_node.execution.impersonation import as_impersonated, is_bypass_signature
 from openledger_node.execution.env import ChainRules, base_fee_after
 from openledger_node.execution.state import StateView
 from openledger_node.execution.transactions import (
@@ -92,11 +94,20 @@ class Pool(Protocol):
 
     def dropped_from(self, sender: bytes) -> list[Any]: ...
 
+    def remove(self, tx_hashes: Iterable[bytes], reason: str = ...) -> None: ...
+
+    def add_impersonated(self, tx: Any) -> bytes: ...
+
 
 class DevControls(Protocol):
-    """Dev-mode block production and time controls (a sequencer's builder)."""
+    """Dev-mode block production, time and state controls (a sequencer's
+    builder, the L1 node's producer)."""
 
     def mine(self, timestamp: int | None) -> object: ...
+
+    def patch_state(self, patches: tuple[AccountPatch, ...]) -> object: ...
+
+    def fork_name(self) -> str: ...
 
     def rewind(self, number: int) -> None: ...
 
@@ -105,6 +116,32 @@ class DevControls(Protocol):
     def increase_time(self, seconds: int) -> int: ...
 
     def set_next_timestamp(self, timestamp: int) -> None: ...
+
+
+class Mining(Protocol):
+    """When blocks are built (the block producer's driver loop): `submit` adds a
+    transaction and, in automine mode, answers once its block is sealed."""
+
+    @property
+    def automine(self) -> bool: ...
+
+    @property
+    def mode(self) -> str: ...
+
+    def submit(self, add: Callable[[], bytes]) -> bytes: ...
+
+    def set_automine(self, enabled: bool) -> None: ...
+
+    def set_interval(self, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class DevAccounts:
+    """The keys a dev node signs with (`eth_accounts`), and whether its pool
+    takes impersonated transactions. Empty on every other network."""
+
+    keys: tuple[bytes, ...] = ()
+    impersonation: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,6 +167,8 @@ def _with_sender(raw: bytes, sender: bytes) -> Transaction:
     tx = decode_transaction(raw, recover_sender=False)
     if isinstance(tx, DepositTransaction):
         return tx
+    if is_bypass_signature(tx):  # impersonated on a dev network: no key made it
+        return as_impersonated(tx, sender)
     # py-evm's `sender` is a cached property: seeding the cache skips the recovery.
     tx.__dict__["sender"] = sender
     inner = getattr(tx, "_inner", None)
@@ -147,6 +186,8 @@ class Backend:
         rules: ChainRules,
         pending_env: Callable[[], BlockEnv],
         dev: DevControls | None = None,
+        mining: Mining | None = None,
+        accounts: DevAccounts = DevAccounts(),
     ) -> None:
         self.chain = chain
         self.pool = pool
@@ -155,7 +196,18 @@ class Backend:
         self.chain_id = rules.chain_id
         self.pending_env = pending_env
         self.dev = dev
+        self.mining = mining
+        self.accounts = accounts
         self._tips: LRU[bytes, list[tuple[int, int]]] = LRU(4096)
+
+    # --- transactions ------------------------------------------------------------
+
+    def submit(self, add: Callable[[], bytes]) -> bytes:
+        """Add a transaction with `add`; with automine on, return once the block
+        that takes it is sealed (anvil's automine), so its receipt is there."""
+        if self.mining is None:
+            return add()
+        return self.mining.submit(add)
 
     # --- blocks ----------------------------------------------------------------
 

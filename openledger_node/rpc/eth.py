@@ -53,10 +53,6 @@ class EthApi:
     def syncing(self) -> bool:
         return False
 
-    @rpc("eth_accounts")
-    def accounts(self) -> list[str]:
-        return []  # the node holds no keys; wallets sign
-
     @rpc("eth_getBlockByNumber", Param("block", p.block_number_or_tag), Param("full", p.boolean))
     def get_block_by_number(self, block: BlockId, full: bool) -> dict[str, Any] | None:
         return self._block(block, full)
@@ -257,4 +253,4 @@ class EthApi:
 
     @rpc("eth_sendRawTransaction", Param("data", p.data), blocking="tx")
     def send_raw_transaction(self, raw: bytes) -> str:
-        return d(self.b.pool.add_raw(raw))
+        return d(self.b.submit(lambda: self.b.pool.add_raw(raw)))

@@ -29,12 +29,14 @@ from eth.abc import SignedTransactionAPI
 from openledger_node.config import TxPoolConfig
 from openledger_node.exceptions import (
     AlreadyKnown,
+    InvalidSignature,
     OpenLedgerError,
     PoolClosed,
     ReplacementUnderpriced,
     SenderLimitReached,
     Underpriced,
 )
+from openledger_node.execution.impersonation import is_impersonated
 from openledger_node.execution.transactions import (
     Transaction,
     encode_transaction,
