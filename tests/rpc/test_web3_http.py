@@ -23,6 +23,7 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import Web3RPCError
 
 from contracts import load_artifact
+from openledger_node.execution.genesis import DEV_ACCOUNTS
 from tests.rpc.helpers import CHAIN_ID, NodeProcess, start_node, wait_until
 
 SUPPLY = 10**24
@@ -115,7 +116,8 @@ def test_web3_and_net_namespaces(w3: Web3, node: NodeProcess) -> None:
     assert w3.net.peer_count == 0
     assert w3.eth.chain_id == CHAIN_ID
     assert w3.eth.syncing is False
-    assert node.rpc("eth_accounts") == []
+    # A dev node lists the funded dev accounts it signs for (as anvil does).
+    assert node.rpc("eth_accounts") == ["0x" + bytes(a).hex() for a in DEV_ACCOUNTS]
 
 
 def test_block_number_advances(w3: Web3, node: NodeProcess) -> None:
