@@ -31,6 +31,7 @@ from openledger_node.config import ChainConfig, NodeConfig
 from openledger_node.derivation.deposits import L1Deposits
 from openledger_node.derivation.l1_traversal import L1Traversal
 from openledger_node.exceptions import ConfigError, GenesisMismatch, TemporaryError
+from openledger_node.execution import console
 from openledger_node.execution.env import ChainRules, base_fee_after, next_block_env
 from openledger_node.execution.genesis import (
     GenesisSpec,
@@ -274,6 +275,7 @@ class NodeBuilder:
         self.auto_init = config.chain.network == "dev" if auto_init is None else auto_init
         self.genesis = load_checked_genesis(config)
         self.rules = chain_rules(config.chain, config.sequencer.fee_recipient)
+        console.enable(config.chain.network == "dev")  # Hardhat console.log lines in the node's log
 
     def open_store(self) -> ChainStore:
         config = self.config
@@ -306,7 +308,8 @@ class NodeBuilder:
         journal = Path(config.storage.data_dir) / JOURNAL_NAME if config.txpool.journal else None
         state = StateView(store.state_db, bytes(head.state_root))
         pool = TxPool(config.txpool, self.rules.chain_id, self.rules.gas_limit, state, 0, journal_path=journal,
-                      min_base_fee=self.rules.min_base_fee, base_fee_denominator=self.rules.base_fee_max_change_denominator)
+                      min_base_fee=self.rules.min_base_fee, base_fee_denominator=self.rules.base_fee_max_change_denominator,
+                      every_block_uses_gas=True)
         pool.on_new_head(state, base_fee_after(self.rules, head), self.rules.gas_limit)
         return pool, pool_follows_head(store, pool, self.rules)
 

@@ -194,13 +194,16 @@ class TxPool:
         *,
         min_base_fee: int = 0,
         base_fee_denominator: int = EIP1559_DENOMINATOR,
+        every_block_uses_gas: bool = False,
     ) -> None:
-        """`min_base_fee` and `base_fee_denominator` are the chain's base fee rules:
+        """`min_base_fee`, `base_fee_denominator` and `every_block_uses_gas` (an L2
+        chain, whose blocks all hold a deposit) are the chain's base fee rules:
         with the next block's base fee they bound the lowest base fee the chain
         can reach, below which a fee cap is never mined."""
         self._config = config
         self._min_base_fee = min_base_fee
         self._base_fee_denominator = base_fee_denominator
+        self._every_block_uses_gas = every_block_uses_gas
         self._chain_id = chain_id
         self._block_gas_limit = block_gas_limit
         self._state = state
@@ -272,7 +275,9 @@ class TxPool:
     @property
     def base_fee_floor(self) -> int:
         """The lowest base fee the chain can reach from the head the pool is at."""
-        return lowest_base_fee(self._base_fee, self._min_base_fee, self._base_fee_denominator)
+        return lowest_base_fee(
+            self._base_fee, self._min_base_fee, self._base_fee_denominator, self._every_block_uses_gas
+        )
 
     def _admit(self, ptx: PoolTx, write_journal: bool, events: list[bytes]) -> None:
         sender = ptx.sender

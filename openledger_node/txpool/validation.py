@@ -150,12 +150,22 @@ def validate_stateless(
 EIP1559_DENOMINATOR = 8  # base fee max change denominator
 
 
-def lowest_base_fee(next_base_fee: int, min_base_fee: int, denominator: int = EIP1559_DENOMINATOR) -> int:
-    """The lowest base fee any block from the next one on can have. EIP-1559
-    lowers a base fee b by at most b // denominator a block, in integers: from
-    `denominator` or more it can fall to `denominator - 1` and no lower; below
-    `denominator` it never falls. The chain's `min_base_fee` is a floor too."""
-    return max(min_base_fee, min(next_base_fee, denominator - 1))
+def lowest_base_fee(
+    next_base_fee: int,
+    min_base_fee: int,
+    denominator: int = EIP1559_DENOMINATOR,
+    every_block_uses_gas: bool = False,
+) -> int:
+    """The lowest base fee any block from the next one on can have.
+
+    EIP-1559 lowers a base fee b by at most b * (target - used) // target //
+    denominator a block, in integers: below `denominator` it never falls, and
+    from above it stops at `denominator - 1` (empty blocks) or at `denominator`
+    when no block is empty (an L2 block always holds its L1-info deposit, so
+    `used` > 0 and b = denominator loses less than one). The chain's
+    `min_base_fee` is a floor too."""
+    stop = denominator if every_block_uses_gas else denominator - 1
+    return max(min_base_fee, min(next_base_fee, stop))
 
 
 def validate_fee_cap_reachable(sender: bytes, fee_cap: int, floor: int, base_fee: int) -> None:

@@ -122,6 +122,7 @@ def make_pool(
     journal_path: Path | None = None,
     base_fee: int = 0,
     min_base_fee: int = 0,
+    every_block_uses_gas: bool = False,
     **config: Any,
 ) -> TxPool:
     return TxPool(
@@ -132,6 +133,7 @@ def make_pool(
         base_fee,
         journal_path=journal_path,
         min_base_fee=min_base_fee,
+        every_block_uses_gas=every_block_uses_gas,
     )
 
 

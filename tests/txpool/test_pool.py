@@ -351,26 +351,31 @@ def test_new_head_drops_what_exceeds_a_lower_gas_limit() -> None:
 
 
 @pytest.mark.parametrize(
-    ("next_base_fee", "min_base_fee", "denominator", "lowest"),
-    [(10**9, 0, 8, 7), (8, 0, 8, 7), (7, 0, 8, 7), (3, 0, 8, 3), (0, 0, 8, 0), (10**9, 500, 8, 500),
-     (10**9, 0, 50, 49), (10**9, 0, 1, 0)],
+    ("next_base_fee", "min_base_fee", "denominator", "uses_gas", "lowest"),
+    [(10**9, 0, 8, False, 7), (10**9, 0, 8, True, 8), (8, 0, 8, False, 7), (7, 0, 8, True, 7),
+     (3, 0, 8, False, 3), (0, 0, 8, True, 0), (10**9, 500, 8, True, 500), (10**9, 0, 50, False, 49),
+     (10**9, 0, 1, False, 0)],
 )
-def test_lowest_base_fee(next_base_fee: int, min_base_fee: int, denominator: int, lowest: int) -> None:
-    assert lowest_base_fee(next_base_fee, min_base_fee, denominator) == lowest
+def test_lowest_base_fee(next_base_fee: int, min_base_fee: int, denominator: int, uses_gas: bool,
+                         lowest: int) -> None:
+    assert lowest_base_fee(next_base_fee, min_base_fee, denominator, uses_gas) == lowest
 
 
-def test_lowest_base_fee_is_where_empty_blocks_lead() -> None:
+@pytest.mark.parametrize("gas_used", [0, 1, 50_000, 1_000_000])
+def test_lowest_base_fee_is_where_quiet_blocks_lead(gas_used: int) -> None:
+    """The fixed point of the chain's own base fee rule (env.next_base_fee) below
+    its gas target: empty blocks, or blocks holding only a deposit."""
     from openledger_node.execution.env import next_base_fee
 
     for denominator in (2, 8, 50):
         fee = 10**9
-        for _ in range(2_000):
-            fee = next_base_fee(30_000_000, 0, fee, 2, denominator)
-        assert fee == lowest_base_fee(10**9, 0, denominator)
+        for _ in range(3_000):
+            fee = next_base_fee(30_000_000, gas_used, fee, 2, denominator)
+        assert fee == lowest_base_fee(10**9, 0, denominator, every_block_uses_gas=gas_used > 0)
 
 
-def _floored_pool(state: FakeState, base_fee: int, min_base_fee: int = 0) -> TxPool:
-    pool = make_pool(state, min_base_fee=min_base_fee)
+def _floored_pool(state: FakeState, base_fee: int, min_base_fee: int = 0, uses_gas: bool = False) -> TxPool:
+    pool = make_pool(state, min_base_fee=min_base_fee, every_block_uses_gas=uses_gas)
     pool.on_new_head(state, base_fee=base_fee, block_gas_limit=30_000_000)
     return pool
 
@@ -394,6 +399,13 @@ def test_the_natural_floor_applies_without_a_configured_minimum() -> None:
     with pytest.raises(FeeCapTooLow):
         pool.add_raw(signed(1, 0, fee_cap=6, tip=1))
     pool.add_raw(signed(1, 0, fee_cap=7, tip=1))
+
+
+def test_on_l2_every_block_holds_a_deposit_so_the_floor_is_the_denominator() -> None:
+    pool = _floored_pool(FakeState(), base_fee=10**9, uses_gas=True)
+    with pytest.raises(FeeCapTooLow):
+        pool.add_raw(signed(1, 0, fee_cap=7, tip=1))
+    pool.add_raw(signed(1, 0, fee_cap=8, tip=1))
 
 
 def test_new_head_drops_a_fee_cap_the_chain_can_no_longer_reach_and_queues_what_follows() -> None:
