@@ -161,9 +161,9 @@ def lowest_base_fee(
     EIP-1559 lowers a base fee b by at most b * (target - used) // target //
     denominator a block, in integers: below `denominator` it never falls, and
     from above it stops at `denominator - 1` (empty blocks) or at `denominator`
-    when no block is empty (an L2 block always holds its L1-info deposit, so
-    `used` > 0 and b = denominator loses less than one). The chain's
-    `min_base_fee` is a floor too."""
+    when no block is empty (an L2 block always holds its L1-info deposit, whose
+    gas is small against the target: b = denominator then loses less than
+    one). The chain's `min_base_fee` is a floor too."""
     stop = denominator if every_block_uses_gas else denominator - 1
     return max(min_base_fee, min(next_base_fee, stop))
 

@@ -361,10 +361,11 @@ def test_lowest_base_fee(next_base_fee: int, min_base_fee: int, denominator: int
     assert lowest_base_fee(next_base_fee, min_base_fee, denominator, uses_gas) == lowest
 
 
-@pytest.mark.parametrize("gas_used", [0, 1, 50_000, 1_000_000])
+@pytest.mark.parametrize("gas_used", [0, 1, 50_000])
 def test_lowest_base_fee_is_where_quiet_blocks_lead(gas_used: int) -> None:
     """The fixed point of the chain's own base fee rule (env.next_base_fee) below
-    its gas target: empty blocks, or blocks holding only a deposit."""
+    its gas target: empty blocks, or blocks holding only the L1-info deposit
+    (about 50,000 gas of a 15,000,000 target)."""
     from openledger_node.execution.env import next_base_fee
 
     for denominator in (2, 8, 50):
