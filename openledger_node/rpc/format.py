@@ -132,11 +132,13 @@ def format_transaction(
         "input": d(tx.data),
     }
     if isinstance(tx, DepositTransaction):
+        # op-geth's RPCTransaction: `mint` only when there is one, `isSystemTx`
+        # only when true. op-alloy's TxDeposit, which Foundry parses blocks
+        # with, reads isSystemTx as a quantity when present: `false` breaks
+        # `cast run` on every block.
         out.update(
             {
                 "sourceHash": d(tx.source_hash),
-                "mint": q(tx.mint),
-                "isSystemTx": tx.is_system_tx,
                 "gasPrice": q(0),
                 "nonce": q(receipt.deposit_nonce or 0) if receipt is not None else q(0),
                 "v": q(0),
@@ -144,6 +146,10 @@ def format_transaction(
                 "s": q(0),
             }
         )
+        if tx.mint:
+            out["mint"] = q(tx.mint)
+        if tx.is_system_tx:
+            out["isSystemTx"] = True
         if receipt is not None:
             out["depositReceiptVersion"] = q(1)
         return out

@@ -133,7 +133,8 @@ FEE_HISTORY = {
     "blobGasUsedRatio": ("list", FLOAT),
     "reward": ("list", ("list", Q)),
 }
-OPTIONAL_KEYS = {id(FEE_HISTORY): {"reward"}}
+# op-geth writes a deposit's `mint` only when it mints and `isSystemTx` only when true.
+OPTIONAL_KEYS = {id(FEE_HISTORY): {"reward"}, id(TX_BY_TYPE["0x7e"]): {"mint", "isSystemTx"}}
 
 # Names for `ignore` entries such as "receipt.blobGasPrice".
 NAMES: dict[int, str] = {
