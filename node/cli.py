@@ -6,6 +6,10 @@
     openledger-node l1 [--genesis configs/l1-genesis-devnet.json] [--block-time 2]
     openledger-node import chain.rlp.gz / export chain.rlp.gz   (the L1 node's chain files)
 
+Without --config, `configs/devnet.toml` of the working directory is used if there
+is one, else the devnet config shipped with the package, so the commands work
+from any directory (data directories are relative to the working directory).
+
 Errors in configuration or data directory end the command with a one-line message
 that names the problem and exit code 2; no traceback.
 """
@@ -23,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from openledger_node import __version__
-from openledger_node.config import LogConfig, NodeConfig, load_config
+from openledger_node.config import LogConfig, NodeConfig, load_config, packaged_config
 from openledger_node.exceptions import ConfigError, OpenLedgerError
 
 DEFAULT_CONFIG = Path("configs/devnet.toml")
@@ -66,8 +70,12 @@ def _config(args: argparse.Namespace) -> NodeConfig:
         overrides.setdefault("rpc", {})["port"] = args.rpc_port
     if getattr(args, "rpc_host", None) is not None:
         overrides.setdefault("rpc", {})["host"] = args.rpc_host
-    path = args.config if args.config is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
-    return load_config(path, overrides=overrides)
+    return load_config(args.config if args.config is not None else default_config(), overrides=overrides)
+
+
+def default_config() -> Path:
+    """configs/devnet.toml of the working directory, else the packaged one."""
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else packaged_config(DEFAULT_CONFIG.name)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -296,7 +304,7 @@ def add_l1_commands(sub: Any) -> None:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--genesis", type=Path, default=None,
-                       help="geth-format genesis (default configs/l1-genesis-devnet.json)")
+                       help="geth-format genesis (default configs/l1-genesis-devnet.json, else the packaged one)")
         p.add_argument("--data-dir", type=Path, default=None, help="data directory (default data/l1)")
 
     p_l1 = sub.add_parser("l1", help="run the project's own L1 node (plain Ethereum rules, dev methods)")
@@ -330,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", type=Path, default=None, help="TOML config (default configs/devnet.toml)")
+        p.add_argument("--config", type=Path, default=None, help="TOML config (default configs/devnet.toml, else the packaged devnet config)")
         p.add_argument("--data-dir", type=Path, default=None, help="override storage.data_dir")
 
     p_init = sub.add_parser("init", help="write the genesis block into the data directory")

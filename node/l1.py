@@ -36,7 +36,7 @@ from eth_hash.auto import keccak
 from node.builder import JOURNAL_NAME, build_l1, dev_accounts, pool_follows_head
 from openledger_node.devclock import DevClock
 from openledger_node.devstate import AccountPatch, apply_patches
-from openledger_node.config import NodeConfig, load_config
+from openledger_node.config import NodeConfig, load_config, packaged_config
 from openledger_node.exceptions import (
     BlockFieldMismatch,
     ConfigError,
@@ -84,11 +84,11 @@ NO_ORIGIN = L1Origin(0, 0, 0, ZERO_HASH)
 
 
 def default_genesis() -> Path:
-    """configs/l1-genesis-devnet.json of the working directory, else of this checkout."""
+    """configs/l1-genesis-devnet.json of the working directory, else the packaged one."""
     local = Path("configs") / GENESIS_NAME
     if local.exists():
         return local
-    return Path(__file__).resolve().parent.parent / "configs" / GENESIS_NAME
+    return packaged_config(GENESIS_NAME)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,13 @@
 
 Values come from a TOML file and can be overridden by environment variables
 named `OPENLEDGER__<SECTION>__<FIELD>` (for example
-`OPENLEDGER__SEQUENCER__BLOCK_TIME=1`). Validation errors name the bad field.
+`OPENLEDGER__SEQUENCER__BLOCK_TIME=1`); a list field takes comma-separated
+values (`OPENLEDGER__RPC__CORS_ORIGINS=https://a.example,https://b.example`).
+Validation errors name the bad field.
+
+The devnet config and genesis files ship inside this package
+(`openledger_node/configs/`, package data), so the CLI finds them from any
+directory; the repository's `configs/` links to them.
 Private keys never live in a committed file: they come from the environment or
 an encrypted keystore.
 """
@@ -11,15 +17,24 @@ from __future__ import annotations
 
 import os
 import tomllib
+import types
 from pathlib import Path
-from typing import Any, Literal, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from openledger_node.exceptions import ConfigError
 from openledger_node.primitives import SEQUENCER_FEE_VAULT_ADDRESS
 
 ENV_PREFIX = "OPENLEDGER__"
+PACKAGED_CONFIGS = Path(__file__).resolve().parent / "configs"
+DEFAULT_GENESIS = Path("configs/genesis-devnet.json")
+
+
+def packaged_config(name: str) -> Path:
+    """A config or genesis file shipped with the package (`devnet.toml`,
+    `genesis-devnet.json`, `l1-genesis-devnet.json`)."""
+    return PACKAGED_CONFIGS / name
 
 
 class Section(BaseModel):
@@ -31,7 +46,7 @@ class ChainConfig(Section):
     network: Literal["dev", "testnet", "mainnet"] = Field(
         "dev", description="dev enables the test-mnemonic accounts and dev-only RPC"
     )
-    genesis: Path = Field(Path("configs/genesis-devnet.json"), description="genesis file")
+    genesis: Path = Field(DEFAULT_GENESIS, description="genesis file (configs/<name>: also looked for in the package)")
     gas_limit: int = Field(30_000_000, ge=5_000_000, le=1_000_000_000)
     block_time: float = Field(2.0, gt=0, le=60, description="seconds between blocks")
     base_fee_max_change_denominator: int = Field(8, ge=1)
@@ -91,7 +106,10 @@ class RpcConfig(Section):
     enabled: bool = True
     host: str = Field("127.0.0.1", description="bind address; 0.0.0.0 exposes the node")
     port: int = Field(8545, ge=0, le=65535, description="HTTP and WebSocket port (0: any free port)")
-    cors_origins: tuple[str, ...] = Field((), description="allowed browser origins, or ('*',)")
+    cors_origins: tuple[str, ...] = Field(
+        (), description="browser origins allowed to read HTTP answers, or ('*',); unset: '*' on a dev network, "
+        "none on others"
+    )
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     max_batch: int = Field(1000, ge=1)
     max_ws_message_bytes: int = Field(5 * 1024 * 1024, ge=1024)
@@ -187,6 +205,25 @@ class NodeConfig(Section):
     validator: ValidatorConfig = ValidatorConfig()
     log: LogConfig = LogConfig()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _dev_cors(cls, data: Any) -> Any:
+        """A dev network lets any browser origin read its answers unless told
+        otherwise, as anvil does; other networks none (geth's default)."""
+        if not isinstance(data, dict):
+            return data
+        chain = data.get("chain", {})
+        network = chain.network if isinstance(chain, ChainConfig) else (chain or {}).get("network", "dev")
+        rpc = data.get("rpc", {})
+        if network != "dev":
+            return data
+        if isinstance(rpc, RpcConfig):
+            if "cors_origins" not in rpc.model_fields_set:
+                data = {**data, "rpc": rpc.model_copy(update={"cors_origins": ("*",)})}
+        elif isinstance(rpc, dict) and "cors_origins" not in rpc:
+            data = {**data, "rpc": {**rpc, "cors_origins": ("*",)}}
+        return data
+
 
 def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
     for key, value in environ.items():
@@ -205,13 +242,24 @@ def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
     return data
 
 
+def is_list_field(annotation: Any) -> bool:
+    """Whether a field holds a list (a tuple or list, optional or not)."""
+    origin = get_origin(annotation)
+    if origin in (tuple, list):
+        return True
+    if origin in (Union, types.UnionType):
+        return any(is_list_field(arg) for arg in get_args(annotation) if arg is not type(None))
+    return False
+
+
 def _env_value(section: str, field: str, value: str) -> Any:
-    """A list field (tuple) takes a comma-separated list from the environment."""
+    """A list field takes comma-separated values from the environment (an empty
+    value: the empty list)."""
     section_info = NodeConfig.model_fields.get(section)
     model = section_info.annotation if section_info is not None else None
     fields = getattr(model, "model_fields", {})
     info = fields.get(field)
-    if info is not None and get_origin(info.annotation) is tuple:
+    if info is not None and is_list_field(info.annotation):
         return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
 
@@ -229,9 +277,11 @@ def load_config(
     environ: dict[str, str] | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
 ) -> NodeConfig:
-    """Load and validate a config. Relative paths resolve against the file's directory's parent
-    when they do not exist relative to the working directory, so `configs/devnet.toml` works
-    from the repository root and from an installed copy."""
+    """Load and validate a config. A relative genesis path that does not exist
+    relative to the working directory resolves against the config file's
+    directory's parent (`configs/...` beside a config in `configs/`), then, for
+    `configs/<name>`, to the file of that name shipped with the package: the
+    devnet works from any directory and from an installed copy."""
     data: dict[str, Any] = {}
     if path is not None:
         try:
@@ -248,10 +298,21 @@ def load_config(
     except ValidationError as exc:
         where = f"config {path}" if path else "config"
         raise ConfigError(f"{where}: {_describe(exc)}") from exc
-    if path is not None and not config.chain.genesis.is_absolute() and not config.chain.genesis.exists():
-        candidate = Path(path).resolve().parent.parent / config.chain.genesis
-        if candidate.exists():
-            config = config.model_copy(
-                update={"chain": config.chain.model_copy(update={"genesis": candidate})}
-            )
+    genesis = _resolve_genesis(config.chain.genesis, path)
+    if genesis != config.chain.genesis:
+        config = config.model_copy(update={"chain": config.chain.model_copy(update={"genesis": genesis})})
     return config
+
+
+def _resolve_genesis(genesis: Path, config_path: Path | None) -> Path:
+    if genesis.is_absolute() or genesis.exists():
+        return genesis
+    candidates = []
+    if config_path is not None:
+        candidates.append(Path(config_path).resolve().parent.parent / genesis)
+    if genesis.parent == Path("configs"):
+        candidates.append(packaged_config(genesis.name))
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    return genesis
