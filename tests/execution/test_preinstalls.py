@@ -6,6 +6,8 @@ with anvil as the reference where it has the same contract."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,13 +29,23 @@ from openledger_node.execution.preinstalls import (
     l2_preinstalls,
     permit2_code,
 )
-from tests.conformance.endpoints import CHAIN_ID, DEV_KEYS, Endpoint, anvil, openledger
+from tests.conformance.endpoints import (
+    CHAIN_ID,
+    DEV_KEYS,
+    REPO,
+    Endpoint,
+    anvil,
+    foundry_binary,
+    openledger,
+)
 from tests.conftest import GENESIS_PATH
 from tests.l1.conftest import CHAIN_ID as L1_CHAIN_ID
 from tests.l1.conftest import DEVNET_GENESIS as L1_GENESIS_PATH
 from tests.l1.conftest import l1_process
 
 GWEI = 10**9
+NODE = shutil.which("node")
+VIEM_SCRIPT = Path(__file__).with_name("viem_multicall.mjs")
 
 # keccak256 of the runtime code at each canonical address on Ethereum mainnet.
 # Each is published apart from the code itself: Multicall3 (mds1/multicall3
@@ -300,12 +312,34 @@ def test_multicall3_aggregate3_from_web3_succeeds(both: Endpoint) -> None:
         multicall.functions.aggregate3([(MULTICALL3, False, bytes.fromhex("deadbeef"))]).call()
 
 
+@pytest.mark.skipif(NODE is None, reason="Node.js (`node`) is not on PATH")
+def test_viem_multicall_reads_through_multicall3_succeeds(l2: Endpoint) -> None:
+    holder = to_checksum_address(Account.from_key(DEV_KEYS[0]).address)
+    result = subprocess.run([str(NODE), str(VIEM_SCRIPT), l2.url, str(CHAIN_ID), holder],
+                            check=False, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    block = int(out["blockNumber"])
+    balance = int(l2.rpc.call("eth_getBalance", holder, hex(block)), 16)
+    assert out["results"] == [
+        {"status": "success", "result": str(CHAIN_ID)},
+        {"status": "success", "result": str(block)},
+        {"status": "success", "result": str(balance)},
+        {"status": "failure", "result": None},
+    ]
+
+
 @pytest.mark.parametrize("salt", [b"\x00" * 32, keccak(b"openledger preinstalls")])
 def test_create2_through_the_proxy_lands_at_the_predicted_address_succeeds(both: Endpoint, salt: bytes) -> None:
     w3 = web3_of(both)
     # The salt names the run too, so that module-scoped nodes never see a salt twice.
     salt = keccak(salt + both.name.encode())
     predicted = create2_address(PROXY, salt, INIT_CODE)
+    # Foundry's CREATE2 deployer (what `forge script` uses for `new X{salt: s}`) is this proxy.
+    cast = subprocess.run([str(foundry_binary("cast")), "create2", "--salt", "0x" + salt.hex(),
+                           "--init-code", "0x" + INIT_CODE.hex()],
+                          check=False, capture_output=True, text=True, timeout=60)
+    assert cast.stdout.strip().splitlines()[-1] == predicted, cast.stderr
     assert w3.eth.call({"to": PROXY, "data": salt + INIT_CODE}) == bytes.fromhex(predicted[2:])
     receipt = send(w3, DEV_KEYS[7], PROXY, salt + INIT_CODE)
     assert receipt["status"] == 1
