@@ -42,6 +42,16 @@ def _no_signature(self: Any) -> None:
     """The sender is given; there is no signature to check."""
 
 
+def _validate(self: Any) -> None:
+    """py-evm's field checks, less the ones on the (bypass) signature: a legacy
+    transaction is checked as if signed (r = s = 1)."""
+    base = type(self).__bases__[0]
+    if getattr(self, "type_id", None) is None:
+        base.validate(type(self)(**{**self.as_dict(), "r": 1, "s": 1}))
+    else:
+        base.validate(self)
+
+
 @cache
 def _impersonated_class(base: type) -> type:
     """`base` (a py-evm transaction class) whose sender and hash are given, not
@@ -53,7 +63,15 @@ def _impersonated_class(base: type) -> type:
         "sender": property(_sender),
         "hash": property(_hash),
         "check_signature_validity": _no_signature,
+        "validate": _validate,
     })
+
+
+@cache
+def _unchecked_class(base: type) -> type:
+    """The payload class of a typed impersonated transaction: its field checks
+    run, its signature check does not."""
+    return type(f"Unchecked{base.__name__}", (base,), {"__slots__": (), "check_signature_validity": _no_signature})
 
 
 def impersonated_hash(raw: bytes, sender: bytes) -> Hash32:
@@ -75,6 +93,9 @@ def as_impersonated(tx: SignedTransactionAPI, sender: bytes) -> SignedTransactio
     if not is_bypass_signature(tx):
         raise ValueError("an impersonated transaction carries the bypass signature r = s = 0")
     raw = bytes(tx.encode())
+    inner = getattr(tx, "_inner", None)
+    if inner is not None:
+        inner.__class__ = _unchecked_class(type(inner))
     tx.__class__ = _impersonated_class(type(tx))
     tx.__dict__["_impersonated_sender"] = bytes(sender)
     tx.__dict__["_impersonated_hash"] = impersonated_hash(raw, sender)

@@ -1,0 +1,55 @@
+"""The two dev nodes the dev-method tests run against: anvil in automine mode
+(no --block-time: a block per transaction), the reference, and our sequencer in
+`instant` mode, each a real process on a free loopback port with the same
+chain id, so that the same assertions run against both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conformance.endpoints import (
+    ANVIL_MISSING,
+    CHAIN_ID,
+    Endpoint,
+    _start,
+    _stop,
+    foundry_binary,
+    openledger,
+)
+
+
+def anvil_available() -> bool:
+    return foundry_binary("anvil").exists()
+
+
+@contextmanager
+def anvil_automine(tmp: Path) -> Iterator[Endpoint]:
+    argv = [str(foundry_binary("anvil")), "--chain-id", str(CHAIN_ID), "--port", "0", "--host", "127.0.0.1"]
+    endpoint = _start("anvil", argv, tmp / "anvil.log", r"Listening on 127\.0\.0\.1:(\d+)", tmp)
+    try:
+        yield endpoint
+    finally:
+        _stop(endpoint.process)
+
+
+@contextmanager
+def dev_node(kind: str, tmp: Path) -> Iterator[Endpoint]:
+    """`kind`: "anvil" (skipped without node_modules) or "openledger"."""
+    if kind == "anvil":
+        if not anvil_available():
+            pytest.skip(ANVIL_MISSING)
+        with anvil_automine(tmp) as endpoint:
+            yield endpoint
+    else:
+        with openledger(tmp, block_time=30, mode="instant") as endpoint:
+            yield endpoint
+
+
+@pytest.fixture(scope="module", params=["anvil", "openledger"])
+def chain(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+    with dev_node(request.param, tmp_path_factory.mktemp(request.param)) as endpoint:
+        yield endpoint
