@@ -15,6 +15,7 @@ an encrypted keystore.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 import types
@@ -254,12 +255,19 @@ def is_list_field(annotation: Any) -> bool:
 
 def _env_value(section: str, field: str, value: str) -> Any:
     """A list field takes comma-separated values from the environment (an empty
-    value: the empty list)."""
+    value: the empty list), or a JSON array."""
     section_info = NodeConfig.model_fields.get(section)
     model = section_info.annotation if section_info is not None else None
     fields = getattr(model, "model_fields", {})
     info = fields.get(field)
     if info is not None and is_list_field(info.annotation):
+        if value.strip().startswith("["):  # a JSON array, as docker-compose files often write lists
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"environment variable {ENV_PREFIX}{section.upper()}__{field.upper()}: "
+                                  f"not a JSON array nor comma-separated values: {exc}") from None
+            return tuple(parsed) if isinstance(parsed, list) else parsed
         return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
 

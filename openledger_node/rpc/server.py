@@ -503,13 +503,24 @@ class RpcServer:
 
     @web.middleware
     async def _cors(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+        """CORS as geth answers it: an allowed origin (or `*`) may read the
+        answers; a preflight gets the methods, the headers it asked for and a
+        ten-minute max age; any other origin gets no CORS header, so the browser
+        keeps the answer from the page."""
         response: web.StreamResponse = await handler(request)
         origin = request.headers.get("Origin")
         allowed = self.limits.cors_origins
-        if origin and ("*" in allowed or origin in allowed):
-            response.headers["Access-Control-Allow-Origin"] = "*" if "*" in allowed else origin
-            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-            response.headers["Access-Control-Allow-Methods"] = "POST, GET, OPTIONS"
+        wildcard = "*" in allowed
+        if allowed and not wildcard:
+            response.headers.add("Vary", "Origin")  # the answer depends on the origin
+        if origin and (wildcard or origin in allowed):
+            response.headers["Access-Control-Allow-Origin"] = "*" if wildcard else origin
+            if request.method == "OPTIONS":
+                response.headers["Access-Control-Allow-Methods"] = "POST, GET, OPTIONS"
+                response.headers["Access-Control-Allow-Headers"] = request.headers.get(
+                    "Access-Control-Request-Headers", "Content-Type"
+                )
+                response.headers["Access-Control-Max-Age"] = "600"
         return response
 
     async def _handle_options(self, request: web.Request) -> web.Response:
