@@ -17,6 +17,7 @@ from openledger_node.rpc.logs import LogQuery, LogsApi
 from openledger_node.rpc.registry import Registry
 from openledger_node.rpc.rollup import RollupApi
 from openledger_node.rpc.server import RpcServer, ServerLimits
+from openledger_node.rpc.simulate_v1 import SimulateV1Api
 from openledger_node.rpc.simulation import SimulationApi
 from openledger_node.rpc.subscriptions import SubscriptionApi
 from openledger_node.rpc.txpool import TxPoolApi
@@ -41,6 +42,7 @@ def build_rpc(backend: Backend, config: RpcConfig, *, dev_network: bool, rollup:
         TxPoolApi(backend),
         DevApi(backend),
         SimulationApi(backend, config.gas_cap, config.evm_timeout),
+        SimulateV1Api(backend, config.gas_cap, config.evm_timeout),
     ]
     if rollup:
         # Tracing replays blocks with the rollup's executor; the L1 node's blocks follow other rules.

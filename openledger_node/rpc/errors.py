@@ -106,6 +106,46 @@ class ResponseTooLarge(RpcError):
         super().__init__("response too large")
 
 
+class SimulateError(RpcError):
+    """eth_simulateV1's own errors; each subclass has the execution-apis code."""
+
+
+class SimNonceTooLow(SimulateError):
+    pass
+
+
+class SimNonceTooHigh(SimulateError):
+    pass
+
+
+class SimBaseFeeTooLow(SimulateError):
+    pass
+
+
+class SimIntrinsicGasTooLow(SimulateError):
+    pass
+
+
+class SimInsufficientFunds(SimulateError):
+    pass
+
+
+class SimBlockGasLimitReached(SimulateError):
+    pass
+
+
+class SimBlockNumberOrder(SimulateError):
+    pass
+
+
+class SimBlockTimestampOrder(SimulateError):
+    pass
+
+
+class SimTooManyBlocks(SimulateError):
+    pass
+
+
 # Every code, by class; looked up along the class's MRO, so the most specific row
 # wins. Domain errors that carry data (reverts) are shaped in `to_error_object`.
 ERROR_CODES: dict[type[BaseException], int] = {
@@ -123,6 +163,15 @@ ERROR_CODES: dict[type[BaseException], int] = {
     FilterNotFound: SERVER_ERROR,
     Unavailable: RESOURCE_UNAVAILABLE,
     ResponseTooLarge: RESPONSE_TOO_LARGE,
+    SimNonceTooLow: -38010,
+    SimNonceTooHigh: -38011,
+    SimBaseFeeTooLow: -38012,
+    SimIntrinsicGasTooLow: -38013,
+    SimInsufficientFunds: -38014,
+    SimBlockGasLimitReached: -38015,
+    SimBlockNumberOrder: -38020,
+    SimBlockTimestampOrder: -38021,
+    SimTooManyBlocks: -38026,
     RpcError: SERVER_ERROR,
     # domain
     ex.ExecutionReverted: EXECUTION_REVERTED,
