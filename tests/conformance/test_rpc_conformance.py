@@ -106,7 +106,7 @@ def block_shift(run: Run, block: str = "batch") -> tuple[int, int, int]:
 
 
 def user_logs(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Logs of user transactions: our chain's L1-info deposit emits L1Block's event."""
+    """Logs of user transactions, should a deposit ever log (the L1-info deposit does not)."""
     return [log for log in logs if log["address"].lower() != L1_BLOCK]
 
 

@@ -20,7 +20,6 @@ EXPECTED_INTERFACES: dict[str, set[str]] = {
         "function sequenceNumber()",
         "function setL1BlockValues(uint64,uint64,uint256,bytes32,uint64)",
         "function timestamp()",
-        "event L1BlockValuesSet(uint64,uint64,uint256,bytes32,uint64)",
         "error OnlyDepositor()",
     },
     "L2ToL1MessagePasser": {

@@ -12,6 +12,9 @@ pragma solidity ^0.8.30;
 ///         slot 1: basefee;
 ///         slot 2: hash.
 ///         Packing keeps the per-block update at three storage writes.
+///         No event, as in the OP Stack's L1Block: the update happens in every
+///         block, so a log would fill every unfiltered eth_getLogs, and the values
+///         are already in the deposit's calldata and in storage.
 contract L1Block {
     /// @notice Account that sends the L1-info system deposit. It has no key.
     address public constant DEPOSITOR_ACCOUNT = 0xDeaDDEaDDeAdDeAdDEAdDEaddeAddEAdDEAd0001;
@@ -31,14 +34,6 @@ contract L1Block {
 
     /// @notice Hash of the L1 origin block.
     bytes32 public hash;
-
-    /// @notice Emitted when the L1 origin values are updated.
-    /// @param number         Number of the L1 origin block.
-    /// @param timestamp      Timestamp of the L1 origin block.
-    /// @param basefee        Base fee of the L1 origin block.
-    /// @param hash           Hash of the L1 origin block.
-    /// @param sequenceNumber Index of the L2 block within its epoch.
-    event L1BlockValuesSet(uint64 number, uint64 timestamp, uint256 basefee, bytes32 hash, uint64 sequenceNumber);
 
     /// @notice The caller is not DEPOSITOR_ACCOUNT.
     error OnlyDepositor();
@@ -64,7 +59,5 @@ contract L1Block {
         sequenceNumber = _sequenceNumber;
         basefee = _basefee;
         hash = _hash;
-
-        emit L1BlockValuesSet(_number, _timestamp, _basefee, _hash, _sequenceNumber);
     }
 }
