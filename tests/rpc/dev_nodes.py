@@ -5,6 +5,7 @@ chain id, so that the same assertions run against both."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from tests.conformance.endpoints import (
     ANVIL_MISSING,
     CHAIN_ID,
+    REPO,
     Endpoint,
     _start,
     _stop,
@@ -53,3 +55,14 @@ def dev_node(kind: str, tmp: Path) -> Iterator[Endpoint]:
 def chain(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
     with dev_node(request.param, tmp_path_factory.mktemp(request.param)) as endpoint:
         yield endpoint
+
+
+@contextmanager
+def l1_node(tmp: Path) -> Iterator[Endpoint]:
+    """`openledger-node l1` (the project's own L1, automine by default) as a real process."""
+    argv = [sys.executable, "-m", "node.cli", "l1", "--data-dir", str(tmp / "data"), "--rpc-port", "0"]
+    endpoint = _start("openledger-l1", argv, tmp / "l1.log", r"JSON-RPC: http://127\.0\.0\.1:(\d+)", REPO)
+    try:
+        yield endpoint
+    finally:
+        _stop(endpoint.process)
