@@ -22,7 +22,14 @@ import types
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from openledger_node.exceptions import ConfigError
 from openledger_node.primitives import SEQUENCER_FEE_VAULT_ADDRESS

@@ -10,8 +10,8 @@ result count is bounded for every query (`logs_max_results`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from eth_hash.auto import keccak

@@ -49,16 +49,16 @@ from eth.vm.forks.prague.blocks import PragueBackwardsHeader, PragueBlockHeader
 from eth_typing import Hash32
 
 from openledger_node.exceptions import BlockNotFound, InvalidBlock, StorageError
-from openledger_node.execution.env import ParentBlock
-from openledger_node.execution.l1_info import l1_info_of
 from openledger_node.execution.block import BlockOutput
+from openledger_node.execution.env import ParentBlock
+from openledger_node.execution.impersonation import stored_tx_hash
+from openledger_node.execution.l1_info import l1_info_of
 from openledger_node.execution.transactions import (
     decode_transaction,
     encode_transaction,
     is_deposit,
     tx_fees,
 )
-from openledger_node.execution.impersonation import stored_tx_hash
 from openledger_node.execution.types import L1Origin, Receipt
 from openledger_node.storage import log_index
 from openledger_node.storage.leveldb import LevelDB, OverlayDB
@@ -208,13 +208,14 @@ class ChainStore:
         if self._db.get(b"Hunsafe") is None:  # nothing written yet
             self._db.put(log_index.VERSION_KEY, log_index.VERSION, sync=True)
             return
-        log_index.rebuild(self._db, int(self.head("unsafe").block_number), self._canonical_receipts)
+        log_index.rebuild(self._db, int(self.head("unsafe").block_number), self._stored_receipts)
 
-    def _canonical_receipts(self, number: int) -> tuple[Receipt, ...]:
+    def _stored_receipts(self, number: int) -> bytes:
         block_hash = self.canonical_hash(number)
-        if block_hash is None:
-            raise StorageError(f"canonical block {number} is missing below the head")
-        return self.receipts(block_hash)
+        value = None if block_hash is None else self._db.get(b"r" + block_hash)
+        if value is None:
+            raise StorageError(f"canonical block {number} below the head has no receipts in {self.path}")
+        return bytes(value)
 
     def subscribe(self, listener: ChainListener) -> Callable[[], None]:
         """Call `listener` with every chain event from now on; returns the
@@ -281,14 +282,14 @@ class ChainStore:
                 origin = None  # not an L2 block opened by an L1-info deposit
 
         replaced = self._db.get(b"n" + num)
+        replaced_receipts = None
         if replaced is not None and bytes(replaced) != block_hash:
-            replaced_receipts: tuple[Receipt, ...] = self.receipts(bytes(replaced))
-        else:
-            replaced_receipts = ()
+            replaced_receipts = self._db.get(b"r" + bytes(replaced))
 
         def index(batch: Any) -> None:
             # The block this one replaces at its height leaves the log index first.
-            log_index.delete_block(batch, number, replaced_receipts)
+            if replaced_receipts is not None:
+                log_index.delete_block(batch, number, bytes(replaced_receipts))
             batch.put(b"h" + block_hash, rlp.encode(header))
             batch.put(b"n" + num, block_hash)
             batch.put(
@@ -341,8 +342,9 @@ class ChainStore:
         with self._lock, self._db.write_batch(sync=self._sync) as batch:
             for n in range(number + 1, head + 1):
                 forgotten = self._db.get(b"n" + _num(n))
-                if forgotten is not None:
-                    log_index.delete_block(batch, n, self.receipts(bytes(forgotten)))
+                stored = None if forgotten is None else self._db.get(b"r" + bytes(forgotten))
+                if stored is not None:
+                    log_index.delete_block(batch, n, bytes(stored))
                 batch.delete(b"n" + _num(n))
             for name in HEADS:
                 current = self._db.get(b"H" + name.encode())

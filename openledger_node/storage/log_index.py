@@ -32,6 +32,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 import plyvel
+import rlp
 
 from openledger_node.execution.types import Receipt
 
@@ -69,15 +70,27 @@ def block_keys(receipts: Iterable[Receipt]) -> set[bytes]:
     return keys
 
 
+def stored_block_keys(stored_receipts: bytes) -> set[bytes]:
+    """`block_keys` of a block's receipts as the chain store keeps them (its `r`
+    entry), read without decoding whole receipts."""
+    keys: set[bytes] = set()
+    for stored in rlp.decode(stored_receipts):
+        for address, topics, _ in rlp.decode(stored)[3]:
+            keys.add(ADDRESS_PREFIX + address)
+            keys.update(TOPIC_PREFIX + topic for topic in topics)
+    return keys
+
+
 def put_block(batch: Any, number: int, receipts: Iterable[Receipt]) -> None:
     num = _num(number)
     for key in block_keys(receipts):
         batch.put(key + num, b"")
 
 
-def delete_block(batch: Any, number: int, receipts: Iterable[Receipt]) -> None:
+def delete_block(batch: Any, number: int, stored_receipts: bytes) -> None:
+    """Remove a forgotten block's entries; `stored_receipts`: its `r` entry."""
     num = _num(number)
-    for key in block_keys(receipts):
+    for key in stored_block_keys(stored_receipts):
         batch.delete(key + num)
 
 
@@ -146,22 +159,18 @@ def matching_blocks(
 
 
 def is_built(db: plyvel.DB) -> bool:
-    return db.get(VERSION_KEY) == VERSION
+    return bool(db.get(VERSION_KEY) == VERSION)
 
 
 def mark_built(batch: Any) -> None:
     batch.put(VERSION_KEY, VERSION)
 
 
-def rebuild(
-    db: plyvel.DB,
-    head: int,
-    canonical_receipts: Callable[[int], Sequence[Receipt]],
-    sync: bool = False,
-) -> int:
+def rebuild(db: plyvel.DB, head: int, stored_receipts: Callable[[int], bytes]) -> int:
     """Drop every index entry and index canonical blocks 0..head again from their
-    receipts; returns the number of entries written. Interrupted, it starts over
-    on the next open: the version entry is written last."""
+    receipts (`stored_receipts(number)`: the store's `r` entry of canonical block
+    `number`); returns the number of entries written. Interrupted, it starts
+    over on the next open: the version entry is written last."""
     started = time.monotonic()
     log.info("building the log index for blocks 0 to %d (a data directory written before it)", head)
     db.delete(VERSION_KEY, sync=True)
@@ -174,7 +183,7 @@ def rebuild(
     for low in range(0, head + 1, REBUILD_BATCH):
         with db.write_batch() as batch:
             for number in range(low, min(low + REBUILD_BATCH, head + 1)):
-                keys = block_keys(canonical_receipts(number))
+                keys = stored_block_keys(stored_receipts(number))
                 num = _num(number)
                 for key in keys:
                     batch.put(key + num, b"")

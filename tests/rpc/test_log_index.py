@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,13 @@ from eth_utils import to_checksum_address
 from openledger_node.execution.genesis import dev_private_keys
 from openledger_node.execution.types import Log
 from openledger_node.storage import log_index
-from tests.conformance.endpoints import ANVIL, ANVIL_MISSING, RpcClient, RpcFailure, anvil
+from tests.conformance.endpoints import (
+    ANVIL,
+    ANVIL_MISSING,
+    RpcClient,
+    RpcFailure,
+    anvil,
+)
 from tests.rpc.helpers import start_node
 from tests.storage.synthetic import long_chain
 

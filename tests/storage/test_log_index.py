@@ -11,8 +11,7 @@ import pytest
 
 from openledger_node.execution.block import begin_block
 from openledger_node.execution.types import Log
-from openledger_node.storage import ChainStore, OverlayDB
-from openledger_node.storage import log_index
+from openledger_node.storage import ChainStore, OverlayDB, log_index
 from tests.conftest import next_env, seal_and_store
 from tests.storage.synthetic import append_blocks
 
