@@ -120,12 +120,13 @@ def pool_follows_head(store: ChainStore, pool: TxPool, rules: ChainRules) -> Cal
     return store.subscribe(on_event)
 
 
-def dev_accounts(config: NodeConfig, pool: object) -> DevAccounts:
-    """A dev network's node signs with the dev accounts' keys and its pool takes
-    impersonated transactions; any other network's holds no key."""
+def dev_accounts(config: NodeConfig, pool: object, *, posts_batches: bool = False) -> DevAccounts:
+    """A dev network's node signs with the dev accounts' keys and, unless it
+    posts batches to L1 (where an unsigned transaction must never go), its pool
+    takes impersonated transactions; any other network's holds no key."""
     if config.chain.network != "dev":
         return DevAccounts()
-    impersonation = isinstance(pool, TxPool)
+    impersonation = isinstance(pool, TxPool) and not posts_batches
     if impersonation:
         pool.enable_impersonation()
     return DevAccounts(tuple(dev_private_keys()), impersonation)
@@ -197,7 +198,10 @@ class Node:
             builder.pending_env if builder is not None else follower_pending_env(self.store, self.rules),
             dev=builder,
             mining=self.sequencer.driver if self.sequencer is not None else None,
-            accounts=dev_accounts(self.config, self.pool),
+            accounts=dev_accounts(
+                self.config, self.pool,
+                posts_batches=self.sequencer is not None and self.sequencer.batcher is not None,
+            ),
         )
 
     def build_rpc(self) -> RpcServer:

@@ -84,7 +84,9 @@ class AccountsApi:
 
     def _check_impersonation(self) -> None:
         if not self.b.accounts.impersonation:
-            raise Unavailable("this node's pool does not take impersonated transactions")
+            raise Unavailable(
+                "impersonated transactions are refused on this node: it posts batches to L1 or builds no blocks"
+            )
 
     @rpc("anvil_impersonateAccount", Param("address", p.address), dev_only=True)
     def impersonate(self, address: bytes) -> None:

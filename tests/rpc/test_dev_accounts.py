@@ -14,8 +14,14 @@ from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 from web3 import HTTPProvider, Web3
 
+from node import Node
+from node.builder import dev_accounts
+from openledger_node.config import load_config
+from openledger_node.exceptions import InvalidSignature
 from openledger_node.execution.genesis import DEV_ACCOUNTS, dev_private_keys
+from openledger_node.execution.impersonation import build_impersonated
 from tests.conformance.endpoints import CHAIN_ID, Endpoint, RpcFailure
+from tests.conftest import GENESIS_PATH
 from tests.rpc.dev_nodes import anvil_available, chain, dev_node  # noqa: F401 - `chain` is a fixture
 from tests.rpc.helpers import start_node
 
@@ -245,3 +251,28 @@ def test_bad_transaction_objects_are_named(chain: Endpoint) -> None:
         assert error["code"] == -32602 and words in error["message"], (spec, error)
     with pytest.raises(RpcFailure):
         chain.rpc.call("eth_signTypedData_v4", ALICE, {"types": {}})
+
+
+def test_impersonation_is_off_where_blocks_go_to_l1(tmp_path: Path) -> None:
+    """A dev node that posts batches takes no impersonated transaction: its pool
+    refuses them until a node that posts nothing turns them on."""
+    config = load_config(None, environ={}, overrides={
+        "chain": {"genesis": str(GENESIS_PATH)}, "storage": {"data_dir": str(tmp_path / "data")},
+        "sequencer": {"enabled": False},
+    })
+    node = Node.open(config)
+    try:
+        sender = bytes.fromhex("63" * 20)
+        fields = {"type": 2, "nonce": 0, "gas": 21000, "to": sender, "value": 0, "data": b"",
+                  "max_fee_per_gas": 10**10, "max_priority_fee_per_gas": 1, "access_list": ()}
+        assert dev_accounts(config, node.pool, posts_batches=True).impersonation is False
+        with pytest.raises(InvalidSignature, match="only on a dev network"):
+            node.pool.add_impersonated(build_impersonated(fields, sender, CHAIN_ID))
+        backend = node.rpc_backend()  # no batcher: impersonation on
+        assert backend.accounts.impersonation is True and len(backend.accounts.keys) == 10
+        funded = bytes(DEV_ACCOUNTS[3])
+        tx = build_impersonated({**fields, "to": funded}, funded, CHAIN_ID)
+        assert node.pool.add_impersonated(tx) == bytes(tx.hash)
+        assert node.pool.get(bytes(tx.hash)).sender == funded
+    finally:
+        node.stop()
