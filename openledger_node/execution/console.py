@@ -4,7 +4,8 @@ decoded and written to the node's log, as anvil and Hardhat print them.
 `console.sol` makes a static call to 0x000000000000000000636F6e736F6c652e6c6f67
 (no code there, so the call does nothing on chain) with one of its overloads'
 ABI-encoded arguments. `ConsoleLogComputation` looks at each message frame's
-code address, one 20-byte comparison, and decodes only those to that address;
+code address, one 20-byte comparison, and decodes only those to that address
+(`console_logging` puts it on a state's computation class, whatever that is);
 the lines go to the `openledger.console` logger, which a node turns on only on
 a dev network (`enable`), so elsewhere nothing is decoded at all.
 """
@@ -15,13 +16,12 @@ import itertools
 import logging
 import re
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from eth.abc import ComputationAPI, MessageAPI, StateAPI, TransactionContextAPI
-from eth.vm.forks.prague.computation import PragueComputation
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
 from eth_hash.auto import keccak
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 CONSOLE_ADDRESS = bytes.fromhex("000000000000000000636F6e736F6c652e6c6f67")
 
@@ -97,8 +97,9 @@ def format_console(data: bytes) -> str | None:
     return " ".join([head, *texts[1 + used:]])
 
 
-class ConsoleLogComputation(PragueComputation):
-    """Prague's computation, printing the console.log calls it runs."""
+class ConsoleLog:
+    """Mixed in front of a py-evm computation class: prints the console.log
+    calls it runs, then runs them as that class does."""
 
     @classmethod
     def apply_message(
@@ -112,4 +113,23 @@ class ConsoleLogComputation(PragueComputation):
             line = format_console(bytes(message.data))
             if line is not None:
                 log.info("console.log: %s", line)
-        return super().apply_message(state, message, transaction_context, parent_computation)
+        return super().apply_message(  # type: ignore[misc, no-any-return]
+            state, message, transaction_context, parent_computation
+        )
+
+
+@cache
+def with_console_log(base: type) -> type:
+    """`base` (a computation class) printing console.log calls."""
+    return type(f"ConsoleLog{base.__name__}", (ConsoleLog, base), {"__module__": __name__})
+
+
+S = TypeVar("S", bound=type)
+
+
+def console_logging(state_class: S) -> S:
+    """Class decorator for a state: its computation class (whatever its base
+    gives it) prints console.log calls."""
+    state_class.computation_class = with_console_log(state_class.computation_class)
+    return state_class
+

@@ -35,7 +35,7 @@ from openledger_node.exceptions import (
     TipAboveFeeCap,
 )
 from openledger_node.execution.accountdb import OpenLedgerAccountDB
-from openledger_node.execution.console import ConsoleLogComputation
+from openledger_node.execution.console import console_logging
 from openledger_node.primitives import BASE_FEE_VAULT_ADDRESS, DEPOSIT_TX_TYPE
 
 GAS_TX = 21_000
@@ -89,10 +89,10 @@ def transaction_gas_used(transaction: Any, computation: ComputationAPI) -> int:
     return int(transaction.gas - gas_remaining - gas_refund + floor)
 
 
+@console_logging  # Hardhat console.log in the node's log, on a dev network
 class OpenLedgerState(PragueState):
     account_db_class = OpenLedgerAccountDB
     transaction_executor_class = OpenLedgerTransactionExecutor
-    computation_class = ConsoleLogComputation  # Prague's; prints Hardhat console.log on a dev network
 
     def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
         if transaction.type_id == DEPOSIT_TX_TYPE:

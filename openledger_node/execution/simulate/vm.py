@@ -15,12 +15,13 @@ from typing import Any, cast
 
 from eth.abc import BlockHeaderAPI
 from eth.vm.forks.berlin.transactions import calculate_txn_intrinsic_gas_berlin
+from eth.vm.forks.prague.computation import PragueComputation
 from eth_typing import Address
 from lru import LRU
 
 from openledger_node.exceptions import ExecutionTimeout
 from openledger_node.execution.accountdb import SharedReadAccountDB
-from openledger_node.execution.console import ConsoleLogComputation
+from openledger_node.execution.console import console_logging
 from openledger_node.execution.simulate.request import AccessList
 from openledger_node.execution.vm import OpenLedgerState, OpenLedgerTransactionExecutor, OpenLedgerVM
 
@@ -78,7 +79,7 @@ def deadline(seconds: float | None) -> Iterator[None]:
         _deadline.at, _deadline.seconds = previous
 
 
-class DeadlineComputation(ConsoleLogComputation):
+class DeadlineComputation(PragueComputation):
     """Checks the thread's deadline each time gas is charged, which every opcode
     does: an endless loop under a large gas cap stops on time, not on gas."""
 
@@ -89,6 +90,7 @@ class DeadlineComputation(ConsoleLogComputation):
         super().consume_gas(amount, reason)
 
 
+@console_logging
 class SimulationState(OpenLedgerState):
     account_db_class = SharedReadAccountDB
     transaction_executor_class = SimulationExecutor
