@@ -146,6 +146,18 @@ class SimTooManyBlocks(SimulateError):
     pass
 
 
+class SimPrecompileSelfMove(SimulateError):
+    pass
+
+
+class SimPrecompileDuplicateMove(SimulateError):
+    pass
+
+
+class SimInitCodeTooLarge(SimulateError):
+    pass
+
+
 # Every code, by class; looked up along the class's MRO, so the most specific row
 # wins. Domain errors that carry data (reverts) are shaped in `to_error_object`.
 ERROR_CODES: dict[type[BaseException], int] = {
@@ -171,6 +183,9 @@ ERROR_CODES: dict[type[BaseException], int] = {
     SimBlockGasLimitReached: -38015,
     SimBlockNumberOrder: -38020,
     SimBlockTimestampOrder: -38021,
+    SimPrecompileSelfMove: -38022,
+    SimPrecompileDuplicateMove: -38023,
+    SimInitCodeTooLarge: -38025,
     SimTooManyBlocks: -38026,
     RpcError: SERVER_ERROR,
     # domain

@@ -52,7 +52,8 @@ def _calls(result: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         for call in block["calls"]:
             logs = [{k: log[k] for k in ("address", "topics", "data", "logIndex", "transactionIndex")}
                     for log in call["logs"]]
-            calls.append({**{k: v for k, v in call.items() if k != "logs"}, "logs": logs})
+            # maxUsedGas is newer than anvil's answer
+            calls.append({**{k: v for k, v in call.items() if k not in ("logs", "maxUsedGas")}, "logs": logs})
         out.append(calls)
     return out
 
@@ -134,3 +135,118 @@ def test_spec_errors(nodes: dict[str, Endpoint]) -> None:
     assert failed["code"] == -38011
     assert error({"blockStateCalls": [{}] * 257})["code"] == -38026
     assert error({"blockStateCalls": [], "bogus": 1})["code"] == -32602
+
+
+def test_gaps_are_filled_with_empty_blocks(nodes: dict[str, Endpoint]) -> None:
+    rpc = nodes["ours"].rpc
+    head = rpc.call("eth_getBlockByNumber", "latest", False)
+    number, time = int(head["number"], 16), int(head["timestamp"], 16)
+    blocks = rpc.call("eth_simulateV1", {"blockStateCalls": [
+        {"blockOverrides": {"number": hex(number + 3)}, "calls": [{"from": address(2), "to": CALLEE, "data": arg(3)}]},
+    ]}, "latest")
+    assert [int(b["number"], 16) for b in blocks] == [number + 1, number + 2, number + 3]
+    assert [int(b["timestamp"], 16) for b in blocks] == [time + 12, time + 24, time + 36]  # geth's 12 s step
+    assert [len(b["calls"]) for b in blocks] == [0, 0, 1]
+    assert [b["parentHash"] for b in blocks] == [head["hash"], blocks[0]["hash"], blocks[1]["hash"]]
+    theirs = nodes["anvil"].rpc.call("eth_simulateV1", {"blockStateCalls": [
+        {"blockOverrides": {"number": hex(int(nodes["anvil"].rpc.call("eth_blockNumber"), 16) + 3)},
+         "calls": [{"from": address(2), "to": CALLEE, "data": arg(3)}]},
+    ]}, "latest")
+    assert _calls(blocks)[-1] == _calls(theirs)[-1]
+
+
+def test_full_transactions_and_max_used_gas(nodes: dict[str, Endpoint]) -> None:
+    rpc = nodes["ours"].rpc
+    [block] = rpc.call("eth_simulateV1", {"blockStateCalls": [{"calls": [
+        {"from": address(2), "to": CALLEE, "data": arg(5), "gas": hex(100_000)},
+        {"from": address(2), "to": address(6), "value": "0x7"},
+    ]}], "returnFullTransactions": True}, "latest")
+    first, second = block["transactions"]
+    assert (first["from"], first["to"], first["input"], first["gas"]) == (address(2), CALLEE, arg(5), hex(100_000))
+    assert (second["to"], second["value"], second["transactionIndex"]) == (address(6), "0x7", "0x1")
+    assert int(second["nonce"], 16) == int(first["nonce"], 16) + 1  # one call after the other
+    assert block["calls"][0]["logs"][0]["transactionHash"] == first["hash"]
+    for call in block["calls"]:
+        assert int(call["maxUsedGas"], 16) >= int(call["gasUsed"], 16)
+    # SSTORE to a fresh slot is refunded nothing, so its peak is its use; a transfer uses 21000
+    assert block["calls"][1]["gasUsed"] == block["calls"][1]["maxUsedGas"] == hex(21_000)
+
+
+ECRECOVER = "0x0000000000000000000000000000000000000001"
+MOVED = "0x0000000000000000000000000000000000123456"
+
+
+def test_move_precompile(nodes: dict[str, Endpoint]) -> None:
+    """ecrecover moved: it answers at its new address, and its old one runs the code put there."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    signed = Account.sign_message(encode_defunct(text="simulate"), private_key="0x" + "11" * 32)
+    payload = "0x" + (bytes(signed.message_hash) + signed.v.to_bytes(32, "big") + signed.r.to_bytes(32, "big")
+                      + signed.s.to_bytes(32, "big")).hex()
+    signer = Account.from_key("0x" + "11" * 32).address.lower()
+    rpc = nodes["ours"].rpc
+    [block] = rpc.call("eth_simulateV1", {"blockStateCalls": [{
+        "stateOverrides": {ECRECOVER: {"movePrecompileToAddress": MOVED, "code": "0x" + callee().hex()}},
+        "calls": [{"from": address(2), "to": MOVED, "data": payload},
+                  {"from": address(2), "to": ECRECOVER, "data": arg(9)}],
+    }]}, "latest")
+    moved, replaced = block["calls"]
+    assert moved["returnData"] == "0x" + signer[2:].rjust(64, "0")
+    assert replaced["returnData"] == arg(10)  # the callee's code now answers at 0x01
+    # (anvil 1.7.1 accepts the move but its moved ecrecover returns nothing: no comparison here)
+
+    def error(overrides: dict[str, Any]) -> dict[str, Any]:
+        return rpc.request("eth_simulateV1", {"blockStateCalls": [{"stateOverrides": overrides}]}, "latest")["error"]
+
+    assert error({ECRECOVER: {"movePrecompileToAddress": ECRECOVER}})["code"] == -38022
+    assert error({ECRECOVER: {"movePrecompileToAddress": MOVED},
+                  "0x0000000000000000000000000000000000000002": {"movePrecompileToAddress": MOVED}})["code"] == -38023
+    not_precompile = error({"0x" + "77" * 20: {"movePrecompileToAddress": MOVED}})
+    assert not_precompile["code"] == -32000 and "is not a precompile" in not_precompile["message"]
+
+
+def test_fee_rules(nodes: dict[str, Endpoint]) -> None:
+    rpc = nodes["ours"].rpc
+
+    def error(options: dict[str, Any]) -> dict[str, Any]:
+        return rpc.request("eth_simulateV1", options, "latest")["error"]
+
+    low = error({"blockStateCalls": [{"blockOverrides": {"baseFeePerGas": hex(10**9)},
+                                      "calls": [{"from": address(2), "to": address(1), "maxFeePerGas": "0x1"}]}]})
+    assert low["code"] == -38012 and "max fee per gas less than block base fee" in low["message"]
+    tip = error({"blockStateCalls": [{"calls": [{"from": address(2), "to": address(1), "maxFeePerGas": "0x1",
+                                                 "maxPriorityFeePerGas": "0x2"}]}]})
+    assert tip["code"] == -32602
+    gas = error({"blockStateCalls": [{"calls": [{"from": address(2), "to": address(1), "gas": hex(20_000)}]}]})
+    assert gas["code"] == -38013
+    over = error({"blockStateCalls": [{"blockOverrides": {"gasLimit": hex(30_000)},
+                                       "calls": [{"from": address(2), "to": address(1), "gas": hex(21_000)},
+                                                 {"from": address(2), "to": address(1), "gas": hex(21_000)}]}]})
+    assert over["code"] == -38015
+    # with validation the base fee applies, and a paying call is charged it
+    [block] = rpc.call("eth_simulateV1", {"blockStateCalls": [{"calls": [
+        {"from": address(2), "to": address(1), "maxFeePerGas": hex(10**12), "maxPriorityFeePerGas": "0x0"}]}],
+        "validation": True}, "latest")
+    assert int(block["baseFeePerGas"], 16) > 0 and block["calls"][0]["status"] == "0x1"
+
+
+def test_viem_simulate_calls_shape(nodes: dict[str, Endpoint]) -> None:
+    """The request viem's simulateCalls sends (the calls from the account, then a
+    call to the zero address) and the fields it reads back."""
+    for endpoint in (nodes["ours"], nodes["anvil"]):
+        blocks = endpoint.rpc.call("eth_simulateV1", {
+            "blockStateCalls": [{"calls": [
+                {"from": address(3), "to": CALLEE, "data": arg(11)},
+                {"from": address(3), "to": "0x0000000000000000000000000000000000000000"},
+            ]}],
+            "traceTransfers": True,
+            "validation": False,
+        }, "latest")
+        [block] = blocks
+        for name in ("number", "hash", "parentHash", "timestamp", "gasLimit", "gasUsed", "baseFeePerGas", "miner",
+                     "stateRoot", "transactions"):
+            assert name in block, (endpoint.name, name)
+        first, second = block["calls"]
+        assert (first["status"], first["returnData"]) == ("0x1", arg(12)), endpoint.name
+        assert (second["status"], second["returnData"]) == ("0x1", "0x"), endpoint.name

@@ -87,10 +87,12 @@ class Tracer:
 class TraceHooks:
     """The frame stack of one traced transaction, between the computations and the tracer."""
 
-    def __init__(self, tracer: Tracer, gas_limit: int) -> None:
+    def __init__(self, tracer: Tracer, gas_limit: int, precompiles: dict[bytes, Any] | None = None) -> None:
         self.tracer = tracer
         tracer.hooks = self
         self.gas_limit = gas_limit
+        # eth_simulateV1's movePrecompileToAddress: the precompiles by address, when moved
+        self.precompiles = precompiles
         self.frames: list[Frame] = []
         self.top: ComputationAPI | None = None
 
@@ -228,6 +230,13 @@ class TracingComputation(DeadlineComputation):
         hooks.exit(state, computation)
         return computation
 
+    @property
+    def precompiles(self) -> dict[Any, Any]:
+        hooks = cast(TraceState, self.state).hooks
+        if hooks is not None and hooks.precompiles is not None:
+            return hooks.precompiles
+        return super().precompiles
+
     def add_log_entry(self, account: Any, topics: tuple[int, ...], data: bytes) -> None:
         super().add_log_entry(account, topics, data)
         hooks = cast(TraceState, self.state).hooks
@@ -254,6 +263,13 @@ class TraceState(_Traceable, OpenLedgerState):  # type: ignore[misc,override]
 
 class CallTraceState(_Traceable, SimulationState):  # type: ignore[misc,override]
     plain_computation = DeadlineComputation
+
+    def is_address_warm(self, address: Any) -> bool:
+        # EIP-2929: precompiles are warm, where a simulation moved them too.
+        hooks = self.hooks
+        if hooks is not None and hooks.precompiles is not None:
+            return bool(self._account_db.is_address_warm(address)) or address in hooks.precompiles
+        return bool(super().is_address_warm(address))
 
 
 class TraceVM(OpenLedgerVM):
