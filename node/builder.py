@@ -120,14 +120,14 @@ def pool_follows_head(store: ChainStore, pool: TxPool, rules: ChainRules) -> Cal
     return store.subscribe(on_event)
 
 
-def dev_accounts(config: NodeConfig, pool: object, *, posts_batches: bool = False) -> DevAccounts:
+def dev_accounts(config: NodeConfig, pool: TxPool | ForwardingPool, *, posts_batches: bool = False) -> DevAccounts:
     """A dev network's node signs with the dev accounts' keys and, unless it
     posts batches to L1 (where an unsigned transaction must never go), its pool
     takes impersonated transactions; any other network's holds no key."""
     if config.chain.network != "dev":
         return DevAccounts()
     impersonation = isinstance(pool, TxPool) and not posts_batches
-    if impersonation:
+    if isinstance(pool, TxPool) and impersonation:
         pool.enable_impersonation()
     return DevAccounts(tuple(dev_private_keys()), impersonation)
 
@@ -202,6 +202,7 @@ class Node:
                 self.config, self.pool,
                 posts_batches=self.sequencer is not None and self.sequencer.batcher is not None,
             ),
+            dev_pool=self.pool if isinstance(self.pool, TxPool) else None,
         )
 
     def build_rpc(self) -> RpcServer:

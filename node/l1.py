@@ -338,7 +338,7 @@ class L1Node:
     def rpc_backend(self) -> Backend:
         return Backend(
             self.store, self.pool, self.store, self.rules, self.producer.pending_env, dev=self.producer,
-            mining=self.driver, accounts=dev_accounts(self.config, self.pool),
+            mining=self.driver, accounts=dev_accounts(self.config, self.pool), dev_pool=self.pool,
         )
 
     def build_rpc(self) -> RpcServer:

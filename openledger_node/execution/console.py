@@ -130,6 +130,7 @@ S = TypeVar("S", bound=type)
 def console_logging(state_class: S) -> S:
     """Class decorator for a state: its computation class (whatever its base
     gives it) prints console.log calls."""
-    state_class.computation_class = with_console_log(state_class.computation_class)
+    state: Any = state_class
+    state.computation_class = with_console_log(state.computation_class)
     return state_class
 

@@ -18,7 +18,7 @@ accepts them (`TxPool.enable_impersonation`), and a dev network runs no batcher.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import rlp
 from eth.abc import SignedTransactionAPI
@@ -45,7 +45,7 @@ def _no_signature(self: Any) -> None:
 def _validate(self: Any) -> None:
     """py-evm's field checks, less the ones on the (bypass) signature: a legacy
     transaction is checked as if signed (r = s = 1)."""
-    base = type(self).__bases__[0]
+    base: Any = type(self).__bases__[0]
     if getattr(self, "type_id", None) is None:
         base.validate(type(self)(**{**self.as_dict(), "r": 1, "s": 1}))
     else:
@@ -95,7 +95,7 @@ def as_impersonated(tx: SignedTransactionAPI, sender: bytes) -> SignedTransactio
     raw = bytes(tx.encode())
     inner = getattr(tx, "_inner", None)
     if inner is not None:
-        inner.__class__ = _unchecked_class(type(inner))
+        inner.__class__ = _unchecked_class(cast(type, type(inner)))
     tx.__class__ = _impersonated_class(type(tx))
     tx.__dict__["_impersonated_sender"] = bytes(sender)
     tx.__dict__["_impersonated_hash"] = impersonated_hash(raw, sender)

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from openledger_node.config import RpcConfig
 from openledger_node.rpc.accounts import AccountsApi
-from openledger_node.rpc.backend import Backend, ChainReader, DevAccounts, DevControls, HeadEvents, Mining, Pool
+from openledger_node.rpc.backend import (
+    Backend,
+    ChainReader,
+    DevAccounts,
+    DevControls,
+    HeadEvents,
+    Mining,
+    Pool,
+)
 from openledger_node.rpc.debug import DebugApi
 from openledger_node.rpc.dev import DevApi
 from openledger_node.rpc.eth import EthApi
@@ -72,5 +80,6 @@ def build_rpc(backend: Backend, config: RpcConfig, *, dev_network: bool, rollup:
 
 
 __all__ = [
-    "Backend", "ChainReader", "DevAccounts", "DevControls", "HeadEvents", "Mining", "Pool", "RpcServer", "build_rpc",
+    "Backend", "ChainReader", "DevAccounts", "DevControls", "DevPool", "HeadEvents", "Mining", "Pool", "RpcServer",
+    "build_rpc",
 ]

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
 from eth_account.messages import SignableMessage, encode_defunct, encode_typed_data
-from eth_keys import keys
-from eth_utils import to_checksum_address
+from eth_keys.datatypes import PrivateKey
+from eth_utils.address import to_checksum_address
 
 from openledger_node.execution.impersonation import build_impersonated
 from openledger_node.execution.simulate import CallRequest, Simulator, deadline
 from openledger_node.execution.block import execution_header
 from openledger_node.rpc import params as p
-from openledger_node.rpc.backend import Backend
+from openledger_node.rpc.backend import Backend, DevPool
 from openledger_node.rpc.errors import InvalidParams, RpcError, Unavailable
 from openledger_node.rpc.format import d
 from openledger_node.rpc.params import ParamError
@@ -53,9 +53,9 @@ class AccountsApi:
         self.eth = eth
         self.gas_cap = gas_cap
         self.timeout = timeout
-        self._keys: dict[bytes, keys.PrivateKey] = {}
+        self._keys: dict[bytes, PrivateKey] = {}
         for key in backend.accounts.keys:
-            private = keys.PrivateKey(bytes(key))
+            private = PrivateKey(bytes(key))
             self._keys[bytes(private.public_key.to_canonical_address())] = private
         self._impersonated: set[bytes] = set()
         self._auto_impersonate = False
@@ -70,7 +70,7 @@ class AccountsApi:
             extra = sorted(a for a in self._impersonated if a not in self._keys)
         return [d(a) for a in self._keys] + [d(a) for a in extra]
 
-    def _key(self, address: bytes) -> keys.PrivateKey:
+    def _key(self, address: bytes) -> PrivateKey:
         key = self._keys.get(bytes(address))
         if key is None:
             raise UnknownAccount()
@@ -82,27 +82,28 @@ class AccountsApi:
 
     # --- impersonation ---------------------------------------------------------------
 
-    def _check_impersonation(self) -> None:
-        if not self.b.accounts.impersonation:
+    def _dev_pool(self) -> DevPool:
+        if not self.b.accounts.impersonation or self.b.dev_pool is None:
             raise Unavailable(
                 "impersonated transactions are refused on this node: it posts batches to L1 or builds no blocks"
             )
+        return self.b.dev_pool
 
     @rpc("anvil_impersonateAccount", Param("address", p.address), dev_only=True)
     def impersonate(self, address: bytes) -> None:
-        self._check_impersonation()
+        self._dev_pool()
         with self._lock:
             self._impersonated.add(bytes(address))
 
     @rpc("anvil_stopImpersonatingAccount", Param("address", p.address), dev_only=True)
     def stop_impersonating(self, address: bytes) -> None:
-        self._check_impersonation()
+        self._dev_pool()
         with self._lock:
             self._impersonated.discard(bytes(address))
 
     @rpc("anvil_autoImpersonateAccount", Param("enabled", p.boolean), dev_only=True)
     def auto_impersonate(self, enabled: bool) -> None:
-        self._check_impersonation()
+        self._dev_pool()
         with self._lock:
             self._auto_impersonate = enabled
 
@@ -131,8 +132,9 @@ class AccountsApi:
         if key is not None:
             raw = _sign_transaction(fields, key, self.b.chain_id)
             return d(self.b.submit(lambda: self.b.pool.add_raw(raw)))
+        pool = self._dev_pool()
         tx = build_impersonated(fields, sender, self.b.chain_id)
-        return d(self.b.submit(lambda: self.b.pool.add_impersonated(tx)))
+        return d(self.b.submit(lambda: pool.add_impersonated(tx)))
 
     @rpc("eth_signTransaction", Param("transaction", p.obj), dev_only=True, blocking="tx")
     def sign_transaction(self, spec: dict[str, Any]) -> str:
@@ -261,7 +263,7 @@ def _tx_type(spec: dict[str, Any], request: CallRequest) -> int:
     return DYNAMIC_FEE
 
 
-def _sign_transaction(fields: dict[str, Any], key: keys.PrivateKey, chain_id: int) -> bytes:
+def _sign_transaction(fields: dict[str, Any], key: PrivateKey, chain_id: int) -> bytes:
     tx: dict[str, Any] = {
         "chainId": chain_id,
         "nonce": fields["nonce"],
@@ -287,5 +289,5 @@ def _sign_transaction(fields: dict[str, Any], key: keys.PrivateKey, chain_id: in
     return bytes(Account.sign_transaction(tx, key.to_bytes()).raw_transaction)
 
 
-def _sign_message(message: SignableMessage, key: keys.PrivateKey) -> str:
+def _sign_message(message: SignableMessage, key: PrivateKey) -> str:
     return d(bytes(Account.sign_message(message, key.to_bytes()).signature))

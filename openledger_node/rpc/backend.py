@@ -94,6 +94,11 @@ class Pool(Protocol):
 
     def dropped_from(self, sender: bytes) -> list[Any]: ...
 
+
+class DevPool(Protocol):
+    """What a dev node's RPC does to its own pool (a sequencer's or the L1
+    node's, never a validator's forwarding pool)."""
+
     def remove(self, tx_hashes: Iterable[bytes], reason: str = ...) -> None: ...
 
     def add_impersonated(self, tx: Any) -> bytes: ...
@@ -188,6 +193,7 @@ class Backend:
         dev: DevControls | None = None,
         mining: Mining | None = None,
         accounts: DevAccounts = DevAccounts(),
+        dev_pool: DevPool | None = None,
     ) -> None:
         self.chain = chain
         self.pool = pool
@@ -198,6 +204,7 @@ class Backend:
         self.dev = dev
         self.mining = mining
         self.accounts = accounts
+        self.dev_pool = dev_pool
         self._tips: LRU[bytes, list[tuple[int, int]]] = LRU(4096)
 
     # --- transactions ------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 from openledger_node.devstate import AccountPatch
 from openledger_node.rpc import params as p
-from openledger_node.rpc.backend import Backend, DevControls, Mining
+from openledger_node.rpc.backend import Backend, DevControls, DevPool, Mining
 from openledger_node.rpc.errors import InvalidParams, Unavailable
 from openledger_node.rpc.format import d, q
 from openledger_node.rpc.params import ParamError
@@ -42,6 +42,13 @@ class DevApi:
         if self.b.dev is None:
             raise Unavailable("this node does not produce blocks; dev controls are unavailable")
         return self.b.dev
+
+    @property
+    def pool(self) -> DevPool:
+        self.dev  # noqa: B018 - refuse on a node without dev controls
+        if self.b.dev_pool is None:
+            raise Unavailable("this node does not keep a transaction pool of its own")
+        return self.b.dev_pool
 
     @property
     def mining(self) -> Mining:
@@ -164,18 +171,18 @@ class DevApi:
     @rpc("anvil_dropTransaction", Param("hash", p.hash32), dev_only=True)
     def drop_transaction(self, tx_hash: bytes) -> str | None:
         """Remove a transaction from the pool; its hash when it was there, else null."""
-        self.dev  # noqa: B018 - refuse on a node without dev controls
+        pool = self.pool
         if self.b.pool.get(tx_hash) is None:
             return None
-        self.b.pool.remove([tx_hash], "dropped: anvil_dropTransaction")
+        pool.remove([tx_hash], "dropped: anvil_dropTransaction")
         return d(tx_hash)
 
     @rpc("anvil_dropAllTransactions", dev_only=True)
     def drop_all_transactions(self) -> None:
-        self.dev  # noqa: B018 - refuse on a node without dev controls
+        pool = self.pool
         pending, queued = self.b.pool.content()
         hashes = [bytes(tx.hash) for txs in (*pending.values(), *queued.values()) for tx in txs.values()]
-        self.b.pool.remove(hashes, "dropped: anvil_dropAllTransactions")
+        pool.remove(hashes, "dropped: anvil_dropAllTransactions")
 
     # --- state -------------------------------------------------------------------------------
 
