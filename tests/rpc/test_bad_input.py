@@ -288,7 +288,7 @@ def test_log_filter_catches_up_one_range_per_poll(limited_node: NodeProcess, acc
     mined: list[int] = []  # the block of each log, in order
     for offset in range(4):
         tx_hash = limited_node.rpc("eth_sendRawTransaction", _signed(sender, nonce + offset, to=passer, gas=300_000))
-        receipt = wait_until(lambda: limited_node.rpc("eth_getTransactionReceipt", tx_hash), what="withdrawal mined")
+        receipt = wait_until(lambda h=tx_hash: limited_node.rpc("eth_getTransactionReceipt", h), what="withdrawal mined")
         assert receipt["status"] == "0x1" and receipt["logs"]
         mined += [int(receipt["blockNumber"], 16)] * len(receipt["logs"])
         limited_node.wait_for_block(mined[-1] + limit)

@@ -70,7 +70,7 @@ def nonce_of(rpc: RpcClient, who: str, tag: str = "latest") -> int:
 def cast(node: Endpoint, *args: str) -> subprocess.CompletedProcess[str]:
     command, *rest = args
     return subprocess.run([str(foundry_binary("cast")), command, "--rpc-url", node.url, *rest], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 # --- simulations take any nonce ---------------------------------------------------------
