@@ -58,7 +58,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
 
 @pytest.fixture(scope="module")
 def ethers_summary(node: Endpoint) -> dict[str, Any]:
-    result = subprocess.run([NODE, str(ETHERS_SCRIPT), node.url], cwd=REPO, capture_output=True, text=True,
+    result = subprocess.run([NODE, str(ETHERS_SCRIPT), node.url], cwd=REPO, check=False, capture_output=True, text=True,
                             timeout=180)
     assert result.returncode == 0, f"ethers script failed:\n{result.stderr}\n--- node log ---\n{node.log_tail()}"
     summary: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
@@ -107,8 +107,8 @@ def cast(node: Endpoint, *args: str) -> str:
     # --rpc-url right after the subcommand: `send --create CODE [SIG] [ARGS]...` takes every
     # later word as a constructor argument.
     command, *rest = args
-    result = subprocess.run([str(foundry_binary("cast")), command, "--rpc-url", node.url, *rest], cwd=REPO, capture_output=True, text=True,
-                            timeout=120, env=env)
+    result = subprocess.run([str(foundry_binary("cast")), command, "--rpc-url", node.url, *rest], cwd=REPO,
+                            check=False, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, (f"cast {' '.join(args)[:200]} failed:\n{result.stderr}"
                                     f"\n--- node log ---\n{node.log_tail()}")
     return result.stdout.strip()

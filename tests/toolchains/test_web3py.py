@@ -45,7 +45,9 @@ def counter(w3: Web3, counter_artifact: dict[str, Any]) -> Contract:
     factory = w3.eth.contract(abi=counter_artifact["abi"], bytecode=counter_artifact["bytecode"])
     receipt = w3.eth.wait_for_transaction_receipt(factory.constructor(5).transact(), timeout=30)
     assert receipt["status"] == 1
-    return w3.eth.contract(address=receipt["contractAddress"], abi=counter_artifact["abi"])
+    deployed = w3.eth.contract(address=receipt["contractAddress"], abi=counter_artifact["abi"])
+    assert isinstance(deployed, Contract)
+    return deployed
 
 
 def test_web3_connects(w3: Web3) -> None:
