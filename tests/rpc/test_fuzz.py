@@ -35,6 +35,15 @@ API_CLASSES: list[type] = [
 ]
 
 
+# Dev controls that would turn the shared node's mining off or seal thousands of
+# blocks for it: tests/rpc/test_dev_controls.py covers them on nodes of their own.
+DISRUPTIVE_DEV_METHODS = {
+    "anvil_mine", "hardhat_mine", "evm_setAutomine", "anvil_setAutomine", "evm_setIntervalMining",
+    "anvil_setIntervalMining", "anvil_setBalance", "anvil_setCode", "anvil_setNonce", "anvil_setStorageAt",
+    "anvil_dropTransaction", "anvil_dropAllTransactions", "anvil_snapshot", "anvil_revert",
+}
+
+
 def _method_names() -> list[str]:
     names = {
         spec.name
@@ -42,7 +51,7 @@ def _method_names() -> list[str]:
         for attr in dir(api)
         if (spec := getattr(getattr(api, attr), "__rpc__", None)) is not None
     }
-    return sorted(names)
+    return sorted(names - DISRUPTIVE_DEV_METHODS)
 
 
 METHODS = _method_names()

@@ -22,7 +22,7 @@ from openledger_node.rpc import params as p
 from openledger_node.rpc.logs import log_criteria
 from openledger_node.rpc.simulation import call_request, state_overrides
 from tests.rpc.helpers import CHAIN_ID, NodeProcess, post
-from tests.rpc.test_fuzz import API_CLASSES, check_response, still_serving
+from tests.rpc.test_fuzz import API_CLASSES, DISRUPTIVE_DEV_METHODS, check_response, still_serving
 
 TAGS = ["latest", "pending", "safe", "finalized", "earliest"]
 EDGE_NUMBERS = [0, 1, 2**63 - 1, 2**63, 2**64 - 1, 2**64, 2**255, 2**256 - 1]
@@ -91,7 +91,10 @@ ANY = st.one_of(
 
 # evm_mine may seal many blocks and evm_revert rewinds the chain the other tests use:
 # the dev helpers are fuzzed on their own node (test_bad_input covers their errors).
-SKIP = {"evm_mine", "evm_revert", "evm_increaseTime", "evm_setNextBlockTimestamp", "evm_snapshot"}
+# The anvil_* controls change how the shared node mines, or seal blocks for state
+# edits: tests/rpc/test_dev_controls.py covers their errors against anvil.
+SKIP = {"evm_mine", "evm_revert", "evm_increaseTime", "evm_setNextBlockTimestamp", "evm_snapshot",
+        *DISRUPTIVE_DEV_METHODS}
 
 
 def _specs() -> dict[str, Any]:
