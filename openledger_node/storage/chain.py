@@ -206,7 +206,7 @@ class ChainStore:
         if log_index.is_built(self._db):
             return
         if self._db.get(b"Hunsafe") is None:  # nothing written yet
-            self._db.put(log_index.VERSION_KEY, log_index.VERSION, sync=True)
+            log_index.mark_built(self._db)
             return
         log_index.rebuild(self._db, int(self.head("unsafe").block_number), self._stored_receipts)
 
@@ -249,7 +249,7 @@ class ChainStore:
         self._db.put(b"G", _encode_origin(l1_origin, 0), sync=True)
         self.write_block(header, (), (), (), state, heads=HEADS, tips=())
         self._db.put(b"g", bytes(header.hash), sync=True)
-        self._db.put(log_index.VERSION_KEY, log_index.VERSION, sync=True)
+        log_index.mark_built(self._db)
 
     def ensure_genesis_origin(self, l1_origin: L1Origin) -> None:
         """Record the genesis L1 origin in a data directory written before the

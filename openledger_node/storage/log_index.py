@@ -21,7 +21,7 @@ the rarest group names, not with the length of the range.
 
 A data directory written before the index was complete has no `I` entry; the
 store rebuilds the index from the stored receipts when it opens one
-(`rebuild`).
+(`rebuild`), logging its start and end, with a progress bar on a long chain.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from typing import Any
 
 import plyvel
 import rlp
+from tqdm import tqdm
 
 from openledger_node.execution.types import Receipt
 
@@ -44,7 +45,8 @@ VERSION_KEY = b"I"
 VERSION = b"\x01"
 # Blocks indexed per write batch while rebuilding.
 REBUILD_BATCH = 2_000
-PROGRESS_EVERY = 5.0  # seconds between progress lines while rebuilding
+# A rebuild of at least this many blocks shows a progress bar.
+PROGRESS_FROM = 10_000
 
 
 def _num(number: int) -> bytes:
@@ -162,8 +164,9 @@ def is_built(db: plyvel.DB) -> bool:
     return bool(db.get(VERSION_KEY) == VERSION)
 
 
-def mark_built(batch: Any) -> None:
-    batch.put(VERSION_KEY, VERSION)
+def mark_built(db: plyvel.DB) -> None:
+    """Record that the index covers every canonical block (a new data directory)."""
+    db.put(VERSION_KEY, VERSION, sync=True)
 
 
 def rebuild(db: plyvel.DB, head: int, stored_receipts: Callable[[int], bytes]) -> int:
@@ -179,19 +182,18 @@ def rebuild(db: plyvel.DB, head: int, stored_receipts: Callable[[int], bytes]) -
             for key in db.iterator(prefix=prefix, include_value=False):
                 batch.delete(key)
     entries = 0
-    reported = started
-    for low in range(0, head + 1, REBUILD_BATCH):
-        with db.write_batch() as batch:
-            for number in range(low, min(low + REBUILD_BATCH, head + 1)):
-                keys = stored_block_keys(stored_receipts(number))
-                num = _num(number)
-                for key in keys:
-                    batch.put(key + num, b"")
-                entries += len(keys)
-        now = time.monotonic()
-        if now - reported >= PROGRESS_EVERY:
-            reported = now
-            log.info("log index: %d of %d blocks", min(low + REBUILD_BATCH, head + 1), head + 1)
-    db.put(VERSION_KEY, VERSION, sync=True)
+    with tqdm(total=head + 1, unit="block", desc="building the log index", disable=head < PROGRESS_FROM,
+              leave=False) as progress:
+        for low in range(0, head + 1, REBUILD_BATCH):
+            high = min(low + REBUILD_BATCH, head + 1)
+            with db.write_batch() as batch:
+                for number in range(low, high):
+                    keys = stored_block_keys(stored_receipts(number))
+                    num = _num(number)
+                    for key in keys:
+                        batch.put(key + num, b"")
+                    entries += len(keys)
+            progress.update(high - low)
+    mark_built(db)
     log.info("log index built: %d blocks, %d entries, %.1f s", head + 1, entries, time.monotonic() - started)
     return entries
