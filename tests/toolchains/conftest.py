@@ -96,7 +96,7 @@ def run_script(chain: Endpoint, script: Path, *args: str, timeout: float = 180) 
     """Run a client script under Node 24 against `chain`; it prints one JSON object
     of check name -> "ok" or the error the check met."""
     result = subprocess.run([str(NODE), str(script), chain.url, *args], cwd=REPO, check=False,
-                            capture_output=True, text=True, timeout=timeout, env=tool_env())
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, env=tool_env())
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0 and lines, (f"{script.name} against {chain.name} failed:\n{result.stderr[-4000:]}"
                                               f"\n--- node log ---\n{chain.log_tail()}")

@@ -47,8 +47,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def foundry(tool: str, project: Path, chain: Endpoint, *args: str, timeout: float = 180) -> str:
-    result = subprocess.run([str(foundry_binary(tool)), *args], cwd=project, check=False, capture_output=True,
-                            text=True, timeout=timeout, env=tool_env(DEPLOYER_KEY=FORGE_KEY))
+    result = subprocess.run([str(foundry_binary(tool)), *args], cwd=project, check=False,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+                            env=tool_env(DEPLOYER_KEY=FORGE_KEY))
     assert result.returncode == 0, (f"{tool} {' '.join(args)[:300]} against {chain.name} failed:\n"
                                     f"{result.stderr[:1500]}\n...\n{result.stderr[-1000:]}\n{result.stdout[-1500:]}")
     return result.stdout.strip()

@@ -60,7 +60,8 @@ def workdir(tmp_path: Path) -> Path:
 
 
 def run(argv: list[str], cwd: Path, chain: Endpoint, timeout: float = 240) -> str:
-    result = subprocess.run(argv, cwd=cwd, check=False, capture_output=True, text=True, timeout=timeout, env=tool_env())
+    result = subprocess.run(argv, cwd=cwd, check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            timeout=timeout, env=tool_env())
     assert result.returncode == 0, (f"{' '.join(argv)[:300]} against {chain.name} failed:\n{result.stdout[-3000:]}\n"
                                     f"{result.stderr[:2000]}\n--- node log ---\n{chain.log_tail(15)}")
     return result.stdout
