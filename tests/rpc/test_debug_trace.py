@@ -117,7 +117,8 @@ def trace(endpoint: Endpoint, tx_hash: str, config: dict[str, Any]) -> Any:
 
 # anvil writes some errors as Rust debug strings
 ANVIL_ERRORS = {"Some(StateChangeDuringStaticCall)": "write protection",
-                "StateChangeDuringStaticCall": "write protection", "Some(OutOfGas)": "out of gas"}
+                "StateChangeDuringStaticCall": "write protection", "Some(OutOfGas)": "out of gas",
+                "CreateCollision": "contract address collision"}
 
 
 def geth_call_frame(frame: dict[str, Any], top: bool = True) -> dict[str, Any]:
@@ -366,3 +367,31 @@ def test_raw_encodings(sent: Any, ours: Endpoint) -> None:
     count = len(rpc.call("eth_getBlockByNumber", receipt["blockNumber"], False)["transactions"])
     assert len(fields[1]) == count
     assert len(rpc.call("debug_getRawReceipts", receipt["blockHash"])) == count
+
+
+def test_trace_call_create2_collision_matches_anvil(sent: Any, anvil_node: Endpoint, ours: Endpoint) -> None:
+    """At the head the CREATE2 address is taken: geth opens a frame for the failed
+    create anyway, with the error, using up the gas it was handed."""
+    call = {"from": address(2), "to": CALLER, "gas": hex(600_000)}
+    config = {"tracer": "callTracer"}
+    theirs = anvil_node.rpc.call("debug_traceCall", call, "latest", config)
+    mine = ours.rpc.call("debug_traceCall", call, "latest", config)
+    collided = mine["calls"][-1]
+    assert (collided["type"], collided["error"]) == ("CREATE2", "contract address collision")
+    assert collided["gas"] == collided["gasUsed"] and "to" not in collided
+    assert collided["input"] == "0x" + CHILD_INIT.hex()
+    assert {k: v for k, v in mine.items() if k != "gas"} == geth_call_frame(theirs)
+
+
+def test_call_with_too_little_balance_is_a_frame(sent: Any, ours: Endpoint) -> None:
+    """A CALL whose value the caller cannot pay: no code runs, but there is a frame."""
+    # PUSH1 0 (retSize) PUSH1 0 PUSH1 0 PUSH1 0 (args) PUSH1 5 (value) PUSH20 target GAS CALL STOP
+    target = "b8" * 20
+    code = "0x" + "6000600060006000" + "6005" + "73" + target + "5af100"
+    other = "0x" + "c6" * 20
+    top = ours.rpc.call("debug_traceCall", {"from": address(2), "to": other}, "latest",
+                        {"tracer": "callTracer", "stateOverrides": {other: {"code": code, "balance": "0x1"}}})
+    [failed] = top["calls"]
+    assert failed == {"from": other, "gas": failed["gas"], "gasUsed": "0x0", "to": "0x" + target, "input": "0x",
+                      "error": "insufficient balance for transfer", "value": "0x5", "type": "CALL"}
+    assert int(failed["gas"], 16) > 2300  # the gas handed on, the stipend included

@@ -196,6 +196,17 @@ class CallTracer(Tracer):
                 })
         return None
 
+    def failed_frame(self, frame: Frame, error: str, gas_used: int) -> None:
+        if self.only_top_call or not self.stack:
+            return
+        call: dict[str, Any] = {
+            "from": _hex(frame.sender), "gas": frame.gas, "gasUsed": gas_used, "input": _hex(frame.input),
+            "error": error, "value": None if frame.kind == "STATICCALL" else frame.value, "type": frame.kind,
+        }
+        if frame.kind not in ("CREATE", "CREATE2"):
+            call["to"] = _hex(frame.to)
+        self.stack[-1].setdefault("calls", []).append(call)
+
     def log(self, frame: Frame, address: bytes, topics: tuple[int, ...], data: bytes) -> None:
         if not self.with_log or (self.only_top_call and frame.depth > 0) or not self.stack:
             return

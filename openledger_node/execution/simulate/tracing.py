@@ -50,6 +50,9 @@ class Frame:
     op: int = -1  # the opcode running in this frame (a child's kind comes from it)
     gas_before: int = 0  # before the running opcode
     op_cost: int | None = None  # the running opcode's cost, when a child frame fixed it
+    child_entered: bool = False  # whether the running CALL or CREATE opened a frame
+    last_charge: int = 0  # the gas a running CREATE charged last (what it hands on)
+    last_return: int = 0  # the gas a running CALL gave back last
 
 
 class Tracer:
@@ -76,6 +79,10 @@ class Tracer:
 
     def log(self, frame: Frame, address: bytes, topics: tuple[int, ...], data: bytes) -> None:
         pass
+
+    def failed_frame(self, frame: Frame, error: str, gas_used: int) -> None:
+        """A call or create that failed before it ran (geth still opens and closes
+        a frame for it): call depth, the caller's balance, an address collision."""
 
     def tx_end(self, state: StateAPI, gas_used: int, output: bytes, error: str | None) -> None:
         pass
@@ -110,6 +117,8 @@ class TraceHooks:
             if message.is_create:
                 spent -= int(message.gas)
             parent.op_cost = spent
+        if parent is not None:
+            parent.child_entered = True
         to = bytes(message.storage_address)
         if parent is None or message.is_create:
             sender = bytes(message.sender)
@@ -166,8 +175,15 @@ class _Step(OpcodeAPI):
         pc = max(0, computation.code.program_counter - 1)
         record = hooks.tracer.step(computation, frame, pc, self.value, gas)
         error: str | None = None
+        spawns = self.value in CALL_OPS or self.value in CREATE_OPS
+        if spawns:
+            frame.child_entered = False
+            frame.last_charge = frame.last_return = 0
+            stack = list(computation._stack.values)  # type: ignore[attr-defined]
         try:
             self.inner(computation=computation)
+            if spawns and not frame.child_entered:
+                _report_failed_frame(hooks, frame, computation, self.value, stack)
         except Halt:
             raise
         except Revert:
@@ -188,6 +204,47 @@ class _Step(OpcodeAPI):
     @classmethod
     def as_opcode(cls, logic_fn: Callable[..., Any], mnemonic: str, gas_cost: int) -> OpcodeAPI:
         raise NotImplementedError("traced opcodes wrap an existing opcode")
+
+
+def _word(item: int | bytes) -> int:
+    return item if isinstance(item, int) else int.from_bytes(item, "big")
+
+
+def _report_failed_frame(
+    hooks: TraceHooks, frame: Frame, computation: ComputationAPI, op: int, stack: list[int | bytes]
+) -> None:
+    """A CALL or CREATE that py-evm refused before it made a child computation."""
+    words = [_word(v) for v in reversed(stack)]  # top first
+    contract = bytes(computation.msg.storage_address)
+    memory = bytes(computation._memory._bytes)  # type: ignore[attr-defined]
+
+    def read(offset: int, size: int) -> bytes:
+        return memory[offset:offset + size].ljust(size, b"\0") if size else b""
+
+    depth_exceeded = computation.msg.depth >= 1024
+    if op in CREATE_OPS:
+        if len(words) < (4 if op == 0xF5 else 3):
+            return
+        value, offset, size = words[0], words[1], words[2]
+        if depth_exceeded:
+            error, gas, used = "max call depth exceeded", 0, 0
+        elif int(computation.state.get_balance(computation.msg.storage_address)) < value:
+            error, gas, used = "insufficient balance for transfer", 0, 0
+        else:
+            error, gas, used = "contract address collision", frame.last_charge, frame.last_charge
+        failed = Frame(CREATE_OPS[op], frame.depth + 1, contract, b"", b"", value, gas, read(offset, size))
+    else:
+        with_value = op in (0xF1, 0xF2)
+        if len(words) < (7 if with_value else 6):
+            return
+        target = (words[1] & ((1 << 160) - 1)).to_bytes(20, "big")
+        value = words[2] if with_value else int(computation.msg.value)
+        offset, size = (words[3], words[4]) if with_value else (words[2], words[3])
+        error = "max call depth exceeded" if depth_exceeded else "insufficient balance for transfer"
+        failed = Frame(CALL_OPS[op], frame.depth + 1, contract, target, target, value, frame.last_return,
+                       read(offset, size))
+        used = 0
+    hooks.tracer.failed_frame(failed, error, used)
 
 
 def _traced_table(opcodes: dict[int, Any]) -> dict[int, OpcodeAPI]:
@@ -229,6 +286,18 @@ class TracingComputation(DeadlineComputation):
         computation = super().apply_create_message(state, message, transaction_context, parent_computation)
         hooks.exit(state, computation)
         return computation
+
+    def consume_gas(self, amount: int, reason: str) -> None:
+        super().consume_gas(amount, reason)
+        hooks = cast(TraceState, self.state).hooks
+        if hooks is not None and hooks.frames and hooks.frames[-1].op in CREATE_OPS:
+            hooks.frames[-1].last_charge = amount
+
+    def return_gas(self, amount: int) -> None:
+        super().return_gas(amount)
+        hooks = cast(TraceState, self.state).hooks
+        if hooks is not None and hooks.frames and hooks.frames[-1].op in CALL_OPS:
+            hooks.frames[-1].last_return = amount
 
     @property
     def precompiles(self) -> dict[Any, Any]:
