@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import rlp
 from eth.vm.forks.prague.blocks import PragueBlockHeader
@@ -37,6 +37,7 @@ from openledger_node.rpc.errors import RpcError
 from openledger_node.rpc.format import d
 from openledger_node.rpc.params import BlockId, ParamError
 from openledger_node.rpc.registry import Param, rpc
+from openledger_node.rpc.simulate_v1 import block_overrides as _block_overrides
 from openledger_node.rpc.simulation import call_request, state_overrides
 
 LATEST = BlockId(tag="latest")
@@ -100,6 +101,7 @@ class TraceConfig:
     timeout: float = DEFAULT_TRACE_TIMEOUT
     struct_log: StructLogConfig = field(default_factory=StructLogConfig)
     state_overrides: dict[bytes, AccountOverride] | None = None
+    block_overrides: dict[str, Any] = field(default_factory=dict)
 
     def new_tracer(self) -> Tracer:
         name = self.tracer
@@ -130,8 +132,7 @@ def trace_config(value: Any, *, call: bool = False) -> TraceConfig:
     overrides = None
     if call and spec.get("stateOverrides") is not None:
         overrides = state_overrides(spec["stateOverrides"])
-    if call and spec.get("blockOverrides"):
-        raise ParamError("block overrides are not supported")
+    block_overrides = _block_overrides(spec["blockOverrides"]) if call and spec.get("blockOverrides") else {}
     return TraceConfig(
         tracer=tracer,
         tracer_config=tracer_config,
@@ -144,6 +145,7 @@ def trace_config(value: Any, *, call: bool = False) -> TraceConfig:
             limit=limit,
         ),
         state_overrides=overrides,
+        block_overrides=block_overrides,
     )
 
 
@@ -159,6 +161,16 @@ def _block_rlp(block: FullBlock) -> bytes:
     strings), no uncles, no withdrawals."""
     txs: list[Any] = [rlp.decode(raw) if raw[0] >= 0xC0 else raw for raw in block.raw_transactions]
     return bytes(rlp.encode([block.header, txs, [], []]))
+
+
+_HEADER_FIELDS = {"number": "block_number", "time": "timestamp", "gasLimit": "gas_limit",
+                  "feeRecipient": "coinbase", "prevRandao": "mix_hash", "baseFeePerGas": "base_fee_per_gas"}
+
+
+def _overridden(header: PragueBlockHeader, overrides: dict[str, Any]) -> PragueBlockHeader:
+    """The block context of a traced call with geth's block overrides applied."""
+    fields = {_HEADER_FIELDS[name]: value for name, value in overrides.items() if name in _HEADER_FIELDS}
+    return cast(PragueBlockHeader, header.copy(**fields))
 
 
 class DebugApi:
@@ -232,6 +244,8 @@ class DebugApi:
         else:
             header = self.b.header_or_error(block)
             ancestors = self.b.ancestors(header)
+        if config.block_overrides:
+            header = _overridden(header, config.block_overrides)
         return trace_call(chain.state_db, self.b.chain_id, header, ancestors, request, config.state_overrides,
                           tracer, self.gas_cap, config.timeout)
 

@@ -61,7 +61,7 @@ class SimulateOptions:
     full_transactions: bool
 
 
-def _block_overrides(value: Any) -> dict[str, Any]:
+def block_overrides(value: Any) -> dict[str, Any]:
     spec = p.obj(value)
     unknown = set(spec) - _BLOCK_OVERRIDES
     if unknown:
@@ -105,7 +105,7 @@ def simulate_options(value: Any) -> SimulateOptions:
             raise ParamError(f"unknown field {min(unknown)!r} in block state call")
         state, moves = _state(raw["stateOverrides"]) if raw.get("stateOverrides") is not None else ({}, {})
         blocks.append(BlockStateCall(
-            _block_overrides(raw["blockOverrides"]) if raw.get("blockOverrides") is not None else {},
+            block_overrides(raw["blockOverrides"]) if raw.get("blockOverrides") is not None else {},
             state,
             moves,
             tuple(p.list_of(call_request, MAX_CALLS)(raw.get("calls") or [])),

@@ -395,3 +395,19 @@ def test_call_with_too_little_balance_is_a_frame(sent: Any, ours: Endpoint) -> N
     assert failed == {"from": other, "gas": failed["gas"], "gasUsed": "0x0", "to": "0x" + target, "input": "0x",
                       "error": "insufficient balance for transfer", "value": "0x5", "type": "CALL"}
     assert int(failed["gas"], 16) > 2300  # the gas handed on, the stipend included
+
+
+def test_trace_call_with_block_overrides(sent: Any, ours: Endpoint, anvil_node: Endpoint) -> None:
+    # returns (NUMBER, TIMESTAMP, COINBASE)
+    code = "0x" + "4360005242602052416040526060" + "6000f3"
+    other = "0x" + "c7" * 20
+    coinbase = "0x" + "c8" * 20
+    config = {"tracer": "callTracer", "stateOverrides": {other: {"code": code}},
+              "blockOverrides": {"number": "0x7777", "time": "0x88888888", "feeRecipient": coinbase}}
+    expected = arg(0x7777) + arg(0x88888888)[2:] + "0" * 24 + coinbase[2:]
+    for endpoint in (ours, anvil_node):
+        top = endpoint.rpc.call("debug_traceCall", {"from": address(2), "to": other}, "latest", config)
+        assert top["output"] == expected, endpoint.name
+    bad = ours.rpc.request("debug_traceCall", {"from": address(2), "to": other}, "latest",
+                           {"blockOverrides": {"number": "seven"}})["error"]
+    assert bad["code"] == -32602
