@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from eth_hash.auto import keccak
-
+from openledger_node.execution.impersonation import stored_tx_hash
 from openledger_node.execution.types import Log
 from openledger_node.rpc import params as p
 from openledger_node.rpc.backend import Backend
@@ -181,7 +180,7 @@ class LogQuery:
         for tx_index, receipt in enumerate(receipts):
             for log in receipt.logs:
                 if criteria.matches(log):
-                    tx_hash = bytes(keccak(block.transactions[tx_index]))
+                    tx_hash = bytes(stored_tx_hash(block.transactions[tx_index], block.senders[tx_index]))
                     out.append(format_log(log, header, tx_hash, tx_index, log_index))
                 log_index += 1
         return out

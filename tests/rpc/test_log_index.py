@@ -180,6 +180,32 @@ def test_the_brute_force_scan_is_what_anvil_answers(tmp_path: Path) -> None:
         assert _randomized_run(reference.rpc, seed=20) > 0
 
 
+def _impersonated_log(client: RpcClient) -> None:
+    """The log of an impersonated transaction (no signature) names the hash the
+    node gave that transaction."""
+    logger = Chain(client).deploy_loggers()[1]
+    whale = "0x" + "77" * 20
+    client.call("anvil_setBalance", whale, hex(10**20))
+    client.call("anvil_impersonateAccount", whale)
+    tx_hash = client.call("eth_sendTransaction", {"from": whale, "to": logger, "gas": hex(100_000),
+                                                  "data": TOPICS[0] + "00" * 32})
+    client.call("evm_mine")
+    assert client.call("eth_getTransactionReceipt", tx_hash)["status"] == "0x1"
+    (entry,) = client.call("eth_getLogs", {"fromBlock": "0x0", "address": logger})
+    assert entry["transactionHash"] == tx_hash and entry["topics"] == [TOPICS[0]]
+
+
+def test_an_impersonated_transaction_log_carries_its_hash(tmp_path: Path) -> None:
+    node = start_node(tmp_path / "data", env=MANUAL)
+    try:
+        _impersonated_log(RpcClient(node.http))
+    finally:
+        node.stop()
+    if ANVIL.exists():
+        with anvil(tmp_path, block_time=3600) as reference:
+            _impersonated_log(reference.rpc)
+
+
 # --- a long chain ------------------------------------------------------------------
 
 RARE = b"\x0a" * 20  # logs in a handful of blocks
