@@ -28,7 +28,7 @@ from openledger_node.execution.simulate import CallRequest, Simulator, deadline
 from openledger_node.execution.block import execution_header
 from openledger_node.rpc import params as p
 from openledger_node.rpc.backend import Backend, DevPool
-from openledger_node.rpc.errors import InvalidParams, RpcError, Unavailable
+from openledger_node.rpc.errors import InvalidParams, UnknownAccount, Unavailable
 from openledger_node.rpc.format import d
 from openledger_node.rpc.params import ParamError
 from openledger_node.rpc.registry import Param, rpc
@@ -38,13 +38,6 @@ if TYPE_CHECKING:
     from openledger_node.rpc.eth import EthApi
 
 LEGACY, ACCESS_LIST, DYNAMIC_FEE = 0, 1, 2
-
-
-class UnknownAccount(RpcError):
-    """geth's keystore error for a `from` the node holds no key for."""
-
-    def __init__(self) -> None:
-        super().__init__("unknown account")
 
 
 class AccountsApi:

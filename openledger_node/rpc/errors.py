@@ -101,6 +101,13 @@ class Unavailable(RpcError):
     """The node kind does not offer this now (no sequencer behind it)."""
 
 
+class UnknownAccount(RpcError):
+    """geth's keystore error: a `from` the node holds no key for."""
+
+    def __init__(self) -> None:
+        super().__init__("unknown account")
+
+
 class ResponseTooLarge(RpcError):
     def __init__(self) -> None:
         super().__init__("response too large")
@@ -197,6 +204,7 @@ ERROR_CODES: dict[type[BaseException], int] = {
     ex.GasRequiredExceedsAllowance: SERVER_ERROR,
     ex.BlockNotFound: SERVER_ERROR,
     ex.TemporaryError: RESOURCE_UNAVAILABLE,
+    UnknownAccount: SERVER_ERROR,
     ex.OpenLedgerError: SERVER_ERROR,
 }
 
