@@ -173,13 +173,15 @@ class LogQuery:
         return out
 
     def block_logs(self, criteria: LogCriteria, header: Any) -> list[dict[str, Any]]:
-        block = self.b.chain.block_by_hash(bytes(header.hash))
         receipts = self.b.chain.receipts(bytes(header.hash))
+        block = None  # read only for a block with a matching log: the index's candidates may have none
         out: list[dict[str, Any]] = []
         log_index = 0
         for tx_index, receipt in enumerate(receipts):
             for log in receipt.logs:
                 if criteria.matches(log):
+                    if block is None:
+                        block = self.b.chain.block_by_hash(bytes(header.hash))
                     tx_hash = bytes(stored_tx_hash(block.transactions[tx_index], block.senders[tx_index]))
                     out.append(format_log(log, header, tx_hash, tx_index, log_index))
                 log_index += 1
