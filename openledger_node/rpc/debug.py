@@ -33,7 +33,12 @@ from openledger_node.execution.simulate.tracers import (
 from openledger_node.execution.simulate.tracing import Tracer
 from openledger_node.rpc import params as p
 from openledger_node.rpc.backend import Backend, FullBlock
-from openledger_node.rpc.errors import RpcError
+from openledger_node.rpc.errors import (
+    BlockNotTraceable,
+    JsTracerUnsupported,
+    TracerNotFound,
+    TransactionNotFound,
+)
 from openledger_node.rpc.format import d
 from openledger_node.rpc.params import BlockId, ParamError
 from openledger_node.rpc.registry import Param, rpc
@@ -42,30 +47,6 @@ from openledger_node.rpc.simulation import call_request, state_overrides
 
 LATEST = BlockId(tag="latest")
 NATIVE_TRACERS = ("callTracer", "prestateTracer", "noopTracer")
-
-
-class TransactionNotFound(RpcError):
-    def __init__(self) -> None:
-        super().__init__("transaction not found")
-
-
-class TracerNotFound(RpcError):
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"tracer not found: {name!r}; this node has {', '.join(NATIVE_TRACERS)} and the struct logger (no tracer)"
-        )
-
-
-class JsTracerUnsupported(RpcError):
-    def __init__(self) -> None:
-        super().__init__(
-            "JavaScript tracers are not supported by this node: use callTracer, prestateTracer, noopTracer "
-            "or the struct logger (no tracer)"
-        )
-
-
-class BlockNotTraceable(RpcError):
-    pass
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
@@ -114,14 +95,14 @@ class TraceConfig:
             return PrestateTracer(diff_mode=_flag(config, "diffMode"))
         if name == "noopTracer":
             return NoopTracer()
-        raise TracerNotFound(name)
+        raise TracerNotFound(name, NATIVE_TRACERS)
 
 
 def trace_config(value: Any, *, call: bool = False) -> TraceConfig:
     spec = p.obj(value)
     tracer = p.optional(p.string)(spec.get("tracer"))
     if tracer and (tracer not in NATIVE_TRACERS) and ("{" in tracer or "function" in tracer):
-        raise JsTracerUnsupported()
+        raise JsTracerUnsupported(NATIVE_TRACERS)
     raw_config = spec.get("tracerConfig")
     tracer_config = p.obj(raw_config) if raw_config is not None else {}
     for name in ("onlyTopCall", "withLog", "diffMode"):

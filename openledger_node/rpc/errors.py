@@ -113,6 +113,29 @@ class ResponseTooLarge(RpcError):
         super().__init__("response too large")
 
 
+class TransactionNotFound(RpcError):
+    """geth's answer when debug_traceTransaction names no mined transaction."""
+
+    def __init__(self) -> None:
+        super().__init__("transaction not found")
+
+
+class TracerNotFound(RpcError):
+    def __init__(self, name: str, known: tuple[str, ...]) -> None:
+        super().__init__(f"tracer not found: {name!r}; this node has {', '.join(known)} and the struct logger (no tracer)")
+
+
+class JsTracerUnsupported(RpcError):
+    def __init__(self, known: tuple[str, ...]) -> None:
+        super().__init__(
+            f"JavaScript tracers are not supported by this node: use {', '.join(known)} or the struct logger (no tracer)"
+        )
+
+
+class BlockNotTraceable(RpcError):
+    """A block debug_trace* cannot replay: the genesis, or one the node does not have."""
+
+
 class SimulateError(RpcError):
     """eth_simulateV1's own errors; each subclass has the execution-apis code."""
 
@@ -181,7 +204,13 @@ ERROR_CODES: dict[type[BaseException], int] = {
     UnknownBlock: SERVER_ERROR,
     FilterNotFound: SERVER_ERROR,
     Unavailable: RESOURCE_UNAVAILABLE,
+    UnknownAccount: SERVER_ERROR,
     ResponseTooLarge: RESPONSE_TOO_LARGE,
+    TransactionNotFound: SERVER_ERROR,
+    TracerNotFound: SERVER_ERROR,
+    JsTracerUnsupported: SERVER_ERROR,
+    BlockNotTraceable: SERVER_ERROR,
+    SimulateError: SERVER_ERROR,
     SimNonceTooLow: -38010,
     SimNonceTooHigh: -38011,
     SimBaseFeeTooLow: -38012,
@@ -204,7 +233,6 @@ ERROR_CODES: dict[type[BaseException], int] = {
     ex.GasRequiredExceedsAllowance: SERVER_ERROR,
     ex.BlockNotFound: SERVER_ERROR,
     ex.TemporaryError: RESOURCE_UNAVAILABLE,
-    UnknownAccount: SERVER_ERROR,
     ex.OpenLedgerError: SERVER_ERROR,
 }
 
