@@ -8,13 +8,14 @@ has the behaviour.
   (`cast rpc eth_feeHistory 4 latest []`);
 - a fee cap below every base fee the chain can still have is refused at
   admission instead of holding its sender's later nonces forever;
-- deposit transactions in op-geth's shape, readable by Foundry's cast;
+- deposit transactions in op-geth's shape, which Foundry's `cast run` reads;
 - no L1Block log in every block.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,10 +68,11 @@ def nonce_of(rpc: RpcClient, who: str, tag: str = "latest") -> int:
     return int(rpc.call("eth_getTransactionCount", who, tag), 16)
 
 
-def cast(node: Endpoint, *args: str) -> subprocess.CompletedProcess[str]:
+def cast(node: Endpoint, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     command, *rest = args
     return subprocess.run([str(foundry_binary("cast")), command, "--rpc-url", node.url, *rest], cwd=REPO,
-                          capture_output=True, text=True, timeout=120, check=False)
+                          capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
+                          env={**os.environ, **(env or {})})
 
 
 # --- simulations take any nonce ---------------------------------------------------------
@@ -234,16 +236,18 @@ def test_cast_reads_a_deposit_transaction(nodes: dict[str, Endpoint]) -> None:
     assert (shown["type"], shown["sourceHash"], shown["hash"]) == (DEPOSIT_TYPE, deposit["sourceHash"], deposit["hash"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Foundry 1.7.1's cast run cannot read a block that holds any deposit (type 0x7e): it fails the same way on "
-    "anvil --optimism's own deposits and on every deposit shape (op-geth's, op-alloy's, anvil's); "
-    "this passes once Foundry reads them"))
 def test_cast_run_replays_a_transaction_after_the_blocks_deposit(nodes: dict[str, Endpoint]) -> None:
+    """Foundry reads deposits with op-alloy's types once the OP Stack network is
+    on (`network = "optimism"` in foundry.toml, or FOUNDRY_NETWORK): it infers it
+    from the chain id only for the OP chains it knows. op-alloy reads a present
+    `isSystemTx` as a quantity, so op-geth's shape (no `"isSystemTx": false`) is
+    what lets it parse the block."""
     node = nodes["openledger"]
     _, sent = _block_with_deposit_and_transfer(node.rpc)
-    done = cast(node, "run", sent)
+    done = cast(node, "run", sent, env={"FOUNDRY_NETWORK": "optimism"})
     assert done.returncode == 0, done.stderr
     assert "Transaction successfully executed" in done.stdout
+    assert "Gas used: 21000" in done.stdout
 
 
 # --- no L1Block log in every block ------------------------------------------------------
