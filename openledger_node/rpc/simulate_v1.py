@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import rlp
 from eth.vm.forks.prague.blocks import PragueBlockHeader
 
 from openledger_node import exceptions as ex
@@ -218,7 +219,7 @@ def _block(result: SimBlockResult, full: bool) -> dict[str, Any]:
     for index, call in enumerate(result.calls):
         calls.append(_call_result(call, header, index, first_log))
         first_log += len(call.logs)
-    header["size"] = q(0)
+    header["size"] = q(len(rlp.encode([result.header, [c.transaction.encoded for c in result.calls], [], []])))
     header["transactions"] = (
         [_transaction(call, header, i) for i, call in enumerate(result.calls)] if full
         else [d(call.transaction.hash) for call in result.calls]

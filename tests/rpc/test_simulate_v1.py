@@ -148,6 +148,12 @@ def test_gaps_are_filled_with_empty_blocks(nodes: dict[str, Endpoint]) -> None:
     assert [int(b["timestamp"], 16) for b in blocks] == [time + 12, time + 24, time + 36]  # geth's 12 s step
     assert [len(b["calls"]) for b in blocks] == [0, 0, 1]
     assert [b["parentHash"] for b in blocks] == [head["hash"], blocks[0]["hash"], blocks[1]["hash"]]
+    empty_root = "0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421"
+    assert blocks[0]["transactionsRoot"] == blocks[0]["receiptsRoot"] == empty_root
+    assert int(blocks[0]["logsBloom"], 16) == 0 and blocks[0]["gasUsed"] == "0x0"
+    assert blocks[2]["transactionsRoot"] != empty_root and blocks[2]["receiptsRoot"] != empty_root
+    assert int(blocks[2]["logsBloom"], 16) != 0  # the callee's log
+    assert blocks[2]["gasUsed"] == blocks[2]["calls"][0]["gasUsed"]
     theirs = nodes["anvil"].rpc.call("eth_simulateV1", {"blockStateCalls": [
         {"blockOverrides": {"number": hex(int(nodes["anvil"].rpc.call("eth_blockNumber"), 16) + 3)},
          "calls": [{"from": address(2), "to": CALLEE, "data": arg(3)}]},

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import rlp
 from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI, StateAPI
-from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.constants import CREATE_CONTRACT_ADDRESS, EMPTY_UNCLE_HASH
 from eth.exceptions import Revert
 from eth.vm.chain_context import ChainContext
 from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
@@ -50,6 +50,7 @@ from openledger_node.execution.simulate.vm import (
     SimulatedTransaction,
 )
 from openledger_node.execution.trie_root import ordered_trie_root
+from openledger_node.execution.types import Log, Receipt, logs_bloom
 from openledger_node.execution.vm import required_gas, transaction_gas_used
 from openledger_node.primitives import ZERO_ADDRESS
 from openledger_node.storage import OverlayDB
@@ -109,6 +110,7 @@ class SimCall:
     error: str | None
     reverted: bool
     effective_gas_price: int
+    receipt_logs: tuple[Log, ...] = ()  # the contracts' own logs (no transfer pseudo-logs)
 
     @property
     def success(self) -> bool:
@@ -186,6 +188,8 @@ class _Chain:
             parent_hash=self.parent.hash, block_number=block.number, timestamp=block.timestamp,
             gas_limit=block.gas_limit, coinbase=block.coinbase, mix_hash=block.prev_randao,
             base_fee_per_gas=base_fee, state_root=self.root, gas_used=0, bloom=0,
+            extra_data=b"", nonce=b"\x00" * 8, uncles_hash=EMPTY_UNCLE_HASH, blob_gas_used=0, excess_blob_gas=0,
+            parent_beacon_block_root=b"\x00" * 32,
         )
         state = CallTraceVM.build_state(self.db, header, self.context, list(self.hashes))
         _apply_overrides(state, block.state)
@@ -200,9 +204,21 @@ class _Chain:
             calls.append(call)
         state.persist()
         self.root = bytes(state.state_root)
+        receipts, cumulative = [], 0
+        for call in calls:
+            cumulative += call.gas_used
+            receipts.append(Receipt(
+                tx_type=2, status=1 if call.success else 0, cumulative_gas_used=cumulative, logs=call.receipt_logs,
+                bloom=logs_bloom(call.receipt_logs), gas_used=call.gas_used,
+                effective_gas_price=call.effective_gas_price, contract_address=None,
+            ))
+        bloom = 0
+        for receipt in receipts:
+            bloom |= receipt.bloom
         sealed = header.copy(
-            state_root=self.root, gas_used=gas_used,
+            state_root=self.root, gas_used=gas_used, bloom=bloom,
             transaction_root=ordered_trie_root([c.transaction.encoded for c in calls]),
+            receipt_root=ordered_trie_root([r.encode() for r in receipts]),
         )
         self.hashes.insert(0, sealed.hash)
         self.parent = sealed
@@ -280,6 +296,10 @@ class _Chain:
             error=error,
             reverted=reverted,
             effective_gas_price=price,
+            receipt_logs=tuple(
+                Log(bytes(address), tuple(t.to_bytes(32, "big") for t in topics), bytes(data))
+                for address, topics, data in (computation.get_log_entries() if computation.is_success else ())
+            ),
         )
 
 
