@@ -31,7 +31,8 @@ import importlib
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +156,7 @@ def _parse_hash(text: str) -> bytes:
     return data
 
 
-def _settle(model_id: int, qhash: bytes, scores: dict[int, float]) -> tuple[list[list[int]] | None, str | None]:
+def _settle(model_id: int, qhash: bytes, scores: Mapping[int, float] | Mapping[int, Fraction]) -> tuple[list[list[int]] | None, str | None]:
     """(weights, attributionHash), or (None, None) when nothing is positive (refund)."""
     try:
         weights = reward_weights(scores)
@@ -233,7 +234,8 @@ def cmd_score(args: argparse.Namespace) -> None:
     batch = load_queries(setup, args.queries)
     n = query_count(batch)
     try:
-        result = score(setup.model, setup.task, args.index, batch, ScoreArguments(top_k=0, normalize=args.normalize))
+        result = score(setup.model, setup.task, args.index, batch,
+                       ScoreArguments(top_k=0, normalize=args.normalize, query_batch_size=args.query_batch_size))
     except IndexMismatchError as exc:
         if exc.field == "model_fingerprint":
             raise CliError(
@@ -246,7 +248,8 @@ def cmd_score(args: argparse.Namespace) -> None:
         scores = result.per_contribution_of(i)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[: args.top_k]
         qhash = query_hash(batch, i)
-        weights, ahash = _settle(args.model_id, qhash, scores)
+        # The split comes from the exact sums, not from their float64 roundings.
+        weights, ahash = _settle(args.model_id, qhash, result.exact_per_contribution_of(i))
         out.append(
             {
                 "query": i,
@@ -370,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-id", required=True, type=_model_id, metavar="N", help="PayableAI model id (uint256)")
     p.add_argument("--top-k", metavar="K", type=_positive_int(0), default=10, help="contributions listed per query")
     p.add_argument("--normalize", action="store_true", help="divide each example's score by its gradient norm")
+    p.add_argument("--query-batch-size", metavar="N", type=_positive_int(1), default=ScoreArguments().query_batch_size,
+                   help="queries multiplied against a shard at once (memory only: the results do not depend on it)")
     p.add_argument("--out", type=Path, metavar="FILE.json", help="write the JSON here instead of stdout")
     p.set_defaults(func=cmd_score)
 

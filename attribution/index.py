@@ -2,7 +2,11 @@
 
 Stage two of the data flow (task -> projection -> **index** -> scoring): every
 training example becomes one float32 row (all tracked layers concatenated, in
-`LayerSpec.offset` order) tagged with its int64 contribution id.
+`LayerSpec.offset` order) tagged with its int64 contribution id. Each row's
+layer blocks are fixed-point (`ROW_BITS`-bit integers times a power of two,
+exact.py), which scoring relies on to multiply them exactly. The model sees one
+example per forward and backward pass, so a row never depends on the other
+examples of its batch (nor does the preconditioner: see preconditioner.py).
 
 Layout of an index directory:
 
@@ -14,7 +18,9 @@ Layout of an index directory:
 
 The manifest holds the format version, the model fingerprint (sha256 of the
 parameters), the projection arguments, the layer specs, the shard files with
-their row counts, and the total number of examples. Artifacts follow the
+their row counts, the total number of examples, and per layer the largest
+binary exponent of any row's block (`row_exponents`: scoring bounds its integer
+sums with it). Artifacts follow the
 kronfluence convention of matching `save_* / load_* / *_exists` functions.
 """
 
@@ -41,12 +47,13 @@ from attribution.arguments import (
     ProjectionArguments,
 )
 from attribution.errors import AttributionError, IndexMismatchError, IndexNotFoundError
+from attribution.exact import exponent_of
 from attribution.preconditioner import EkfacAccumulator, FisherAccumulator, Preconditioner
-from attribution.projection import GradientCollector, LayerSpec
+from attribution.projection import GradientCollector, LayerSpec, rows_on_grid
 from attribution.task import Task, sampled_train_loss, tracked_modules_of, train_logits_of
 
 INDEX_FORMAT = "openledger-attribution-index"
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: fixed-point rows and preconditioner, row_exponents
 MANIFEST_NAME = "index.json"
 PRECONDITIONER_NAME = "preconditioner.safetensors"
 
@@ -73,6 +80,7 @@ class IndexManifest:
     dim: int
     shards: list[dict[str, Any]]  # {"file": name, "rows": count}
     total_examples: int
+    row_exponents: list[int] = field(default_factory=list)  # per layer: every block's values are below 2^this
     format: str = INDEX_FORMAT
     version: int = INDEX_VERSION
 
@@ -86,20 +94,36 @@ class IndexManifest:
 
 
 class _ShardWriter:
-    def __init__(self, index_dir: Path, shard_size: int, dim: int) -> None:
+    """Writes rows in shards of `shard_size`, each (row, layer) block rounded to
+    the storage grid (`rows_on_grid`, exact in float32), and tracks every
+    layer's largest exponent."""
+
+    def __init__(self, index_dir: Path, shard_size: int, specs: Sequence[LayerSpec]) -> None:
         self.dir = index_dir
         self.shard_size = shard_size
-        self.dim = dim
+        self.specs = list(specs)
+        self.dim = sum(s.dim for s in self.specs)
+        self.exponents = [-1074] * len(self.specs)
         self.rows: list[torch.Tensor] = []
         self.ids: list[torch.Tensor] = []
         self.pending = 0
         self.shards: list[dict[str, Any]] = []
 
+    @property
+    def row_exponents(self) -> list[int]:
+        return list(self.exponents)
+
     def add(self, rows: torch.Tensor, ids: torch.Tensor) -> None:
-        rows = rows.detach().to("cpu", torch.float32)
         ids = ids.to("cpu", torch.int64)
         if rows.shape != (ids.shape[0], self.dim):
             raise AttributionError(f"rows of shape {tuple(rows.shape)} do not match {ids.shape[0]} ids x dim {self.dim}")
+        rows = rows_on_grid(rows.detach().to("cpu"), self.specs)
+        for i, s in enumerate(self.specs):
+            if rows.shape[0] and s.dim:
+                top = rows[:, s.offset : s.offset + s.dim].abs().amax()
+                if float(top) > 0:  # an all-zero block bounds nothing
+                    self.exponents[i] = max(self.exponents[i], int(exponent_of(top)))
+        rows = rows.to(torch.float32)  # exact: ROW_BITS <= float32's mantissa
         while rows.shape[0]:
             take = min(self.shard_size - self.pending, rows.shape[0])
             self.rows.append(rows[:take])
@@ -147,11 +171,14 @@ def save_index(
     model_fingerprint: str,
     shard_size: int = IndexArguments().shard_size,
 ) -> IndexManifest:
-    """Write in-memory rows as an index (build_index streams instead)."""
+    """Write in-memory rows as an index (build_index streams instead); each
+    (row, layer) block is rounded to the storage grid."""
     path = Path(index_dir)
     _prepare_dir(path)
     ids = torch.as_tensor(contribution_ids, dtype=torch.int64)
-    writer = _ShardWriter(path, shard_size, gradients.shape[1])
+    if sum(s.dim for s in specs) != gradients.shape[1]:
+        raise AttributionError(f"rows have {gradients.shape[1]} columns, the layer specs {sum(s.dim for s in specs)}")
+    writer = _ShardWriter(path, shard_size, specs)
     writer.add(gradients, ids)
     writer.flush()
     manifest = IndexManifest(
@@ -161,6 +188,7 @@ def save_index(
         dim=int(gradients.shape[1]),
         shards=writer.shards,
         total_examples=int(gradients.shape[0]),
+        row_exponents=writer.row_exponents,
     )
     _write_manifest(path, manifest)
     return manifest
@@ -334,10 +362,20 @@ def require_finite(rows: torch.Tensor, first: int, what: str) -> None:
 
 
 def _batches(dataset: Sequence[Any], batch_size: int, collate_fn: Callable[[list[Any]], Any],
-             device: torch.device) -> Iterator[tuple[int, int, Any]]:
+             device: torch.device) -> Iterator[tuple[int, int, list[Any]]]:
+    """(start, stop, one collated batch of a single example per example): the
+    model always runs on one example at a time, because its own arithmetic
+    (a matrix product's blocking) can depend on the batch's shape; `batch_size`
+    only groups the examples for the projection, the statistics and the writes."""
     for start in range(0, len(dataset), batch_size):
         stop = min(start + batch_size, len(dataset))
-        yield start, stop, move_to_device(collate_fn([dataset[j] for j in range(start, stop)]), device)
+        yield start, stop, [move_to_device(collate_fn([dataset[j]]), device) for j in range(start, stop)]
+
+
+def _example_rows(collector: GradientCollector, examples: list[Any], loss_of: Callable[[int, Any], torch.Tensor],
+                  observe: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None) -> torch.Tensor:
+    """One row per example, each from its own forward and backward pass."""
+    return collector.example_gradients(len(examples), lambda j: loss_of(j, examples[j]), observe)
 
 
 def _row_blocks(index_dir: Path, shards: list[dict[str, Any]], block: int) -> Iterator[torch.Tensor]:
@@ -360,6 +398,12 @@ def _row_blocks(index_dir: Path, shards: list[dict[str, Any]], block: int) -> It
         yield torch.cat(pending)
 
 
+def _example_major(per_sample: list[torch.Tensor]) -> torch.Tensor:
+    """Per-sample tensors (n, ...) interleaved as example 0's samples, then
+    example 1's, ...: the order of the sums over a batch."""
+    return torch.stack(per_sample, dim=1).reshape(-1, *per_sample[0].shape[1:])
+
+
 class _PreconditionerBuild:
     """Feeds the preconditioner from the index build: the first pass sees every
     batch once (`first_pass`); EK-FAC needs a second pass for its eigenvalues
@@ -380,10 +424,12 @@ class _PreconditionerBuild:
             return self.ekfac.update_factors
         return None
 
-    def _sampled_rows(self, batch: Any, start: int, stop: int, sample: int, observe: Any = None) -> torch.Tensor:
-        with torch.enable_grad():
-            loss = sampled_train_loss(self.task, batch, self.model, range(start, stop), seed=self.args.seed, sample=sample)
-            rows = self.collector.gradients(loss, observe=observe).to(torch.float32)
+    def _sampled_rows(self, examples: list[Any], start: int, stop: int, sample: int, observe: Any = None) -> torch.Tensor:
+        def loss_of(j: int, example: Any) -> torch.Tensor:
+            return sampled_train_loss(self.task, example, self.model, range(start + j, start + j + 1),
+                                      seed=self.args.seed, sample=sample)
+
+        rows = _example_rows(self.collector, examples, loss_of, observe).to(torch.float32)
         require_finite(rows, start, "training example (sampled target)")
         return rows
 
@@ -396,11 +442,21 @@ class _PreconditionerBuild:
             if self.fisher is not None:
                 self.fisher.update(rows)
             return
-        observe = self.ekfac.update_factors if self.ekfac is not None else None
-        for sample in range(self.args.samples):
-            sampled = self._sampled_rows(batch, start, stop, sample, observe)
-            if self.fisher is not None:
-                self.fisher.update(sampled)
+        # Every sum runs example by example, an example's samples together, so
+        # its order (and rounding) is the dataset's whatever the batch size.
+        factors: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+
+        def observe(layer: int, inputs: torch.Tensor, output_grads: torch.Tensor) -> None:
+            factors.setdefault(layer, []).append((inputs, output_grads))
+
+        sampled = [self._sampled_rows(batch, start, stop, sample, observe if self.ekfac is not None else None)
+                   for sample in range(self.args.samples)]
+        if self.fisher is not None:
+            self.fisher.update(_example_major(sampled))
+        if self.ekfac is not None:
+            for layer, per_sample in sorted(factors.items()):
+                a_terms, s_terms = zip(*(self.ekfac.factor_terms(a, g) for a, g in per_sample))
+                self.ekfac.add_factor_terms(layer, _example_major(list(a_terms)), _example_major(list(s_terms)))
 
     @property
     def needs_second_pass(self) -> bool:
@@ -418,8 +474,8 @@ class _PreconditionerBuild:
                     bar.update(rows.shape[0])
                 return
             for start, stop, batch in _batches(dataset, batch_size, collate_fn, device):
-                for sample in range(self.args.samples):
-                    self.ekfac.update_eigenvalues(self._sampled_rows(batch, start, stop, sample))
+                sampled = [self._sampled_rows(batch, start, stop, sample) for sample in range(self.args.samples)]
+                self.ekfac.update_eigenvalues(_example_major(sampled))
                 bar.update(stop - start)
 
     def finalize(self) -> Preconditioner:
@@ -446,9 +502,10 @@ def build_index(
     """Project every example's training-loss gradient, write the shards, the
     manifest and the preconditioner; example i gets `contribution_ids[i]`.
 
-    One forward and one backward pass per `index_args.batch_size` examples (plus
-    one per sample for the sampled Fisher, and a second pass for EK-FAC, see
-    preconditioner.py); the model's mode (eval/train) is left as the caller set
+    One forward and one backward pass per example (plus one per sample for the
+    sampled Fisher, and a second pass for EK-FAC, see preconditioner.py), so
+    that the files are the same bytes whatever `index_args` and the thread
+    count; the model's mode (eval/train) is left as the caller set
     it, so turn dropout off first if the index must be reproducible.
     """
     ids = torch.as_tensor(contribution_ids, dtype=torch.int64)
@@ -462,12 +519,12 @@ def build_index(
     _prepare_dir(path)
     modules = tracked_modules_of(task, model)
     with GradientCollector(model, modules, projection_args) as collector:
-        writer = _ShardWriter(path, index_args.shard_size, collector.dim)
+        writer = _ShardWriter(path, index_args.shard_size, collector.specs)
         pre = _PreconditionerBuild(model, task, collector, preconditioner_args, device)
         with tqdm(total=n, desc="attribution index", unit="ex", disable=None if progress is None else not progress) as bar:
             for start, stop, batch in _batches(dataset, index_args.batch_size, collate_fn, device):
-                with torch.enable_grad():
-                    rows = collector.gradients(task.compute_train_loss(batch, model), observe=pre.factor_observer)
+                rows = _example_rows(collector, batch, lambda _, example: task.compute_train_loss(example, model),
+                                     pre.factor_observer)
                 if rows.shape[0] != stop - start:
                     raise AttributionError(f"batch {start}:{stop} produced {rows.shape[0]} gradient rows")
                 rows = rows.to(torch.float32)
@@ -489,6 +546,7 @@ def build_index(
         dim=dim,
         shards=writer.shards,
         total_examples=n,
+        row_exponents=writer.row_exponents,
     )
     _write_manifest(path, manifest)
     return Index(path, manifest)

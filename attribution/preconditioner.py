@@ -42,6 +42,15 @@ row, row-major):
 Damping relative to the mean eigenvalue keeps one `damping` setting meaningful
 across layers whose gradients differ in scale by orders of magnitude; a layer
 that never received gradient gets lambda_l = 1e-12 so the inverse exists.
+
+**Determinism.** Every second moment is a sum of per-example terms that are
+computed exactly (exact.py: fixed-point operands, exact float64 products) and
+added in dataset order (`ordered_sum`), so the statistics, and the files, do
+not depend on the batch size, the thread count or the device. The
+eigendecompositions run on the CPU on one thread; the stored eigenbases and
+inverses are rounded to fixed-point grids, and `apply` multiplies by them
+exactly, one query at a time in effect, so a preconditioned query does not
+depend on the other queries of its batch.
 """
 
 from __future__ import annotations
@@ -53,33 +62,76 @@ import torch
 
 from attribution.arguments import PreconditionerArguments
 from attribution.errors import AttributionError
+from attribution.exact import (
+    BASIS_BITS,
+    FACTOR_BITS,
+    ROW_BITS,
+    SQUARE_BITS,
+    exact_matmul,
+    fsum,
+    ordered_sum,
+    quantize,
+    single_thread,
+)
 from attribution.projection import LayerSpec
 
 _MIN_DAMPING = 1e-12
+# Per-example outer products held at once while a batch is added up (elements).
+_TERMS_BUDGET = 1 << 22
 
 
 def _damping(args: PreconditionerArguments, eigenvalues: torch.Tensor) -> float:
-    return max(args.damping * float(eigenvalues.clamp_min(0.0).mean()), _MIN_DAMPING)
+    values = eigenvalues.clamp_min(0.0).reshape(-1).tolist()
+    mean = fsum(values) / len(values) if values else 0.0
+    return max(args.damping * mean, _MIN_DAMPING)
 
 
 def _symmetric_eigh(m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    evals, evecs = torch.linalg.eigh((m + m.T) / 2)
+    with single_thread():
+        evals, evecs = torch.linalg.eigh((m + m.T) / 2)
     return evals, evecs
+
+
+def _on_grid(m: torch.Tensor) -> torch.Tensor:
+    """A preconditioner matrix rounded to one BASIS_BITS grid (what is stored and applied)."""
+    return quantize(m.to(torch.float64), BASIS_BITS)[0]
+
+
+def _rotate(g: torch.Tensor, qs: torch.Tensor, qa: torch.Tensor) -> torch.Tensor:
+    """Q_S^T G Q_A for (n, r_out, r_in) blocks on per-example ROW_BITS grids,
+    exact at each product; the middle result is rounded per example."""
+    left = exact_matmul(qs.T, BASIS_BITS, g, ROW_BITS)
+    left = quantize(left, FACTOR_BITS, dims=(1, 2))[0]
+    return exact_matmul(left, FACTOR_BITS, qa, BASIS_BITS)
+
+
+def _unrotate(x: torch.Tensor, qs: torch.Tensor, qa: torch.Tensor) -> torch.Tensor:
+    """Q_S X Q_A^T for (n, r_out, r_in) blocks on per-example FACTOR_BITS grids."""
+    left = exact_matmul(qs, BASIS_BITS, x, FACTOR_BITS)
+    left = quantize(left, FACTOR_BITS, dims=(1, 2))[0]
+    return exact_matmul(left, FACTOR_BITS, qa.T, BASIS_BITS)
 
 
 class FisherAccumulator:
     """Running sum of g g^T per layer, in float64 (kind "fisher")."""
 
     def __init__(self, specs: Sequence[LayerSpec], device: torch.device | str = "cpu") -> None:
+        # The sums live on the CPU whatever `device`: they are added in one
+        # sequential order there (exact.ordered_sum).
         self.specs = list(specs)
-        self.sums = [torch.zeros(s.dim, s.dim, dtype=torch.float64, device=device) for s in self.specs]
+        self.sums = [torch.zeros(s.dim, s.dim, dtype=torch.float64) for s in self.specs]
         self.count = 0
 
     def update(self, rows: torch.Tensor) -> None:
-        rows = rows.to(torch.float64)
-        for s, acc in zip(self.specs, self.sums):
-            block = rows[:, s.offset : s.offset + s.dim].to(acc.device)
-            acc += block.T @ block
+        """`rows` on the index's storage grid: each example's g g^T is exact
+        (24-bit by 24-bit products), and the terms are added in row order."""
+        rows = rows.to("cpu", torch.float64)
+        for li, s in enumerate(self.specs):
+            block = quantize(rows[:, s.offset : s.offset + s.dim], ROW_BITS, dims=(1,))[0]
+            step = max(1, _TERMS_BUDGET // max(1, s.dim * s.dim))
+            for r in range(0, block.shape[0], step):
+                part = block[r : r + step]
+                self.sums[li] = ordered_sum(self.sums[li], part.unsqueeze(2) * part.unsqueeze(1))
         self.count += rows.shape[0]
 
     def finalize(self, args: PreconditionerArguments) -> Preconditioner:
@@ -93,8 +145,9 @@ class FisherAccumulator:
         for acc in self.sums:
             evals, evecs = _symmetric_eigh((acc / self.count).cpu())
             lam = _damping(args, evals)
-            inv = (evecs / (evals.clamp_min(0.0) + lam)) @ evecs.T
-            inverses.append((inv + inv.T) / 2)
+            with single_thread():
+                inv = (evecs / (evals.clamp_min(0.0) + lam)) @ evecs.T
+            inverses.append(_on_grid((inv + inv.T) / 2))
             dampings.append(lam)
         return Preconditioner(kind="fisher", specs=self.specs, inverses=inverses, dampings=dampings, count=self.count)
 
@@ -111,38 +164,53 @@ class EkfacAccumulator:
         for spec, (ro, ri) in zip(self.specs, self.shapes):
             if ro * ri != spec.dim:
                 raise AttributionError(f"layer {spec.name!r}: factor shape {ro} x {ri} does not match dim {spec.dim}")
-        self.a_sums = [torch.zeros(ri, ri, dtype=torch.float64, device=device) for _, ri in self.shapes]
-        self.s_sums = [torch.zeros(ro, ro, dtype=torch.float64, device=device) for ro, _ in self.shapes]
+        # On the CPU whatever `device` (sequential sums, see FisherAccumulator).
+        self.a_sums = [torch.zeros(ri, ri, dtype=torch.float64) for _, ri in self.shapes]
+        self.s_sums = [torch.zeros(ro, ro, dtype=torch.float64) for ro, _ in self.shapes]
         self.q_in: list[torch.Tensor] = []
         self.q_out: list[torch.Tensor] = []
         self.lambda_sums: list[torch.Tensor] = []
         self.count = 0
 
     def update_factors(self, layer: int, inputs: torch.Tensor, output_grads: torch.Tensor) -> None:
-        """`inputs` (n, T, r_in) and `output_grads` (n, T, r_out) of one layer."""
+        """`inputs` (n, T, r_in) and `output_grads` (n, T, r_out) of one layer,
+        on per-example FACTOR_BITS grids (GradientCollector passes them so):
+        each example's sum over positions is exact, and examples are added in
+        order."""
+        self.add_factor_terms(layer, *self.factor_terms(inputs, output_grads))
+
+    @staticmethod
+    def factor_terms(inputs: torch.Tensor, output_grads: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per example, sum_t a_t a_t^T (n, r_in, r_in) and sum_t s_t s_t^T (n, r_out, r_out), exact."""
+        a = quantize(inputs.to(torch.float64), FACTOR_BITS, dims=(1, 2))[0]
+        s = quantize(output_grads.to(torch.float64), FACTOR_BITS, dims=(1, 2))[0]
+        return (exact_matmul(a.transpose(1, 2), FACTOR_BITS, a, FACTOR_BITS),
+                exact_matmul(s.transpose(1, 2), FACTOR_BITS, s, FACTOR_BITS))
+
+    def add_factor_terms(self, layer: int, a_terms: torch.Tensor, s_terms: torch.Tensor) -> None:
+        """Add per-example terms in their order."""
         if self.q_in:
             raise AttributionError("EK-FAC factors are already decomposed")
-        a = inputs.reshape(-1, inputs.shape[-1]).to(torch.float64)
-        s = output_grads.reshape(-1, output_grads.shape[-1]).to(torch.float64)
-        self.a_sums[layer] += (a.T @ a).to(self.a_sums[layer].device)
-        self.s_sums[layer] += (s.T @ s).to(self.s_sums[layer].device)
+        self.a_sums[layer] = ordered_sum(self.a_sums[layer], a_terms)
+        self.s_sums[layer] = ordered_sum(self.s_sums[layer], s_terms)
 
     def eigenbases(self) -> None:
         """End of the first pass: eigenvectors of A_l and S_l (the scale of the
         sums does not matter for eigenvectors)."""
         if self.q_in:
             return
-        self.q_in = [_symmetric_eigh(a.cpu())[1] for a in self.a_sums]
-        self.q_out = [_symmetric_eigh(s.cpu())[1] for s in self.s_sums]
+        self.q_in = [_on_grid(_symmetric_eigh(a.cpu())[1]) for a in self.a_sums]
+        self.q_out = [_on_grid(_symmetric_eigh(s.cpu())[1]) for s in self.s_sums]
         self.lambda_sums = [torch.zeros(ro, ri, dtype=torch.float64) for ro, ri in self.shapes]
 
     def update_eigenvalues(self, rows: torch.Tensor) -> None:
         if not self.q_in:
             raise AttributionError("call eigenbases() before update_eigenvalues()")
         rows = rows.to("cpu", torch.float64)
-        for s, (ro, ri), qa, qs, acc in zip(self.specs, self.shapes, self.q_in, self.q_out, self.lambda_sums):
-            g = rows[:, s.offset : s.offset + s.dim].reshape(rows.shape[0], ro, ri)
-            acc += (qs.T @ g @ qa).square().sum(dim=0)
+        for li, (s, (ro, ri), qa, qs) in enumerate(zip(self.specs, self.shapes, self.q_in, self.q_out)):
+            g = quantize(rows[:, s.offset : s.offset + s.dim], ROW_BITS, dims=(1,))[0].reshape(rows.shape[0], ro, ri)
+            rotated = quantize(_rotate(g, qs, qa), SQUARE_BITS, dims=(1, 2))[0]
+            self.lambda_sums[li] = ordered_sum(self.lambda_sums[li], rotated.square())
         self.count += rows.shape[0]
 
     def finalize(self, args: PreconditionerArguments) -> Preconditioner:
@@ -169,19 +237,25 @@ class Preconditioner:
     eigenvalues: list[torch.Tensor] = field(default_factory=list)  # ekfac: per layer corrected (r_out x r_in)
 
     def apply(self, queries: torch.Tensor) -> torch.Tensor:
-        """Preconditioned query rows, float64, on the queries' device."""
+        """Preconditioned query rows, float64, on the queries' device. Each row's
+        result depends on that row alone, bit for bit: its layer blocks are
+        rounded to their own grids and multiplied exactly by the stored
+        (fixed-point) matrices."""
         q = queries.to(torch.float64)
         if self.kind == "identity":
             return q.clone()
         out = torch.empty_like(q)
+        n = q.shape[0]
         if self.kind == "fisher":
             for s, inv in zip(self.specs, self.inverses):
                 sl = slice(s.offset, s.offset + s.dim)
-                out[:, sl] = q[:, sl] @ inv.to(q.device)
+                block = quantize(q[:, sl], FACTOR_BITS, dims=(1,))[0]
+                out[:, sl] = exact_matmul(block, FACTOR_BITS, _on_grid(inv).to(q.device), BASIS_BITS)
             return out
         for s, qa, qs, lam, damp in zip(self.specs, self.q_in, self.q_out, self.eigenvalues, self.dampings):
-            qa, qs = qa.to(q.device), qs.to(q.device)
-            g = q[:, s.offset : s.offset + s.dim].reshape(q.shape[0], qs.shape[0], qa.shape[0])
-            rotated = (qs.T @ g @ qa) / (lam.to(q.device).clamp_min(0.0) + damp)
-            out[:, s.offset : s.offset + s.dim] = (qs @ rotated @ qa.T).reshape(q.shape[0], s.dim)
+            qa, qs = _on_grid(qa).to(q.device), _on_grid(qs).to(q.device)
+            g = quantize(q[:, s.offset : s.offset + s.dim], ROW_BITS, dims=(1,))[0].reshape(n, qs.shape[0], qa.shape[0])
+            rotated = quantize(_rotate(g, qs, qa), FACTOR_BITS, dims=(1, 2))[0]
+            scaled = quantize(rotated / (lam.to(q.device).clamp_min(0.0) + damp), FACTOR_BITS, dims=(1, 2))[0]
+            out[:, s.offset : s.offset + s.dim] = _unrotate(scaled, qs, qa).reshape(n, s.dim)
         return out

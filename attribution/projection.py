@@ -11,8 +11,15 @@ column of ones, so a row covers [W | b]. For nn.Embedding the input is the
 one-hot token (d_in = vocabulary) and d_out the embedding width, so G is the
 transpose of `weight.grad`'s (vocabulary x width) layout.
 
-`DenseRandomProjection` and `projection=None` (exact per-example gradients) are
-the baselines that benchmarks and tests compare against.
+Every step after the model is exact fixed-point arithmetic (exact.py): an
+example's inputs and output gradients are rounded to its own grid, the seeded
+projection factors to theirs, and the products are exact in float64, so a row
+depends only on that example's activations, never on the batch it was computed
+in, the thread count or the device. Rows come out on the index's storage grid
+(per row and layer, `ROW_BITS` bits: exact in float32).
+
+`DenseRandomProjection` and `projection=None` (exact per-example gradients, in
+plain floating point) are the baselines that benchmarks and tests compare against.
 """
 
 from __future__ import annotations
@@ -28,6 +35,14 @@ from torch import nn
 
 from attribution.arguments import ProjectionArguments
 from attribution.errors import AttributionError, UnsupportedModuleError
+from attribution.exact import (
+    ACTIVATION_BITS,
+    FACTOR_BITS,
+    PROJECTION_BITS,
+    ROW_BITS,
+    exact_matmul,
+    quantize,
+)
 
 _DTYPE = {"float32": torch.float32, "float64": torch.float64}
 
@@ -120,6 +135,37 @@ def _grads_to_rows(kind: str, g: torch.Tensor, dtype: torch.dtype) -> torch.Tens
     return rows.to(dtype)
 
 
+def _project(rows: torch.Tensor, factor: torch.Tensor | None) -> torch.Tensor:
+    """(n, T, d) rows times a projection factor, exactly: each example's rows
+    rounded to its own ACTIVATION_BITS grid (`dtype` sets the precision they are
+    read at), so the product does not depend on the other examples."""
+    if factor is None:
+        return rows
+    grid, _ = quantize(rows, ACTIVATION_BITS, dims=(1, 2))
+    return exact_matmul(grid, ACTIVATION_BITS, factor, PROJECTION_BITS)
+
+
+def exact_combine(pa: torch.Tensor, pg: torch.Tensor) -> torch.Tensor:
+    """sum_t pg_t pa_t^T per example, (n, r_out, r_in), exact for factors on
+    FACTOR_BITS grids (see `factors_on_grid`)."""
+    return exact_matmul(pg.transpose(1, 2), FACTOR_BITS, pa, FACTOR_BITS)
+
+
+def factors_on_grid(pa: torch.Tensor, pg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Projected inputs and output gradients rounded to per-example FACTOR_BITS grids."""
+    return quantize(pa, FACTOR_BITS, dims=(1, 2))[0], quantize(pg, FACTOR_BITS, dims=(1, 2))[0]
+
+
+def rows_on_grid(rows: torch.Tensor, specs: Sequence[LayerSpec]) -> torch.Tensor:
+    """Each (row, layer) block rounded to its ROW_BITS grid: the index's storage
+    format (exact in float32; idempotent)."""
+    out = rows.to(torch.float64).clone()
+    for s in specs:
+        sl = slice(s.offset, s.offset + s.dim)
+        out[:, sl] = quantize(out[:, sl], ROW_BITS, dims=(1,))[0]
+    return out
+
+
 class LayerProjector:
     """Projects one layer's inputs (at forward time) and output gradients (at
     backward time); `projection=None` keeps them whole (exact gradients)."""
@@ -140,9 +186,11 @@ class LayerProjector:
         self.p_in: torch.Tensor | None = None
         self.p_out: torch.Tensor | None = None
         if projection is not None:
+            # The factors are fixed-point (PROJECTION_BITS on one grid per
+            # matrix), so that products with them are exact (exact.py).
             seed = _layer_seed(projection.seed, index)
-            self.p_in = _factor(d_in, projection.rank_in, 2 * seed, dtype).to(device)
-            self.p_out = _factor(d_out, projection.rank_out, 2 * seed + 1, dtype).to(device)
+            self.p_in = quantize(_factor(d_in, projection.rank_in, 2 * seed, torch.float64), PROJECTION_BITS)[0].to(device)
+            self.p_out = quantize(_factor(d_out, projection.rank_out, 2 * seed + 1, torch.float64), PROJECTION_BITS)[0].to(device)
             dim = self.p_in.shape[1] * self.p_out.shape[1]
         else:
             dim = d_in * d_out
@@ -154,6 +202,16 @@ class LayerProjector:
         r_in = self.p_in.shape[1] if self.p_in is not None else self.spec.d_in
         r_out = self.p_out.shape[1] if self.p_out is not None else self.spec.d_out
         return r_out, r_in
+
+    def input_rows(self, x: torch.Tensor) -> torch.Tensor:
+        """(n, T, d_in) input rows, not yet projected; for an embedding the rows
+        of P_in at the token ids (a one-hot row times P_in), already projected."""
+        if self.spec.kind == "embedding":
+            return self.project_inputs(x)
+        return _inputs_to_rows(self.module, self.spec.kind, x, self.spec.has_bias, self.dtype)
+
+    def project_input_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        return rows if self.spec.kind == "embedding" else _project(rows, self.p_in)
 
     def project_inputs(self, x: torch.Tensor) -> torch.Tensor:
         spec = self.spec
@@ -167,11 +225,10 @@ class LayerProjector:
                 rows = rows * (ids != pad).unsqueeze(-1).to(rows.dtype)
             return rows
         rows = _inputs_to_rows(self.module, spec.kind, x, spec.has_bias, self.dtype)
-        return rows @ self.p_in if self.p_in is not None else rows
+        return _project(rows, self.p_in)
 
     def project_output_grads(self, g: torch.Tensor) -> torch.Tensor:
-        rows = _grads_to_rows(self.spec.kind, g, self.dtype)
-        return rows @ self.p_out if self.p_out is not None else rows
+        return _project(_grads_to_rows(self.spec.kind, g, self.dtype), self.p_out)
 
     @staticmethod
     def combine(pa: torch.Tensor, pg: torch.Tensor) -> torch.Tensor:
@@ -243,7 +300,11 @@ class GradientCollector:
                     "enable requires_grad on the tracked module's parameters"
                 )
             with torch.no_grad():
-                pa = self.projectors[i].project_inputs(inputs[0].detach())
+                proj = self.projectors[i]
+                # Exact mode keeps the input rows (embeddings: their rows of
+                # P_in) and projects a whole group of examples at once later.
+                x = inputs[0].detach()
+                pa = proj.input_rows(x) if proj.p_in is not None else proj.project_inputs(x)
             self._records.append((i, pa, output))
 
         return hook
@@ -256,8 +317,47 @@ class GradientCollector:
         """(n, dim) rows for the batch whose forward pass produced `loss`.
 
         `observe(layer, inputs, output_grads)`, if given, sees each tracked
-        call's projected inputs (n, T, r_in) and output gradients (n, T, r_out)
-        (the EK-FAC factors are built from them)."""
+        layer's projected inputs (n, T, r_in) and output gradients (n, T, r_out)
+        (the EK-FAC factors are built from them). With a projection, a layer
+        called several times (weight sharing) is seen once, its calls' positions
+        concatenated; the factors are on their FACTOR_BITS grids and the rows
+        come back float64 on the storage grid (`rows_on_grid`)."""
+        records = self._take_records(loss)
+        if self.projectors[0].p_in is not None:
+            return self._exact_rows([records], observe)
+        n = records[0][1].shape[0]
+        rows = torch.zeros(n, self.dim, dtype=self.projectors[0].dtype, device=records[0][1].device)
+        with torch.no_grad():
+            for i, pa, g in records:
+                proj = self.projectors[i]
+                s = proj.spec
+                # A module called several times (weight sharing) adds up its calls.
+                pg = _project(g, proj.p_out)  # `g` is already in rows
+                if observe is not None:
+                    observe(i, pa, pg)
+                rows[:, s.offset : s.offset + s.dim] += LayerProjector.combine(pa, pg)
+        return rows
+
+    def example_gradients(self, n: int, loss_of: Callable[[int], torch.Tensor],
+                          observe: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None) -> torch.Tensor:
+        """Rows of n examples, example j from its own forward and backward pass
+        (`loss_of(j)` runs the forward pass of a batch holding example j alone),
+        so the model's arithmetic for an example never depends on its
+        neighbours. The projection then runs on all n at once, which gives the
+        same bits as one at a time (every step is per example and exact)."""
+        examples = []
+        for j in range(n):
+            with torch.enable_grad():
+                examples.append(self._take_records(loss_of(j)))
+        if self.projectors[0].p_in is None:
+            raise AttributionError("example_gradients needs a projection")
+        if not examples:
+            return torch.empty(0, self.dim, dtype=torch.float64, device=self.projectors[0].p_in.device)
+        return self._exact_rows(examples, observe)
+
+    def _take_records(self, loss: torch.Tensor) -> list[tuple[int, torch.Tensor, torch.Tensor]]:
+        """(layer, input rows, output gradients) of the forward pass that produced
+        `loss`, for the calls whose output the loss depends on."""
         records, self._records = self._records, []
         if not records:
             raise AttributionError("no tracked module ran in the forward pass")
@@ -265,22 +365,53 @@ class GradientCollector:
             raise AttributionError(f"the task's loss must be a scalar sum over the batch, got shape {tuple(loss.shape)}")
         grads = torch.autograd.grad(loss, [out for _, _, out in records], allow_unused=True)
         n = records[0][1].shape[0]
-        first = self.projectors[0]
-        rows = torch.zeros(n, self.dim, dtype=first.dtype, device=records[0][1].device)
+        out = []
+        for (i, pa, _), g in zip(records, grads):
+            if pa.shape[0] != n:
+                raise AttributionError(f"layer {self.projectors[i].spec.name!r} saw {pa.shape[0]} examples, expected {n}")
+            if g is not None:
+                out.append((i, pa, _grads_to_rows(self.projectors[i].spec.kind, g.detach(), self.projectors[i].dtype)))
+        return out
+
+    def _exact_rows(self, examples: list[list[tuple[int, torch.Tensor, torch.Tensor]]],
+                    observe: Callable[[int, torch.Tensor, torch.Tensor], None] | None) -> torch.Tensor:
+        """Rows from recorded (layer, input rows, output-gradient rows) of
+        groups of examples (one group per forward pass): each layer's calls are
+        concatenated along positions, groups padded with zero positions (which
+        add exact zeros and leave every grid unchanged), then projected and
+        combined exactly."""
+        counts = [next((a.shape[0] for _, a, _ in group), 0) for group in examples]
+        n = sum(counts)
+        device = self.projectors[0].p_in.device if self.projectors[0].p_in is not None else torch.device("cpu")
+        rows = torch.zeros(n, self.dim, dtype=torch.float64, device=device)
         with torch.no_grad():
-            for (i, pa, out), g in zip(records, grads):
-                if g is None:
+            for i, proj in enumerate(self.projectors):
+                parts = []
+                for group, count in zip(examples, counts):
+                    calls = [(a, g) for li, a, g in group if li == i]
+                    if not calls:
+                        parts.append(None)
+                        continue
+                    parts.append((torch.cat([a for a, _ in calls], dim=1), torch.cat([g for _, g in calls], dim=1)))
+                if all(p is None for p in parts):
                     continue
-                if pa.shape[0] != n:
-                    raise AttributionError(f"layer {self.projectors[i].spec.name!r} saw {pa.shape[0]} examples, expected {n}")
-                proj = self.projectors[i]
-                s = proj.spec
-                # A module called several times (weight sharing) adds up its calls.
-                pg = proj.project_output_grads(g)
+                width_a = next(p[0].shape[2] for p in parts if p is not None)
+                width_g = next(p[1].shape[2] for p in parts if p is not None)
+                positions = max(p[0].shape[1] for p in parts if p is not None)
+                a_rows, g_rows = [], []
+                for p, count in zip(parts, counts):
+                    a, g = (p if p is not None else (rows.new_zeros(count, 0, width_a), rows.new_zeros(count, 0, width_g)))
+                    pad = positions - a.shape[1]
+                    a_rows.append(F.pad(a.to(torch.float64), (0, 0, 0, pad)))
+                    g_rows.append(F.pad(g.to(torch.float64), (0, 0, 0, pad)))
+                pa = proj.project_input_rows(torch.cat(a_rows))
+                pg = _project(torch.cat(g_rows), proj.p_out)
+                pa, pg = factors_on_grid(pa, pg)
                 if observe is not None:
                     observe(i, pa, pg)
-                rows[:, s.offset : s.offset + s.dim] += LayerProjector.combine(pa, pg)
-        return rows
+                s = proj.spec
+                rows[:, s.offset : s.offset + s.dim] = exact_combine(pa, pg).reshape(n, s.dim)
+        return rows_on_grid(rows, self.specs)
 
 
 def collect_gradients(

@@ -64,16 +64,19 @@ def test_ekfac_eigenvalues_are_the_fisher_in_the_kronecker_basis(tmp_path: Path,
     queries = torch.randn(5, rows.shape[1], dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     applied = pre.apply(queries)
     for s, qa, qs, lam, damp in zip(pre.specs, pre.q_in, pre.q_out, pre.eigenvalues, pre.dampings):
-        assert torch.allclose(qa.T @ qa, torch.eye(qa.shape[0], dtype=torch.float64), atol=1e-10)
-        assert torch.allclose(qs.T @ qs, torch.eye(qs.shape[0], dtype=torch.float64), atol=1e-10)
+        # The bases are stored on 22-bit grids (attribution/exact.py): orthogonal to ~1e-6.
+        assert torch.allclose(qa.T @ qa, torch.eye(qa.shape[0], dtype=torch.float64), atol=1e-5)
+        assert torch.allclose(qs.T @ qs, torch.eye(qs.shape[0], dtype=torch.float64), atol=1e-5)
         block = rows[:, s.offset : s.offset + s.dim]
         fisher = block.T @ block / N
         basis = torch.kron(qs, qa)
-        assert torch.allclose(lam.reshape(-1), torch.diagonal(basis.T @ fisher @ basis), rtol=1e-9, atol=1e-15)
+        diagonal = torch.diagonal(basis.T @ fisher @ basis)
+        assert torch.allclose(lam.reshape(-1), diagonal, rtol=1e-4, atol=1e-5 * float(diagonal.max()))
         assert damp == pytest.approx(0.05 * float(lam.mean()))
         inverse = basis @ torch.diag(1 / (lam.reshape(-1) + damp)) @ basis.T
-        assert torch.allclose(applied[:, s.offset : s.offset + s.dim], queries[:, s.offset : s.offset + s.dim] @ inverse,
-                              rtol=1e-9, atol=1e-12)
+        expected = queries[:, s.offset : s.offset + s.dim] @ inverse
+        assert torch.allclose(applied[:, s.offset : s.offset + s.dim], expected, rtol=1e-4,
+                              atol=1e-5 * float(expected.abs().max()))
 
 
 def test_ekfac_factors_are_the_projected_layer_statistics(digits: Digits, digits_model: nn.Module) -> None:
@@ -97,7 +100,7 @@ def test_ekfac_factors_are_the_projected_layer_statistics(digits: Digits, digits
         for q, m in ((acc.q_in[layer], a.T @ a), (acc.q_out[layer], g.T @ g)):
             rotated = q.T @ m @ q
             off = rotated - torch.diag(torch.diagonal(rotated))
-            assert off.abs().max() <= 1e-8 * m.abs().max()
+            assert off.abs().max() <= 1e-5 * m.abs().max()  # bases on 22-bit grids
 
 
 def test_ekfac_is_an_inner_product_a_duplicate_ranks_itself_first(tmp_path: Path, digits: Digits,
