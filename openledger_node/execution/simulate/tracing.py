@@ -12,7 +12,7 @@ replaying the transactions before the traced one costs what a block does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from eth.abc import (
@@ -347,13 +347,3 @@ class TraceVM(OpenLedgerVM):
 
 class CallTraceVM(OpenLedgerVM):
     _state_class = CallTraceState
-
-
-@dataclass
-class TraceOutcome:
-    """What a traced transaction ended with (geth's ExecutionResult)."""
-
-    gas_used: int
-    output: bytes
-    error: str | None
-    logs: list[Any] = field(default_factory=list)
