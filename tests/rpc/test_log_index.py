@@ -158,8 +158,10 @@ def _randomized_run(client: RpcClient, seed: int) -> int:
     found = 0
     for _ in range(60):
         spec, first, last = _random_criteria(rng, loggers, head)
-        expected = _brute_force(client, first, last, spec.get("address") if isinstance(spec.get("address"), list)
-                                else [spec["address"]] if "address" in spec else None, spec["topics"])
+        addresses = spec.get("address")
+        if isinstance(addresses, str):
+            addresses = [addresses]
+        expected = _brute_force(client, first, last, addresses, spec["topics"])
         assert client.call("eth_getLogs", spec) == expected, spec
         found += len(expected)
     return found
