@@ -124,7 +124,7 @@ def test_string_and_null_ids_are_echoed(limited_node: NodeProcess) -> None:
 
 
 def test_unknown_method(limited_node: NodeProcess) -> None:
-    for name in ("eth_nope", "", "debug_traceTransaction", "eth_chainid", "x" * 300):
+    for name in ("eth_nope", "", "debug_traceBadBlock", "eth_chainid", "x" * 300):
         error = error_of(limited_node, name)
         assert error["code"] == -32601
         assert error["message"] == f"the method {name} does not exist/is not available"
