@@ -2,7 +2,7 @@
 
 A devnet data directory of `--blocks` blocks is written straight into the chain
 store (tests/storage/synthetic.py: one sealed block, then renumbered copies
-carrying chosen logs), so building it takes seconds per 10,000 blocks instead of
+carrying chosen logs), so building it takes about 20 s per 10,000 blocks instead of
 executing them. Every block has a log from a busy address (as a popular
 token logs in nearly every block); one block in `--every` also has a log from a
 rare address with a rare topic, and one from the busy address with that topic.
