@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
-import statistics
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,8 +50,8 @@ from eth_hash.auto import keccak
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from contracts import load_artifact  # noqa: E402
-from openledger_node.execution.genesis import dev_private_keys  # noqa: E402
+from contracts import load_artifact
+from openledger_node.execution.genesis import dev_private_keys
 
 CHAIN_ID = 161299
 CLIENTS = 8
@@ -388,7 +389,7 @@ async def sustain(server: Server, setup: list[str], load: list[str], rate: float
     gas = sum(g for _, _, g in window)
     seconds = window_end - window_start
     mean_gas = gas / mined if mined else 21_000
-    intervals = [b[0] - a[0] for a, b in zip(window, window[1:])]
+    intervals = [b[0] - a[0] for a, b in itertools.pairwise(window)]
     latencies = [seen_at[h] - t for h, t in sent_at.items() if h in seen_at and t >= window_start]
     return Sustained(
         mined_per_second=mined / seconds,
