@@ -1,6 +1,8 @@
-"""OpenLedgerVM: py-evm's Prague fork with the rollup's fee and deposit rules.
+"""OpenLedgerVM: Ethereum's Prague fork with the rollup's fee and deposit rules.
 
-What changes from Prague, and nothing else:
+The base is py-evm's Prague as `execution/evm.py` corrects it where py-evm
+diverges from Ethereum (the same state the L1 node runs). What changes from
+Prague, and nothing else:
 - the base fee is credited to the base-fee vault instead of burned, so the OPEN
   supply is conserved; the priority fee goes to the block's coinbase (the
   sequencer's fee recipient) as on Ethereum;
@@ -21,7 +23,8 @@ from eth.vm.forks.prague.constants import (
     STANDARD_TOKEN_COST,
     TOTAL_COST_FLOOR_PER_TOKEN,
 )
-from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
+from eth.vm.forks.prague.state import PragueTransactionExecutor
+from eth.vm.forks.cancun.state import get_total_blob_gas
 from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
 
 from openledger_node.exceptions import (
@@ -34,9 +37,10 @@ from openledger_node.exceptions import (
     NonceTooLow,
     TipAboveFeeCap,
 )
+from openledger_node.execution import evm
 from openledger_node.execution.accountdb import OpenLedgerAccountDB
 from openledger_node.execution.console import console_logging
-from openledger_node.primitives import BASE_FEE_VAULT_ADDRESS, DEPOSIT_TX_TYPE
+from openledger_node.primitives import BASE_FEE_VAULT_ADDRESS, BLOB_TX_TYPE, DEPOSIT_TX_TYPE
 
 GAS_TX = 21_000
 
@@ -90,7 +94,7 @@ def transaction_gas_used(transaction: Any, computation: ComputationAPI) -> int:
 
 
 @console_logging  # Hardhat console.log in the node's log, on a dev network
-class OpenLedgerState(PragueState):
+class OpenLedgerState(evm.PragueState):
     account_db_class = OpenLedgerAccountDB
     transaction_executor_class = OpenLedgerTransactionExecutor
 
@@ -122,8 +126,9 @@ def validate_signed_transaction(state: Any, tx: SignedTransactionAPI) -> None:
 
 def validate_sender(state: Any, tx: SignedTransactionAPI, fee_cap: int) -> None:
     """The sender's side of a transaction's validity, the same on every chain
-    this node runs: its nonce is the state's, its balance covers gas at the fee
-    cap plus the value, and a set-code transaction carries authorizations."""
+    this node runs: its nonce is the state's, its balance covers gas (and blob
+    gas) at the fee caps plus the value, and a set-code transaction carries
+    authorizations."""
     sender = tx.sender
     state_nonce = state.get_nonce(sender)
     if tx.nonce < state_nonce:
@@ -132,6 +137,9 @@ def validate_sender(state: Any, tx: SignedTransactionAPI, fee_cap: int) -> None:
         raise NonceTooHigh(sender, tx.nonce, state_nonce)
     balance = state.get_balance(sender)
     cost = tx.gas * fee_cap + tx.value
+    if tx.type_id == BLOB_TX_TYPE:
+        # EIP-4844: the blob gas at its fee cap is bought up front too.
+        cost += get_total_blob_gas(tx) * int(cast(Any, tx).max_fee_per_blob_gas)
     if balance < cost:
         raise InsufficientFunds(sender, balance, cost)
     if tx.type_id == 0x04 and not tx.authorization_list:

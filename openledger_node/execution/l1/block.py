@@ -16,13 +16,16 @@ The rules are py-evm's fork VMs as they are: the base fee is burned, the tip
 goes to the coinbase, there are no deposits and no fee vaults (compare
 `execution/vm.py`, the rollup's rules). Blob transactions are valid from
 Cancun by the rules, but this node neither builds nor stores them (the chain
-store and the RPC decode transactions without blobs); a block carrying one is
-refused by name.
+store and the RPC decode transactions without blobs), and it has no beacon
+chain, so no withdrawals: under `NODE_RULES`, what the node runs with, a block
+carrying either is refused by name. `ETHEREUM_RULES` lifts those two refusals,
+so that Ethereum's own test vectors check the rules themselves
+(tests/ethereum/).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +64,21 @@ from openledger_node.primitives import BLOB_TX_TYPE, Address, Hash32
 GAS_LIMIT_BOUND_DIVISOR = 1024  # a block's gas limit moves by less than 1/1024 of its parent's
 MIN_GAS_LIMIT = 5_000
 MAX_EXTRA_DATA_BYTES = 32
+GWEI = 10**9
+
+
+@dataclass(frozen=True)
+class L1Rules:
+    """What a block may carry beyond what every fork's rules allow: the node
+    refuses blob transactions (it has no blob store) and withdrawals (it has no
+    beacon chain); Ethereum's rules allow both."""
+
+    blob_transactions: bool
+    withdrawals: bool
+
+
+NODE_RULES = L1Rules(blob_transactions=False, withdrawals=False)
+ETHEREUM_RULES = L1Rules(blob_transactions=True, withdrawals=True)
 
 
 @dataclass(frozen=True)
@@ -107,13 +125,13 @@ class L1BlockOutput:
 # --- transactions ------------------------------------------------------------------
 
 
-def decode_l1_transaction(fork: Fork, raw: bytes) -> SignedTransactionAPI:
+def decode_l1_transaction(fork: Fork, raw: bytes, rules: L1Rules = NODE_RULES) -> SignedTransactionAPI:
     """Decode a transaction with `fork`'s transaction classes (intrinsic gas and
     the valid types differ between forks) and recover its sender."""
     if not raw:
         raise TxDecodeError("empty input")
     if raw[0] < 0x7F:
-        if raw[0] == BLOB_TX_TYPE:
+        if raw[0] == BLOB_TX_TYPE and not rules.blob_transactions:
             raise UnsupportedTxType(BLOB_TX_TYPE, "this node neither builds nor stores blob transactions")
         if raw[0] not in fork.tx_types:
             raise UnsupportedTxType(raw[0], f"not a transaction type of the {fork.name} fork")
@@ -133,11 +151,13 @@ def as_fork_transaction(fork: Fork, tx: SignedTransactionAPI) -> SignedTransacti
     return decode_l1_transaction(fork, encode_transaction(tx))
 
 
-def validate_l1_transaction(fork: Fork, state: StateAPI, tx: SignedTransactionAPI) -> None:
+def validate_l1_transaction(
+    fork: Fork, state: StateAPI, tx: SignedTransactionAPI, rules: L1Rules = NODE_RULES
+) -> None:
     """The checks a block applies to a transaction against the state before it,
     as typed errors (py-evm's own checks run after these, in the executor)."""
     kind = tx_type(tx)
-    if kind not in fork.tx_types or kind == BLOB_TX_TYPE:
+    if kind not in fork.tx_types or (kind == BLOB_TX_TYPE and not rules.blob_transactions):
         raise UnsupportedTxType(kind, f"not a transaction type this node runs in the {fork.name} fork")
     chain_id = chain_id_of(tx)
     if chain_id is not None and chain_id != state.execution_context.chain_id:
@@ -179,8 +199,10 @@ class L1BlockExecutor:
         parent_state_root: bytes,
         db: AtomicDatabaseAPI,
         prev_hashes: Iterable[Hash32] = (),
+        rules: L1Rules = NODE_RULES,
     ) -> None:
         self.fork = schedule.fork_at(header.timestamp)
+        self.rules = rules
         self.header = header
         vm = self.fork.vm_class
         context = vm.create_execution_context(header, prev_hashes, ChainContext(schedule.chain_id))
@@ -202,7 +224,14 @@ class L1BlockExecutor:
         if tx.gas > self.gas_remaining:
             raise GasLimitExceeded(tx.gas, self.gas_remaining)
         state = self.state
-        validate_l1_transaction(self.fork, state, tx)
+        validate_l1_transaction(self.fork, state, tx, self.rules)
+        if self.fork.at_least(CANCUN):
+            blob_gas = get_total_blob_gas(tx)
+            if self.blob_gas_used + blob_gas > self.fork.max_blob_gas_per_block:
+                raise InvalidTransaction(
+                    f"blob gas {blob_gas} exceeds the block's remaining "
+                    f"{self.fork.max_blob_gas_per_block - self.blob_gas_used}"
+                )
         sender = Address(tx.sender)
         nonce_before = state.get_nonce(sender)
         state.lock_changes()
@@ -240,9 +269,21 @@ class L1BlockExecutor:
         self.receipts.append(receipt)
         return receipt
 
-    def seal(self) -> L1BlockOutput:
-        """Collect the requests, write the state trie nodes to `db` and fill in
-        the header's roots, gas used, bloom, blob gas used and requests hash."""
+    def seal(self, withdrawals: Sequence[Any] = ()) -> L1BlockOutput:
+        """Apply the block's withdrawals (Shanghai on: [index, validator index,
+        address, amount in gwei] each), collect the requests, write the state
+        trie nodes to `db` and fill in the header's roots, gas used, bloom, blob
+        gas used and requests hash."""
+        touched: list[Address] = []
+        for withdrawal in withdrawals:
+            address = Address(bytes(withdrawal[2]))
+            self.state.delta_balance(address, int.from_bytes(withdrawal[3], "big") * GWEI)
+            touched.append(address)
+        for address in touched:
+            # EIP-4895 (as execution-specs' process_withdrawals): an account a
+            # zero withdrawal leaves empty does not come into existence.
+            if self.state.account_is_empty(address):
+                self.state.delete_account(address)
         requests = end_block(self.fork, self.state, self.receipts)
         self.state.persist()
         bloom = 0
@@ -310,7 +351,7 @@ def validate_l1_header(schedule: ForkSchedule, parent: BlockHeaderAPI, header: B
     return fork
 
 
-def validate_l1_body(fork: Fork, block: L1Block) -> tuple[SignedTransactionAPI, ...]:
+def validate_l1_body(fork: Fork, block: L1Block, rules: L1Rules = NODE_RULES) -> tuple[SignedTransactionAPI, ...]:
     """Check the body against the header; returns its decoded transactions."""
     header, number = block.header, block.number
     check = _checker(number)
@@ -322,7 +363,7 @@ def validate_l1_body(fork: Fork, block: L1Block) -> tuple[SignedTransactionAPI, 
             raise BlockFieldMismatch(number, "withdrawals", "a withdrawals list (Shanghai on)", "none")
         root = ordered_trie_root([rlp.encode(w) for w in block.withdrawals]) if block.withdrawals else BLANK_ROOT_HASH
         check("withdrawals_root", bytes(root), bytes(header.withdrawals_root or b""))
-        if block.withdrawals:
+        if block.withdrawals and not rules.withdrawals:
             raise InvalidBlock(
                 f"block {number}: carries {len(block.withdrawals)} withdrawals; this node runs chains "
                 "without a beacon chain, which have none"
@@ -332,7 +373,7 @@ def validate_l1_body(fork: Fork, block: L1Block) -> tuple[SignedTransactionAPI, 
     transactions = []
     for index, raw in enumerate(block.transactions):
         try:
-            transactions.append(decode_l1_transaction(fork, raw))
+            transactions.append(decode_l1_transaction(fork, raw, rules))
         except InvalidTransaction as exc:
             raise InvalidBlock(
                 f"block {number}: transaction {index} (0x{keccak(raw).hex()}) is invalid: {exc}"
@@ -346,6 +387,8 @@ def apply_l1_block(
     parent: BlockHeaderAPI,
     block: L1Block,
     prev_hashes: Iterable[Hash32] = (),
+    *,
+    rules: L1Rules = NODE_RULES,
 ) -> L1BlockOutput:
     """Check `block` on `parent` and execute it; `db` receives its state trie
     nodes. `prev_hashes`: the parent's hash and its ancestors', for BLOCKHASH.
@@ -353,8 +396,8 @@ def apply_l1_block(
     that breaks a rule."""
     header = block.header
     fork = validate_l1_header(schedule, parent, header)
-    transactions = validate_l1_body(fork, block)
-    executor = L1BlockExecutor(schedule, header, bytes(parent.state_root), db, prev_hashes)
+    transactions = validate_l1_body(fork, block, rules)
+    executor = L1BlockExecutor(schedule, header, bytes(parent.state_root), db, prev_hashes, rules)
     for index, tx in enumerate(transactions):
         try:
             executor.apply(tx)
@@ -362,7 +405,7 @@ def apply_l1_block(
             raise InvalidBlock(
                 f"block {block.number}: transaction {index} (0x{bytes(tx.hash).hex()}) is invalid: {exc}"
             ) from exc
-    output = executor.seal()
+    output = executor.seal(block.withdrawals or ())
     check = _checker(block.number)
     for name in ("gas_used", "bloom", "receipt_root", "blob_gas_used", "requests_hash", "state_root"):
         if name in fork.header_fields:

@@ -7,9 +7,10 @@ forks up to London are at block 0 and the terminal total difficulty is 0, so a
 block's rules depend only on its timestamp: Paris (London's rules, proof of
 stake), then Shanghai, Cancun and Prague at their activation times.
 
-Each fork is py-evm's VM as it is, with one subclass per fork that swaps in the
-node's batched account-trie commit (`OpenLedgerAccountDB`: the same trie nodes
-and roots, a faster seal), as `OpenLedgerVM` does for the rollup.
+Each fork is py-evm's VM with one subclass per fork: its state is the fork's
+state as `execution/evm.py` corrects it where py-evm diverges from Ethereum,
+with the node's batched account-trie commit (`OpenLedgerAccountDB`: the same
+trie nodes and roots, a faster seal), as `OpenLedgerVM` does for the rollup.
 """
 
 from __future__ import annotations
@@ -21,20 +22,19 @@ from typing import Any
 from eth.abc import BlockHeaderAPI, StateAPI, TransactionBuilderAPI
 from eth.vm.forks.cancun import CancunVM
 from eth.vm.forks.cancun.blocks import CancunBlockHeader
+from eth.vm.forks.cancun.constants import MAX_BLOB_GAS_PER_BLOCK as CANCUN_MAX_BLOB_GAS_PER_BLOCK
 from eth.vm.forks.cancun.headers import calc_excess_blob_gas_cancun
-from eth.vm.forks.cancun.state import CancunState
 from eth.vm.forks.frontier import FrontierVM
 from eth.vm.forks.paris import ParisVM
 from eth.vm.forks.paris.blocks import ParisBlockHeader
-from eth.vm.forks.paris.state import ParisState
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.blocks import PragueBlockHeader
+from eth.vm.forks.prague.constants import MAX_BLOB_GAS_PER_BLOCK as PRAGUE_MAX_BLOB_GAS_PER_BLOCK
 from eth.vm.forks.prague.headers import calc_excess_blob_gas_prague
-from eth.vm.forks.prague.state import PragueState
 from eth.vm.forks.shanghai import ShanghaiVM
 from eth.vm.forks.shanghai.blocks import ShanghaiBlockHeader
-from eth.vm.forks.shanghai.state import ShanghaiState
 
+from openledger_node.execution import evm
 from openledger_node.execution.accountdb import OpenLedgerAccountDB
 from openledger_node.primitives import (
     ACCESS_LIST_TX_TYPE,
@@ -45,7 +45,7 @@ from openledger_node.primitives import (
 )
 
 
-class L1ParisState(ParisState):
+class L1ParisState(evm.ParisState):
     account_db_class = OpenLedgerAccountDB
 
 
@@ -53,7 +53,7 @@ class L1ParisVM(ParisVM):
     _state_class = L1ParisState
 
 
-class L1ShanghaiState(ShanghaiState):
+class L1ShanghaiState(evm.ShanghaiState):
     account_db_class = OpenLedgerAccountDB
 
 
@@ -61,7 +61,7 @@ class L1ShanghaiVM(ShanghaiVM):
     _state_class = L1ShanghaiState
 
 
-class L1CancunState(CancunState):
+class L1CancunState(evm.CancunState):
     account_db_class = OpenLedgerAccountDB
 
 
@@ -69,7 +69,7 @@ class L1CancunVM(CancunVM):
     _state_class = L1CancunState
 
 
-class L1PragueState(PragueState):
+class L1PragueState(evm.PragueState):
     account_db_class = OpenLedgerAccountDB
 
 
@@ -88,6 +88,8 @@ class Fork:
     tx_types: frozenset[int]
     # EIP-4844 excess blob gas of a child of `parent` (Cancun on), else None.
     excess_blob_gas: Callable[[BlockHeaderAPI], int] | None = None
+    # EIP-4844 / EIP-7691: the most blob gas one block may use (Cancun on).
+    max_blob_gas_per_block: int = 0
 
     def at_least(self, other: Fork) -> bool:
         return self.order >= other.order
@@ -110,7 +112,13 @@ _LONDON_TYPES = frozenset({LEGACY_TX_TYPE, ACCESS_LIST_TX_TYPE, DYNAMIC_FEE_TX_T
 PARIS = Fork("paris", 0, L1ParisVM, ParisBlockHeader, _LONDON_TYPES)
 SHANGHAI = Fork("shanghai", 1, L1ShanghaiVM, ShanghaiBlockHeader, _LONDON_TYPES)
 CANCUN = Fork(
-    "cancun", 2, L1CancunVM, CancunBlockHeader, _LONDON_TYPES | {BLOB_TX_TYPE}, calc_excess_blob_gas_cancun
+    "cancun",
+    2,
+    L1CancunVM,
+    CancunBlockHeader,
+    _LONDON_TYPES | {BLOB_TX_TYPE},
+    calc_excess_blob_gas_cancun,
+    CANCUN_MAX_BLOB_GAS_PER_BLOCK,
 )
 PRAGUE = Fork(
     "prague",
@@ -119,6 +127,7 @@ PRAGUE = Fork(
     PragueBlockHeader,
     _LONDON_TYPES | {BLOB_TX_TYPE, SET_CODE_TX_TYPE},
     calc_excess_blob_gas_prague,
+    PRAGUE_MAX_BLOB_GAS_PER_BLOCK,
 )
 FORKS = (PARIS, SHANGHAI, CANCUN, PRAGUE)
 
