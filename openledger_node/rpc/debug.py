@@ -17,6 +17,7 @@ from eth.vm.forks.prague.blocks import PragueBlockHeader
 
 from openledger_node.execution.block import execution_header
 from openledger_node.execution.simulate import AccountOverride, CallRequest
+from openledger_node.execution.simulate.multiblock import PrecompileMoveError
 from openledger_node.execution.simulate.replay import (
     DEFAULT_TRACE_TIMEOUT,
     BlockTracer,
@@ -36,6 +37,7 @@ from openledger_node.rpc.backend import Backend, FullBlock
 from openledger_node.rpc.errors import (
     BlockNotTraceable,
     JsTracerUnsupported,
+    RpcError,
     TracerNotFound,
     TransactionNotFound,
 )
@@ -43,7 +45,7 @@ from openledger_node.rpc.format import d
 from openledger_node.rpc.params import BlockId, ParamError
 from openledger_node.rpc.registry import Param, rpc
 from openledger_node.rpc.simulate_v1 import block_overrides as _block_overrides
-from openledger_node.rpc.simulation import call_request, state_overrides
+from openledger_node.rpc.simulate_v1 import sim_call, sim_state
 
 LATEST = BlockId(tag="latest")
 NATIVE_TRACERS = ("callTracer", "prestateTracer", "noopTracer")
@@ -82,6 +84,7 @@ class TraceConfig:
     timeout: float = DEFAULT_TRACE_TIMEOUT
     struct_log: StructLogConfig = field(default_factory=StructLogConfig)
     state_overrides: dict[bytes, AccountOverride] | None = None
+    precompile_moves: dict[bytes, bytes] = field(default_factory=dict)
     block_overrides: dict[str, Any] = field(default_factory=dict)
 
     def new_tracer(self) -> Tracer:
@@ -110,9 +113,10 @@ def trace_config(value: Any, *, call: bool = False) -> TraceConfig:
             p.boolean(tracer_config[name])
     limit = p.optional(p.hex_or_decimal64)(spec.get("limit")) or 0
     timeout = duration(spec["timeout"]) if spec.get("timeout") is not None else DEFAULT_TRACE_TIMEOUT
-    overrides = None
+    overrides: dict[bytes, AccountOverride] | None = None
+    moves: dict[bytes, bytes] = {}
     if call and spec.get("stateOverrides") is not None:
-        overrides = state_overrides(spec["stateOverrides"])
+        overrides, moves = sim_state(spec["stateOverrides"])
     block_overrides = _block_overrides(spec["blockOverrides"]) if call and spec.get("blockOverrides") else {}
     return TraceConfig(
         tracer=tracer,
@@ -126,6 +130,7 @@ def trace_config(value: Any, *, call: bool = False) -> TraceConfig:
             limit=limit,
         ),
         state_overrides=overrides,
+        precompile_moves=moves,
         block_overrides=block_overrides,
     )
 
@@ -214,7 +219,7 @@ class DebugApi:
             raise BlockNotTraceable(f"block 0x{block_hash.hex()} not found")
         return self._trace_block(header, config)
 
-    @rpc("debug_traceCall", Param("transaction", call_request), Param("block", p.block_id, LATEST),
+    @rpc("debug_traceCall", Param("transaction", sim_call), Param("block", p.block_id, LATEST),
          Param("config", trace_call_config, DEFAULT_CONFIG), blocking="evm")
     def trace_call(self, request: CallRequest, block: BlockId, config: TraceConfig) -> Any:
         tracer = config.new_tracer()
@@ -227,8 +232,11 @@ class DebugApi:
             ancestors = self.b.ancestors(header)
         if config.block_overrides:
             header = _overridden(header, config.block_overrides)
-        return trace_call(chain.state_db, self.b.chain_id, header, ancestors, request, config.state_overrides,
-                          tracer, self.gas_cap, config.timeout)
+        try:
+            return trace_call(chain.state_db, self.b.chain_id, header, ancestors, request, config.state_overrides,
+                              tracer, self.gas_cap, config.timeout, config.precompile_moves)
+        except PrecompileMoveError as exc:  # geth: a plain error from its state override
+            raise RpcError(str(exc)) from None
 
     # --- raw encodings --------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from eth.vm.forks.prague.blocks import PragueBlockHeader
 from openledger_node import exceptions as ex
 from openledger_node.execution.simulate import AccountOverride, CallRequest, deadline
 from openledger_node.execution.simulate.multiblock import (
+    BlockGasLimitReached,
     PrecompileMoveError,
     SimBlock,
     SimBlockResult,
@@ -73,6 +74,8 @@ def block_overrides(value: Any) -> dict[str, Any]:
     for name in ("number", "time", "gasLimit", "baseFeePerGas"):
         if spec.get(name) is not None:
             out[name] = p.quantity(spec[name])
+            if name in ("time", "gasLimit") and out[name] >= 1 << 64:  # geth: hexutil.Uint64
+                raise ParamError(f"{name}: hex number > 64 bits")
     if spec.get("feeRecipient") is not None:
         out["feeRecipient"] = bytes(p.address(spec["feeRecipient"]))
     if spec.get("prevRandao") is not None:
@@ -80,7 +83,7 @@ def block_overrides(value: Any) -> dict[str, Any]:
     return out
 
 
-def _state(value: Any) -> tuple[dict[bytes, AccountOverride], dict[bytes, bytes]]:
+def sim_state(value: Any) -> tuple[dict[bytes, AccountOverride], dict[bytes, bytes]]:
     """State overrides, and the precompile moves among them."""
     moves: dict[bytes, bytes] = {}
     plain: dict[str, Any] = {}
@@ -90,7 +93,21 @@ def _state(value: Any) -> tuple[dict[bytes, AccountOverride], dict[bytes, bytes]
         if target is not None:
             moves[bytes(p.address(raw_address))] = bytes(p.address(target))
         plain[raw_address] = spec
-    return state_overrides(plain), moves
+    overrides = state_overrides(plain)
+    for override in overrides.values():
+        if override.nonce is not None and override.nonce >= 1 << 64:  # geth: hexutil.Uint64
+            raise ParamError("nonce: hex number > 64 bits")
+    return overrides, moves
+
+
+def sim_call(value: Any) -> CallRequest:
+    """A call of a simulated block: eth_call's transaction object, its gas and
+    nonce 64-bit as geth's TransactionArgs has them."""
+    request = call_request(value)
+    for name, number in (("gas", request.gas), ("nonce", request.nonce)):
+        if number is not None and number >= 1 << 64:
+            raise ParamError(f"{name}: hex number > 64 bits")
+    return request
 
 
 def simulate_options(value: Any) -> SimulateOptions:
@@ -104,12 +121,12 @@ def simulate_options(value: Any) -> SimulateOptions:
         unknown = set(raw) - {"blockOverrides", "stateOverrides", "calls"}
         if unknown:
             raise ParamError(f"unknown field {min(unknown)!r} in block state call")
-        state, moves = _state(raw["stateOverrides"]) if raw.get("stateOverrides") is not None else ({}, {})
+        state, moves = sim_state(raw["stateOverrides"]) if raw.get("stateOverrides") is not None else ({}, {})
         blocks.append(BlockStateCall(
             block_overrides(raw["blockOverrides"]) if raw.get("blockOverrides") is not None else {},
             state,
             moves,
-            tuple(p.list_of(call_request, MAX_CALLS)(raw.get("calls") or [])),
+            tuple(p.list_of(sim_call, MAX_CALLS)(raw.get("calls") or [])),
         ))
     flag = p.optional(p.boolean)
     return SimulateOptions(tuple(blocks), bool(flag(spec.get("traceTransfers"))), bool(flag(spec.get("validation"))),
@@ -158,7 +175,7 @@ _TX_ERRORS: tuple[tuple[type[Exception], type[e.RpcError]], ...] = (
     (ex.FeeCapTooLow, e.SimBaseFeeTooLow),
     (ex.IntrinsicGasTooLow, e.SimIntrinsicGasTooLow),
     (ex.InsufficientFunds, e.SimInsufficientFunds),
-    (ex.GasLimitExceeded, e.SimBlockGasLimitReached),
+    (BlockGasLimitReached, e.SimBlockGasLimitReached),
     (ex.InitCodeTooLarge, e.SimInitCodeTooLarge),
     (ex.TipAboveFeeCap, InvalidParams),
 )

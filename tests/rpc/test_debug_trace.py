@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conformance.endpoints import (
     CHAIN_ID,
@@ -36,6 +38,14 @@ from tests.rpc.evm_asm import (
     caller,
     create2_address,
     initcode,
+)
+from tests.rpc.test_fuzz import (
+    addresses,
+    block_refs,
+    calls,
+    hashes,
+    json_values,
+    quantities,
 )
 
 pytestmark = pytest.mark.skipif(not foundry_binary("anvil").exists(), reason="anvil is not installed (npm ci)")
@@ -329,6 +339,21 @@ def test_trace_call_with_state_override(ours: Endpoint, sent: Any) -> None:
     assert result["output"] == arg(42)
 
 
+def test_trace_call_moves_a_precompile(sent: Any, ours: Endpoint) -> None:
+    """geth's state override in debug_traceCall can move a precompile (here the
+    identity precompile, 0x04) to another address."""
+    identity, moved = "0x" + "00" * 19 + "04", "0x" + "00" * 17 + "abcdef"
+    config = {"tracer": "callTracer", "stateOverrides": {identity: {"movePrecompileToAddress": moved}}}
+    top = ours.rpc.call("debug_traceCall", {"from": address(2), "to": moved, "data": "0x1234"}, "latest", config)
+    assert top["output"] == "0x1234"
+    plain = ours.rpc.call("debug_traceCall", {"from": address(2), "to": moved, "data": "0x1234"}, "latest",
+                          {"tracer": "callTracer"})
+    assert "output" not in plain  # no code there without the move
+    error = ours.rpc.request("debug_traceCall", {"from": address(2), "to": moved}, "latest",
+                             {"stateOverrides": {moved: {"movePrecompileToAddress": identity}}})["error"]
+    assert error["code"] == -32000 and "is not a precompile" in error["message"]
+
+
 def test_errors(sent: Any, ours: Endpoint) -> None:
     rpc = ours.rpc
     nested = sent["ours"]["nested"]["hash"]
@@ -411,3 +436,41 @@ def test_trace_call_with_block_overrides(sent: Any, ours: Endpoint, anvil_node: 
     bad = ours.rpc.request("debug_traceCall", {"from": address(2), "to": other}, "latest",
                            {"blockOverrides": {"number": "seven"}})["error"]
     assert bad["code"] == -32602
+
+
+# --- hostile parameters: never an internal error, and the node keeps serving --------
+
+trace_configs = st.fixed_dictionaries({}, optional={
+    "tracer": st.one_of(st.sampled_from(["callTracer", "prestateTracer", "noopTracer", "", "4byteTracer",
+                                         "{result: function() {}}"]), st.text(max_size=8), json_values),
+    "tracerConfig": st.one_of(st.fixed_dictionaries({}, optional={
+        "onlyTopCall": st.one_of(st.booleans(), json_values), "withLog": st.booleans(),
+        "diffMode": st.one_of(st.booleans(), json_values)}), json_values),
+    "timeout": st.one_of(st.sampled_from(["1s", "5s", "100ms", "1m30s", "-1s", "s", "1", "1.5s", ".5s"]), json_values),
+    "disableStack": st.one_of(st.booleans(), json_values), "enableMemory": st.booleans(),
+    "limit": st.one_of(st.integers(-5, 50), json_values),
+    "stateOverrides": st.one_of(json_values, st.dictionaries(addresses, st.fixed_dictionaries({}, optional={
+        "balance": quantities, "nonce": quantities, "code": st.binary(max_size=40).map(lambda b: "0x" + b.hex())}),
+        max_size=2)),
+    "blockOverrides": st.one_of(json_values, st.fixed_dictionaries({}, optional={
+        "number": quantities, "time": quantities, "gasLimit": quantities, "baseFeePerGas": quantities,
+        "feeRecipient": addresses, "prevRandao": hashes})),
+})
+
+
+@settings(max_examples=120, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_hostile_parameters(sent: Any, ours: Endpoint, data: st.DataObject) -> None:
+    known = st.sampled_from([s["hash"] for s in sent["ours"].values()])
+    method, params = data.draw(st.one_of(
+        st.tuples(st.just("debug_traceTransaction"), st.tuples(st.one_of(known, hashes, json_values), trace_configs)),
+        st.tuples(st.just("debug_traceCall"), st.tuples(st.one_of(calls, json_values), block_refs, trace_configs)),
+        st.tuples(st.just("debug_traceBlockByNumber"), st.tuples(st.one_of(block_refs, json_values), trace_configs)),
+        st.tuples(st.just("debug_traceBlockByHash"), st.tuples(st.one_of(hashes, json_values), trace_configs)),
+        st.tuples(st.sampled_from(["debug_getRawHeader", "debug_getRawBlock", "debug_getRawReceipts",
+                                   "debug_getRawTransaction"]), st.tuples(st.one_of(block_refs, hashes, json_values))),
+    ))
+    reply = ours.rpc.request(method, *params)
+    if "error" in reply:
+        assert reply["error"]["code"] != -32603, (method, params, reply)
+    assert ours.rpc.call("eth_chainId")

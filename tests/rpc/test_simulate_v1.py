@@ -9,10 +9,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conformance.endpoints import Endpoint, anvil, foundry_binary, openledger
 from tests.conformance.scenario import address, contract_address, sign
 from tests.rpc.evm_asm import ERROR_BOOM, callee, initcode
+from tests.rpc.test_fuzz import (
+    addresses,
+    block_refs,
+    calls,
+    hashes,
+    json_values,
+    quantities,
+)
 
 pytestmark = pytest.mark.skipif(not foundry_binary("anvil").exists(), reason="anvil is not installed (npm ci)")
 
@@ -229,7 +239,15 @@ def test_fee_rules(nodes: dict[str, Endpoint]) -> None:
     over = error({"blockStateCalls": [{"blockOverrides": {"gasLimit": hex(30_000)},
                                        "calls": [{"from": address(2), "to": address(1), "gas": hex(21_000)},
                                                  {"from": address(2), "to": address(1), "gas": hex(21_000)}]}]})
-    assert over["code"] == -38015
+    assert over["code"] == -38015 and over["message"] == "block gas limit reached: 21000 >= 30000"
+    # geth's 64-bit fields
+    for options in (
+        {"blockStateCalls": [{"blockOverrides": {"time": hex(2**70)}}]},
+        {"blockStateCalls": [{"blockOverrides": {"gasLimit": hex(2**64)}}]},
+        {"blockStateCalls": [{"stateOverrides": {address(3): {"nonce": hex(2**64)}}}]},
+        {"blockStateCalls": [{"calls": [{"from": address(2), "to": address(1), "gas": hex(2**64)}]}]},
+    ):
+        assert error(options)["code"] == -32602, options
     # with validation the base fee applies, and a paying call is charged it
     [block] = rpc.call("eth_simulateV1", {"blockStateCalls": [{"calls": [
         {"from": address(2), "to": address(1), "maxFeePerGas": hex(10**12), "maxPriorityFeePerGas": "0x0"}]}],
@@ -256,3 +274,35 @@ def test_viem_simulate_calls_shape(nodes: dict[str, Endpoint]) -> None:
         first, second = block["calls"]
         assert (first["status"], first["returnData"]) == ("0x1", arg(12)), endpoint.name
         assert (second["status"], second["returnData"]) == ("0x1", "0x"), endpoint.name
+
+
+big = st.one_of(quantities, st.integers(0, 2**300).map(hex), st.sampled_from(["0x0", "0x1", hex(2**64), hex(2**63)]))
+block_state_calls = st.fixed_dictionaries({}, optional={
+    "blockOverrides": st.one_of(json_values, st.fixed_dictionaries({}, optional={
+        "number": big, "time": big, "gasLimit": big, "baseFeePerGas": big, "feeRecipient": addresses,
+        "prevRandao": hashes, "withdrawals": json_values, "blobBaseFee": big})),
+    "stateOverrides": st.one_of(json_values, st.dictionaries(
+        st.one_of(addresses, st.sampled_from(["0x" + "00" * 19 + "01", "0x" + "00" * 19 + "04"])),
+        st.fixed_dictionaries({}, optional={
+            "balance": big, "nonce": big, "code": st.binary(max_size=40).map(lambda b: "0x" + b.hex()),
+            "movePrecompileToAddress": st.one_of(addresses, json_values),
+            "stateDiff": st.dictionaries(hashes, hashes, max_size=2)}), max_size=3)),
+    "calls": st.one_of(json_values, st.lists(st.one_of(calls, json_values), max_size=3)),
+})
+payloads = st.one_of(json_values, st.fixed_dictionaries({}, optional={
+    "blockStateCalls": st.one_of(json_values, st.lists(block_state_calls, max_size=3)),
+    "traceTransfers": st.one_of(st.booleans(), json_values), "validation": st.booleans(),
+    "returnFullTransactions": st.one_of(st.booleans(), json_values),
+}))
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(payload=payloads, block=st.one_of(block_refs, json_values))
+def test_hostile_payloads(nodes: dict[str, Endpoint], payload: Any, block: Any) -> None:
+    """Any payload is a result or an error that names the problem, never an
+    internal error, and the node keeps serving."""
+    rpc = nodes["ours"].rpc
+    reply = rpc.request("eth_simulateV1", payload, block)
+    if "error" in reply:
+        assert reply["error"]["code"] != -32603, (payload, block, reply)
+    assert rpc.call("eth_chainId")

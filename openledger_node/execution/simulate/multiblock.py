@@ -25,7 +25,6 @@ from eth_typing import Address
 
 from openledger_node.exceptions import (
     FeeCapTooLow,
-    GasLimitExceeded,
     InitCodeTooLarge,
     InsufficientFunds,
     IntrinsicGasTooLow,
@@ -54,6 +53,13 @@ from openledger_node.execution.types import Log, Receipt, logs_bloom
 from openledger_node.execution.vm import required_gas, transaction_gas_used
 from openledger_node.primitives import ZERO_ADDRESS
 from openledger_node.storage import OverlayDB
+
+
+class BlockGasLimitReached(InvalidTransaction):
+    """The calls of a simulated block ask for more gas than the block has (geth's wording)."""
+
+    def __init__(self, used: int, limit: int) -> None:
+        super().__init__(f"block gas limit reached: {used} >= {limit}")
 
 
 class PrecompileMoveError(InvalidTransaction):
@@ -230,10 +236,10 @@ class _Chain:
         state_nonce = int(state.get_nonce(sender))
         gas_limit = int(header.gas_limit)
         gas = request.gas if request.gas is not None else gas_limit - block_gas_used
+        if block_gas_used + gas > gas_limit:
+            raise BlockGasLimitReached(block_gas_used, gas_limit)
         if self.gas_cap and gas > self.gas_cap:
             gas = self.gas_cap
-        if block_gas_used + gas > gas_limit:
-            raise GasLimitExceeded(block_gas_used + gas, gas_limit)
         base_fee = int(header.base_fee_per_gas or 0)
         # geth's TransactionArgs.ToMessage with a base fee
         if request.gas_price is not None:

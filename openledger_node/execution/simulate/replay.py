@@ -20,6 +20,7 @@ from eth.vm.chain_context import ChainContext
 
 from openledger_node.exceptions import ExecutionTimeout
 from openledger_node.execution.block import BlockExecutor, execution_header
+from openledger_node.execution.simulate.multiblock import moved_precompiles
 from openledger_node.execution.simulate.request import (
     AccountOverride,
     CallRequest,
@@ -34,7 +35,11 @@ from openledger_node.execution.simulate.tracing import (
     TraceState,
     TraceVM,
 )
-from openledger_node.execution.simulate.vm import SimulationVM, deadline
+from openledger_node.execution.simulate.vm import (
+    DeadlineComputation,
+    SimulationVM,
+    deadline,
+)
 from openledger_node.execution.transactions import Transaction, is_deposit
 from openledger_node.execution.types import BlockEnv, L1Origin
 from openledger_node.execution.vm import OpenLedgerVM
@@ -124,9 +129,11 @@ class BlockTracer:
 class _TracingSimulator(Simulator):
     """The Simulator on the call-tracing VM, with a tracer attached to its one run."""
 
-    def __init__(self, *args: Any, tracer: Tracer, gas_limit: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, tracer: Tracer, gas_limit: int, precompiles: dict[bytes, Any] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.tracer = tracer
+        self.precompiles = precompiles
         self.gas_limit = gas_limit
         self.sender = bytes(ZERO_ADDRESS)
         self.hooks: TraceHooks | None = None
@@ -139,7 +146,7 @@ class _TracingSimulator(Simulator):
         vm: type[OpenLedgerVM] = SimulationVM,
     ) -> StateAPI:
         state = super()._prepared_state(overrides, fees, CallTraceVM)
-        hooks = TraceHooks(self.tracer, self.gas_limit)
+        hooks = TraceHooks(self.tracer, self.gas_limit, self.precompiles)
         extra: tuple[bytes, ...] = (bytes(self.header.coinbase),)
         if fees.gas_price and self.base_fee:
             extra += (bytes(BASE_FEE_VAULT_ADDRESS),)
@@ -159,12 +166,19 @@ def trace_call(
     tracer: Tracer,
     gas_cap: int = DEFAULT_GAS_CAP,
     timeout: float | None = DEFAULT_TRACE_TIMEOUT,
+    precompile_moves: Mapping[bytes, bytes] | None = None,
 ) -> Any:
-    """Run `request` as eth_call does, at `header`'s state, with `tracer` attached."""
+    """Run `request` as eth_call does, at `header`'s state, with `tracer` attached
+    (and precompiles moved, as geth's state override can)."""
     gas = request.gas if request.gas is not None else int(header.gas_limit)
     if gas_cap and gas > gas_cap:
         gas = gas_cap
-    simulator = _TracingSimulator(db, chain_id, header, prev_hashes, tracer=tracer, gas_limit=gas)
+    precompiles = None
+    if precompile_moves:
+        table = {bytes(a): fn for a, fn in DeadlineComputation.get_precompiles().items()}
+        precompiles = moved_precompiles(table, precompile_moves)
+    simulator = _TracingSimulator(db, chain_id, header, prev_hashes, tracer=tracer, gas_limit=gas,
+                                  precompiles=precompiles)
     simulator.sender = bytes(request.sender or ZERO_ADDRESS)
     with deadline(timeout):
         result = simulator.call(request, overrides, gas_cap)
