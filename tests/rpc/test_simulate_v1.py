@@ -306,3 +306,27 @@ def test_hostile_payloads(nodes: dict[str, Endpoint], payload: Any, block: Any) 
     if "error" in reply:
         assert reply["error"]["code"] != -32603, (payload, block, reply)
     assert rpc.call("eth_chainId")
+
+
+def test_transfer_logs_of_nested_calls_and_selfdestruct(nodes: dict[str, Endpoint]) -> None:
+    """traceTransfers follows value wherever it moves: a contract passing value on
+    with CALL, and one giving its balance away with SELFDESTRUCT."""
+    relay, doomed, heir = "0x" + "d1" * 20, "0x" + "d2" * 20, "0x" + "d3" * 20
+    # relay: CALL(gas, doomed, value=3, 0, 0, 0, 0); doomed: SELFDESTRUCT(heir)
+    relay_code = "0x" + "6000600060006000" + "6003" + "73" + doomed[2:] + "5af1" + "00"
+    doomed_code = "0x" + "73" + heir[2:] + "ff"
+    payload = {"blockStateCalls": [{
+        "stateOverrides": {relay: {"code": relay_code}, doomed: {"code": doomed_code, "balance": "0x64"}},
+        "calls": [{"from": address(4), "to": relay, "value": "0xa"}],
+    }], "traceTransfers": True}
+    [block] = nodes["ours"].rpc.call("eth_simulateV1", payload, "latest")
+    [call] = block["calls"]
+    assert call["status"] == "0x1"
+    transfers = [(log["topics"][1], log["topics"][2], int(log["data"], 16)) for log in call["logs"]]
+    assert transfers == [(topic(address(4)), topic(relay), 10), (topic(relay), topic(doomed), 3),
+                         (topic(doomed), topic(heir), 103)]
+    # geth's tracer sees SELFDESTRUCT as a frame carrying the balance; anvil logs no transfer for it
+    theirs = _calls(nodes["anvil"].rpc.call("eth_simulateV1", payload, "latest"))
+    mine = _calls([block])
+    assert mine[0][0]["logs"][:2] == theirs[0][0]["logs"] and len(mine[0][0]["logs"]) == 3
+    assert {k: v for k, v in mine[0][0].items() if k != "logs"} == {k: v for k, v in theirs[0][0].items() if k != "logs"}

@@ -6,12 +6,16 @@ geth's simulate tracer does.
 
 from __future__ import annotations
 
+from typing import Any
+
 from eth.abc import ComputationAPI, StateAPI
 from eth_hash.auto import keccak
+from eth_typing import Address
 
 from openledger_node.execution.simulate.tracing import Frame, Tracer
 
 ETH_ADDRESS = bytes.fromhex("eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee")
+SELFDESTRUCT = 0xFF
 TRANSFER_TOPIC = int.from_bytes(keccak(b"Transfer(address,address,uint256)"), "big")
 
 LogEntry = tuple[bytes, tuple[int, ...], bytes]
@@ -23,14 +27,28 @@ class LogCollector(Tracer):
         self.stack: list[list[LogEntry]] = []
         self.logs: list[LogEntry] = []
 
+    def _transfer(self, logs: list[LogEntry], sender: bytes, recipient: bytes, value: int) -> None:
+        topics = (TRANSFER_TOPIC, int.from_bytes(sender, "big"), int.from_bytes(recipient, "big"))
+        logs.append((ETH_ADDRESS, topics, value.to_bytes(32, "big")))
+
     def enter(self, state: StateAPI, frame: Frame) -> None:
         logs: list[LogEntry] = []
-        if self.trace_transfers and frame.value and frame.kind in ("CALL", "CALLCODE", "CREATE", "CREATE2"):
-            sender = frame.sender
-            logs.append((ETH_ADDRESS, (TRANSFER_TOPIC, int.from_bytes(sender, "big"),
-                                       int.from_bytes(frame.to if frame.kind != "CALLCODE" else sender, "big")),
-                         frame.value.to_bytes(32, "big")))
+        # geth: every frame but a DELEGATECALL that carries value (CALLCODE's to the code's address)
+        if self.trace_transfers and frame.value and frame.kind != "DELEGATECALL":
+            self._transfer(logs, frame.sender, frame.to, frame.value)
         self.stack.append(logs)
+
+    def step(self, computation: ComputationAPI, frame: Frame, pc: int, op: int, gas: int) -> dict[str, Any] | None:
+        if op == SELFDESTRUCT and self.trace_transfers and self.stack:
+            stack = computation._stack.values  # type: ignore[attr-defined]
+            if stack:
+                top = stack[-1]
+                beneficiary = ((top if isinstance(top, int) else int.from_bytes(top, "big")) % (1 << 160))
+                contract = bytes(computation.msg.storage_address)
+                balance = int(computation.state.get_balance(Address(contract)))
+                if balance:
+                    self._transfer(self.stack[-1], contract, beneficiary.to_bytes(20, "big"), balance)
+        return None
 
     def exit(self, state: StateAPI, frame: Frame, computation: ComputationAPI) -> None:
         logs = self.stack.pop()
