@@ -77,7 +77,7 @@ def _flag(spec: dict[str, Any], name: str) -> bool:
 
 @dataclass(frozen=True)
 class TraceConfig:
-    """geth's TraceConfig (and TraceCallConfig's state overrides)."""
+    """geth's TraceConfig, and TraceCallConfig's state and block overrides."""
 
     tracer: str | None = None
     tracer_config: dict[str, Any] = field(default_factory=dict)
@@ -144,7 +144,7 @@ DEFAULT_CONFIG = TraceConfig()
 
 def _block_rlp(block: FullBlock) -> bytes:
     """The block as geth encodes it: header, transactions (typed ones as byte
-    strings), no uncles, no withdrawals."""
+    strings), and the empty uncle and withdrawal lists."""
     txs: list[Any] = [rlp.decode(raw) if raw[0] >= 0xC0 else raw for raw in block.raw_transactions]
     return bytes(rlp.encode([block.header, txs, [], []]))
 
