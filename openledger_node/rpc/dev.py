@@ -154,6 +154,12 @@ class DevApi:
     def get_automine(self) -> bool:
         return self.mining.automine
 
+    @rpc("hardhat_getAutomine", dev_only=True)
+    def hardhat_get_automine(self) -> bool:
+        """Hardhat Ignition asks this to know that a block per transaction comes
+        without waiting for confirmations (anvil answers it too)."""
+        return self.get_automine()
+
     @rpc("evm_setIntervalMining", Param("seconds", p.any_value), dev_only=True)
     def set_interval_mining(self, seconds: Any) -> None:
         """A block every `seconds` (anvil's unit); 0 turns interval mining off."""

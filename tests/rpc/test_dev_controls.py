@@ -119,9 +119,11 @@ def test_mine_count_and_interval(chain: Endpoint) -> None:
 def test_automine_off_keeps_transactions_until_mined_and_drop_removes_them(chain: Endpoint) -> None:
     rpc = chain.rpc
     assert rpc.call("anvil_getAutomine") is True
+    assert rpc.call("hardhat_getAutomine") is True  # what Hardhat Ignition asks
     rpc.call("evm_setAutomine", False)
     try:
         assert rpc.call("anvil_getAutomine") is False
+        assert rpc.call("hardhat_getAutomine") is False
         number = int(head(chain)["number"], 16)
         first = rpc.call("eth_sendTransaction", {"from": ALICE, "to": BOB, "value": "0x1"})
         second = rpc.call("eth_sendTransaction", {"from": BOB, "to": ALICE, "value": "0x1"})
@@ -194,7 +196,8 @@ def test_non_dev_network_refuses_dev_controls(tmp_path: Path, write_genesis: Any
             ("anvil_setStorageAt", [who, "0x0", "0x" + "00" * 32]), ("anvil_mine", []), ("hardhat_mine", []),
             ("anvil_dropTransaction", ["0x" + "00" * 32]), ("anvil_dropAllTransactions", []),
             ("evm_setAutomine", [True]), ("anvil_setAutomine", [True]), ("evm_setIntervalMining", [1]),
-            ("anvil_setIntervalMining", [1]), ("anvil_getAutomine", []), ("anvil_nodeInfo", []),
+            ("anvil_setIntervalMining", [1]), ("anvil_getAutomine", []), ("hardhat_getAutomine", []),
+            ("anvil_nodeInfo", []),
             ("anvil_snapshot", []), ("anvil_revert", ["0x1"]),
         ):
             error = testnet.error(method, *params)
