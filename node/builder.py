@@ -120,16 +120,22 @@ def pool_follows_head(store: ChainStore, pool: TxPool, rules: ChainRules) -> Cal
     return store.subscribe(on_event)
 
 
-def dev_accounts(config: NodeConfig, pool: TxPool | ForwardingPool, *, posts_batches: bool = False) -> DevAccounts:
-    """A dev network's node signs with the dev accounts' keys and, unless it
-    posts batches to L1 (where an unsigned transaction must never go), its pool
-    takes impersonated transactions; any other network's holds no key."""
+def dev_accounts(
+    config: NodeConfig, pool: TxPool | ForwardingPool, *, posts_batches: bool = False, refuse: str | None = None
+) -> DevAccounts:
+    """A dev network's node signs with the dev accounts' keys and its pool takes
+    impersonated transactions, unless it posts batches to L1 (where an unsigned
+    transaction must never go) or `refuse` says why not; any other network's
+    holds no key."""
     if config.chain.network != "dev":
         return DevAccounts()
-    impersonation = isinstance(pool, TxPool) and not posts_batches
-    if isinstance(pool, TxPool) and impersonation:
+    if refuse is None and posts_batches:
+        refuse = "it posts batches to L1, where an unsigned transaction must never go"
+    if refuse is None and not isinstance(pool, TxPool):
+        refuse = "it builds no blocks (its pool forwards to the sequencer)"
+    if refuse is None and isinstance(pool, TxPool):
         pool.enable_impersonation()
-    return DevAccounts(tuple(dev_private_keys()), impersonation)
+    return DevAccounts(tuple(dev_private_keys()), refuse)
 
 
 def follower_pending_env(store: ChainStore, rules: ChainRules) -> Callable[[], BlockEnv]:

@@ -338,7 +338,9 @@ class L1Node:
     def rpc_backend(self) -> Backend:
         return Backend(
             self.store, self.pool, self.store, self.rules, self.producer.pending_env, dev=self.producer,
-            mining=self.driver, accounts=dev_accounts(self.config, self.pool), dev_pool=self.pool,
+            mining=self.driver, dev_pool=self.pool,
+            # The L1 forks validate every signature as Ethereum does; impersonation is for the rollup's dev chain.
+            accounts=dev_accounts(self.config, self.pool, refuse="the L1 node kind runs signed transactions only"),
         )
 
     def build_rpc(self) -> RpcServer:

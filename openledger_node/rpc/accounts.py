@@ -76,10 +76,9 @@ class AccountsApi:
     # --- impersonation ---------------------------------------------------------------
 
     def _dev_pool(self) -> DevPool:
-        if not self.b.accounts.impersonation or self.b.dev_pool is None:
-            raise Unavailable(
-                "impersonated transactions are refused on this node: it posts batches to L1 or builds no blocks"
-            )
+        refused = self.b.accounts.impersonation_refused
+        if refused is not None or self.b.dev_pool is None:
+            raise Unavailable(f"impersonated transactions are refused on this node: {refused or 'it has no pool'}")
         return self.b.dev_pool
 
     @rpc("anvil_impersonateAccount", Param("address", p.address), dev_only=True)

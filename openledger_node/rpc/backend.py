@@ -142,11 +142,15 @@ class Mining(Protocol):
 
 @dataclass(frozen=True)
 class DevAccounts:
-    """The keys a dev node signs with (`eth_accounts`), and whether its pool
-    takes impersonated transactions. Empty on every other network."""
+    """The keys a dev node signs with (`eth_accounts`), and why its pool takes
+    no impersonated transactions (None: it takes them). Empty on every other network."""
 
     keys: tuple[bytes, ...] = ()
-    impersonation: bool = False
+    impersonation_refused: str | None = "this node holds no dev accounts"
+
+    @property
+    def impersonation(self) -> bool:
+        return self.impersonation_refused is None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from openledger_node.execution.genesis import DEV_ACCOUNTS
 from openledger_node.execution.state import StateView
 from tests.conformance.endpoints import CHAIN_ID, Endpoint
 from tests.conftest import GENESIS_PATH
-from tests.rpc.dev_nodes import chain  # noqa: F401 - a fixture
+from tests.rpc.dev_nodes import chain, l1_node  # noqa: F401 - `chain` is a fixture
 from tests.rpc.helpers import start_node
 
 ALICE, BOB = ("0x" + bytes(a).hex() for a in DEV_ACCOUNTS[:2])
@@ -254,3 +254,20 @@ def test_an_edit_is_a_block_of_its_own_and_a_batch_posting_node_refuses_it(tmp_p
         assert node.store.head("unsafe").hash == header.hash
     finally:
         node.stop()
+
+
+def test_the_l1_node_kind_has_the_controls_but_no_impersonation(tmp_path: Path) -> None:
+    with l1_node(tmp_path) as l1:
+        rpc = l1.rpc
+        who = fresh("a6")
+        rpc.call("anvil_setBalance", who, hex(10**18))
+        rpc.call("anvil_setStorageAt", who, "0x1", "0x" + "11" * 32)
+        assert rpc.call("eth_getBalance", who, "latest") == hex(10**18)
+        assert rpc.call("eth_getStorageAt", who, "0x1", "latest") == "0x" + "11" * 32
+        info = rpc.call("anvil_nodeInfo")
+        assert info["hardFork"] == "prague" and info["mining"] == "instant"
+        assert rpc.call("eth_accounts")[:2] == [ALICE, BOB]
+        error = error_of(l1, "anvil_impersonateAccount", who)
+        assert error["code"] == -32002 and "signed transactions only" in error["message"]
+        tx_hash = rpc.call("eth_sendTransaction", {"from": ALICE, "to": who, "value": "0x1"})
+        assert rpc.call("eth_getTransactionReceipt", tx_hash)["status"] == "0x1"
