@@ -128,7 +128,9 @@ def trace(endpoint: Endpoint, tx_hash: str, config: dict[str, Any]) -> Any:
 # anvil writes some errors as Rust debug strings
 ANVIL_ERRORS = {"Some(StateChangeDuringStaticCall)": "write protection",
                 "StateChangeDuringStaticCall": "write protection", "Some(OutOfGas)": "out of gas",
-                "CreateCollision": "contract address collision"}
+                "CreateCollision": "contract address collision", "Some(InvalidJump)": "invalid jump destination",
+                "Some(InvalidFEOpcode)": "invalid opcode: INVALID"}
+ANVIL_OPS = {"Unknown"}  # anvil's name for an undefined opcode; geth's is "opcode 0x.. not defined"
 
 
 def geth_call_frame(frame: dict[str, Any], top: bool = True) -> dict[str, Any]:
@@ -152,6 +154,12 @@ def geth_struct_log(entry: dict[str, Any], mine: dict[str, Any] | None = None) -
         # anvil's includes it (checked against the gas schedule in the nested test)
         assert out["gasCost"] >= mine["gasCost"]
         out["gasCost"] = mine["gasCost"]
+    if out["op"] in ANVIL_OPS and mine is not None and mine["op"].endswith("not defined"):
+        out["op"] = mine["op"]
+        if out.get("error") == "Some(OpcodeNotFound)":
+            out["error"] = f"invalid opcode: {mine['op']}"
+    if out.get("error") == "Some(StackUnderflow)" and mine is not None and "stack underflow" in mine.get("error", ""):
+        out["error"] = mine["error"]  # geth also says how many items there were and were wanted
     if "error" in out:
         out["error"] = ANVIL_ERRORS.get(out["error"], out["error"])
         if out["op"] == "SSTORE" and mine is not None and "storage" in out:
@@ -474,3 +482,24 @@ def test_hostile_parameters(sent: Any, ours: Endpoint, data: st.DataObject) -> N
     if "error" in reply:
         assert reply["error"]["code"] != -32603, (method, params, reply)
     assert ours.rpc.call("eth_chainId")
+
+
+@pytest.mark.parametrize(("code", "last"), [
+    ("0x600160020c", ("opcode 0xc not defined", "invalid opcode: opcode 0xc not defined")),
+    ("0x6001fe", ("INVALID", "invalid opcode: INVALID")),
+    ("0x6001600201", ("STOP", None)),  # the STOP after the end of the code, at pc 5
+    ("0x6000", ("STOP", None)),  # ... after PUSH1 0x00
+    ("0x01", ("ADD", "stack underflow (0 <=> 2)")),
+    ("0x600056", ("JUMP", "invalid jump destination")),
+], ids=["undefined", "invalid", "ok", "push-zero-last", "underflow", "bad-jump"])
+def test_struct_logs_of_failing_code_match_anvil(sent: Any, anvil_node: Endpoint, ours: Endpoint, code: str,
+                                                 last: tuple[str, str | None]) -> None:
+    other = "0x" + "c9" * 20
+    call = {"from": address(2), "to": other, "gas": hex(100_000)}
+    config = {"stateOverrides": {other: {"code": code}}}
+    theirs = anvil_node.rpc.call("debug_traceCall", call, "latest", config)
+    mine = ours.rpc.call("debug_traceCall", call, "latest", config)
+    assert mine["failed"] == theirs["failed"] == (last[1] is not None)
+    assert (mine["structLogs"][-1]["op"], mine["structLogs"][-1].get("error")) == last
+    assert mine["structLogs"][-1]["pc"] == (len(code) - 2) // 2 - (0 if last[0] == "STOP" else 1)
+    assert mine["structLogs"] == [geth_struct_log(e, m) for e, m in zip(theirs["structLogs"], mine["structLogs"])]

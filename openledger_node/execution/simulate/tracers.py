@@ -19,23 +19,24 @@ from openledger_node.execution.simulate.request import (
     vm_error_message,
 )
 from openledger_node.execution.simulate.tracing import Frame, Tracer
+from openledger_node.execution.simulate.vm import DeadlineComputation
 
 SLOAD, SSTORE, SELFDESTRUCT = 0x54, 0x55, 0xFF
 _ADDRESS_OPS = {0x31, 0x3B, 0x3C, 0x3F, 0xFF}  # BALANCE, EXTCODESIZE, EXTCODECOPY, EXTCODEHASH, SELFDESTRUCT
 _CALLS = {0xF1, 0xF2, 0xF4, 0xFA}
-_LOGS = range(0xA0, 0xA5)
+DEFINED = frozenset(DeadlineComputation.opcodes)  # the fork's opcodes, before tracing wraps them
 # py-evm's mnemonics where geth's differ.
 _GETH_NAMES = {"SHA3": "KECCAK256"}
 
 
 def op_name(computation: ComputationAPI, op: int) -> str:
-    """geth's name for an opcode (vm.OpCode.String())."""
-    fn = computation.opcodes.get(op)
-    name = str(getattr(fn, "mnemonic", "") or "")
+    """geth's name for an opcode (vm.OpCode.String()): an undefined one is
+    `opcode 0x.. not defined`, 0xFE is INVALID."""
     if op == 0xFE:
         return "INVALID"
-    if not name or name.startswith("opcode") or "Invalid" in name:
+    if op not in DEFINED:
         return f"opcode {op:#x} not defined"
+    name = str(getattr(computation.opcodes.get(op), "mnemonic", ""))
     return _GETH_NAMES.get(name, name)
 
 

@@ -53,6 +53,7 @@ class Frame:
     child_entered: bool = False  # whether the running CALL or CREATE opened a frame
     last_charge: int = 0  # the gas a running CREATE charged last (what it hands on)
     last_return: int = 0  # the gas a running CALL gave back last
+    pc_after: int = -1  # the program counter after the last opcode
 
 
 class Tracer:
@@ -172,7 +173,9 @@ class _Step(OpcodeAPI):
         gas = int(computation.get_gas_remaining())
         frame.gas_before = gas
         frame.op_cost = None
-        pc = max(0, computation.code.program_counter - 1)
+        counter = computation.code.program_counter
+        # py-evm runs the STOP past the end of the code without moving the counter
+        pc = counter if (self.value == 0 and counter == frame.pc_after) else max(0, counter - 1)
         record = hooks.tracer.step(computation, frame, pc, self.value, gas)
         error: str | None = None
         spawns = self.value in CALL_OPS or self.value in CREATE_OPS
@@ -193,6 +196,7 @@ class _Step(OpcodeAPI):
             raise
         finally:
             frame.op = -1
+            frame.pc_after = computation.code.program_counter
             if record is not None:
                 cost = frame.op_cost
                 if cost is None:
