@@ -99,15 +99,14 @@ class AccountsApi:
         with self._lock:
             self._auto_impersonate = enabled
 
+    # Hardhat's names, answered as anvil answers them.
     @rpc("hardhat_impersonateAccount", Param("address", p.address), dev_only=True)
-    def hardhat_impersonate(self, address: bytes) -> bool:
+    def hardhat_impersonate(self, address: bytes) -> None:
         self.impersonate(address)
-        return True
 
     @rpc("hardhat_stopImpersonatingAccount", Param("address", p.address), dev_only=True)
-    def hardhat_stop_impersonating(self, address: bytes) -> bool:
+    def hardhat_stop_impersonating(self, address: bytes) -> None:
         self.stop_impersonating(address)
-        return True
 
     # --- transactions ----------------------------------------------------------------
 

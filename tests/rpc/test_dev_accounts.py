@@ -181,6 +181,11 @@ def test_impersonated_sender_needs_no_key(chain: Endpoint) -> None:
     assert error_of(chain, "eth_sendRawTransaction", raw)
     rpc.call("anvil_stopImpersonatingAccount", whale)
     assert error_of(chain, "eth_sendTransaction", {"from": whale, "to": BOB, "value": "0x1"})
+    # Hardhat's names do the same.
+    assert rpc.call("hardhat_impersonateAccount", whale) is None
+    assert mined(chain, rpc.call("eth_sendTransaction", {"from": whale, "to": BOB}))["status"] == "0x1"
+    assert rpc.call("hardhat_stopImpersonatingAccount", whale) is None
+    assert error_of(chain, "eth_sendTransaction", {"from": whale, "to": BOB, "value": "0x1"})
     rpc.call("anvil_autoImpersonateAccount", True)
     try:
         assert mined(chain, rpc.call("eth_sendTransaction", {"from": whale, "to": BOB}))["status"] == "0x1"
