@@ -94,7 +94,8 @@ class StructLogger(Tracer):
         record: dict[str, Any] = {
             "pc": pc, "op": op_name(computation, op), "gas": gas, "gasCost": 0, "depth": frame.depth + 1,
         }
-        stack = _stack(computation)
+        storage_op = op in (SLOAD, SSTORE) and not config.disable_storage
+        stack = _stack(computation) if (storage_op or not config.disable_stack) else []
         if not config.disable_stack:
             record["stack"] = [hex(v) for v in stack]
         if config.enable_return_data and computation.return_data:
@@ -102,7 +103,7 @@ class StructLogger(Tracer):
         if config.enable_memory:
             memory = _memory(computation)
             record["memory"] = ["0x" + memory[i:i + 32].hex() for i in range(0, len(memory), 32)]
-        if not config.disable_storage and op in (SLOAD, SSTORE) and len(stack) >= (1 if op == SLOAD else 2):
+        if storage_op and len(stack) >= (1 if op == SLOAD else 2):
             address = bytes(computation.msg.storage_address)
             key = stack[-1]
             if op == SLOAD:

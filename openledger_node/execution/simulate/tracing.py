@@ -331,11 +331,11 @@ class _Traceable:
 
 # computation_class is a property here, a class attribute in py-evm.
 class TraceState(_Traceable, OpenLedgerState):  # type: ignore[misc,override]
-    plain_computation = PragueComputation
+    plain_computation = OpenLedgerState.computation_class  # what the node's blocks run on
 
 
 class CallTraceState(_Traceable, SimulationState):  # type: ignore[misc,override]
-    plain_computation = DeadlineComputation
+    plain_computation = SimulationState.computation_class
 
     def is_address_warm(self, address: Any) -> bool:
         # EIP-2929: precompiles are warm, where a simulation moved them too.
