@@ -95,7 +95,8 @@ class TraceConfig:
         if name == "callTracer":
             return CallTracer(only_top_call=_flag(config, "onlyTopCall"), with_log=_flag(config, "withLog"))
         if name == "prestateTracer":
-            return PrestateTracer(diff_mode=_flag(config, "diffMode"))
+            return PrestateTracer(diff_mode=_flag(config, "diffMode"), disable_code=_flag(config, "disableCode"),
+                                  disable_storage=_flag(config, "disableStorage"))
         if name == "noopTracer":
             return NoopTracer()
         raise TracerNotFound(name, NATIVE_TRACERS)
@@ -108,7 +109,7 @@ def trace_config(value: Any, *, call: bool = False) -> TraceConfig:
         raise JsTracerUnsupported(NATIVE_TRACERS)
     raw_config = spec.get("tracerConfig")
     tracer_config = p.obj(raw_config) if raw_config is not None else {}
-    for name in ("onlyTopCall", "withLog", "diffMode"):
+    for name in ("onlyTopCall", "withLog", "diffMode", "disableCode", "disableStorage"):
         if tracer_config.get(name) is not None:
             p.boolean(tracer_config[name])
     limit = p.optional(p.hex_or_decimal64)(spec.get("limit")) or 0

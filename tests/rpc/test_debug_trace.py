@@ -276,6 +276,23 @@ def test_prestate_matches_anvil(sent: Any, anvil_node: Endpoint, ours: Endpoint,
         assert _contracts(mine) == expected
 
 
+@pytest.mark.parametrize("diff_mode", [False, True])
+def test_prestate_without_code_or_storage(sent: Any, ours: Endpoint, diff_mode: bool) -> None:
+    tx_hash = sent["ours"]["nested"]["hash"]
+    full = trace(ours, tx_hash, {"tracer": "prestateTracer", "tracerConfig": {"diffMode": diff_mode}})
+    bare = trace(ours, tx_hash, {"tracer": "prestateTracer", "tracerConfig": {
+        "diffMode": diff_mode, "disableCode": True, "disableStorage": True}})
+
+    def strip(state: dict[str, Any]) -> dict[str, Any]:
+        return {a: {k: v for k, v in acc.items() if k not in ("code", "storage")} for a, acc in state.items()}
+
+    if diff_mode:
+        full, bare = {**full["pre"], **{"post:" + a: v for a, v in full["post"].items()}}, \
+            {**bare["pre"], **{"post:" + a: v for a, v in bare["post"].items()}}
+    assert any("code" in acc or "storage" in acc for acc in full.values())
+    assert bare == strip(full)
+
+
 def test_prestate_sender_and_fee_vaults(sent: Any, ours: Endpoint) -> None:
     """The sender before the transaction, and after it in diff mode, on our chain alone."""
     tx_hash = sent["ours"]["transfer"]["hash"]

@@ -277,8 +277,10 @@ class PrestateTracer(Tracer):
     was before, with the storage slots it read or wrote; in diff mode, `pre` and
     `post` of what changed only."""
 
-    def __init__(self, diff_mode: bool = False) -> None:
+    def __init__(self, diff_mode: bool = False, disable_code: bool = False, disable_storage: bool = False) -> None:
         self.diff_mode = diff_mode
+        self.disable_code = disable_code
+        self.disable_storage = disable_storage
         self.pre: dict[bytes, _Account] = {}
         self.created: set[bytes] = set()
         self.deleted: set[bytes] = set()
@@ -377,12 +379,17 @@ class PrestateTracer(Tracer):
         self.post = post
 
     def result(self) -> dict[str, Any]:
-        pre = {_hex(a): _format_account(acc.balance, acc.nonce, acc.code, acc.storage) for a, acc in
-               sorted(self.pre.items())}
+        code, storage = not self.disable_code, not self.disable_storage
+        pre = {
+            _hex(a): _format_account(acc.balance, acc.nonce, acc.code if code else None,
+                                     acc.storage if storage else None)
+            for a, acc in sorted(self.pre.items())
+        }
         if not self.diff_mode:
             return pre
         post = {
-            _hex(a): _format_account(f.get("balance"), f.get("nonce"), f.get("code"), f.get("storage"))
+            _hex(a): _format_account(f.get("balance"), f.get("nonce"), f.get("code") if code else None,
+                                     f.get("storage") if storage else None)
             for a, f in sorted((self.post or {}).items())
         }
         return {"post": post, "pre": pre}
