@@ -4,6 +4,7 @@ node (the same assertions), and their absence on a network that is not dev."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from openledger_node.config import load_config
 from openledger_node.exceptions import InvalidSignature
 from openledger_node.execution.genesis import DEV_ACCOUNTS, dev_private_keys
 from openledger_node.execution.impersonation import build_impersonated
-from tests.conformance.endpoints import CHAIN_ID, Endpoint, RpcFailure
+from tests.conformance.endpoints import CHAIN_ID, Endpoint, RpcFailure, foundry_binary
 from tests.conftest import GENESIS_PATH
 from tests.rpc.dev_nodes import anvil_available, chain, dev_node  # noqa: F401 - `chain` is a fixture
 from tests.rpc.helpers import start_node
@@ -281,3 +282,20 @@ def test_impersonation_is_off_where_blocks_go_to_l1(tmp_path: Path) -> None:
         assert node.pool.get(bytes(tx.hash)).sender == funded
     finally:
         node.stop()
+
+
+@pytest.mark.skipif(not anvil_available(), reason="Foundry is not installed")
+@pytest.mark.parametrize("extra", [[], ["--legacy"]])
+def test_cast_send_unlocked(chain: Endpoint, extra: list[str]) -> None:
+    """Foundry's `cast send --unlocked`: the node fills in, signs and mines."""
+    before = int(chain.rpc.call("eth_getBalance", BOB, "latest"), 16)
+    result = subprocess.run(
+        [str(foundry_binary("cast")), "send", "--unlocked", "--from", ALICE, BOB, "--value", "3", *extra,
+         "--rpc-url", chain.url, "--json"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    receipt = json.loads(result.stdout)
+    assert receipt["status"] == "0x1" and receipt["from"] == ALICE
+    assert receipt["type"] == ("0x0" if extra else "0x2")
+    assert int(chain.rpc.call("eth_getBalance", BOB, "latest"), 16) == before + 3
