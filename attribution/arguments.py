@@ -29,7 +29,10 @@ class ProjectionArguments:
     )
     dtype: str = field(
         default="float32",
-        metadata={"help": "Dtype in which activations and gradients are projected ('float32' or 'float64')."},
+        metadata={
+            "help": "Precision at which activations and gradients are read ('float32' or 'float64'); the "
+            "projection itself is exact fixed-point arithmetic either way (attribution/exact.py)."
+        },
     )
 
     def __post_init__(self) -> None:
