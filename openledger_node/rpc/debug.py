@@ -26,6 +26,7 @@ from openledger_node.execution.simulate.replay import (
 )
 from openledger_node.execution.simulate.tracers import (
     CallTracer,
+    FourByteTracer,
     NoopTracer,
     PrestateTracer,
     StructLogConfig,
@@ -48,7 +49,7 @@ from openledger_node.rpc.simulate_v1 import block_overrides as _block_overrides
 from openledger_node.rpc.simulate_v1 import sim_call, sim_state
 
 LATEST = BlockId(tag="latest")
-NATIVE_TRACERS = ("callTracer", "prestateTracer", "noopTracer")
+NATIVE_TRACERS = ("callTracer", "prestateTracer", "4byteTracer", "noopTracer")
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
@@ -97,6 +98,8 @@ class TraceConfig:
         if name == "prestateTracer":
             return PrestateTracer(diff_mode=_flag(config, "diffMode"), disable_code=_flag(config, "disableCode"),
                                   disable_storage=_flag(config, "disableStorage"))
+        if name == "4byteTracer":
+            return FourByteTracer()
         if name == "noopTracer":
             return NoopTracer()
         raise TracerNotFound(name, NATIVE_TRACERS)

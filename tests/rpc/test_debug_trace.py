@@ -293,6 +293,15 @@ def test_prestate_without_code_or_storage(sent: Any, ours: Endpoint, diff_mode: 
     assert bare == strip(full)
 
 
+@pytest.mark.parametrize("label", LABELS)
+def test_four_byte_tracer_matches_anvil(sent: Any, anvil_node: Endpoint, ours: Endpoint, label: str) -> None:
+    theirs = trace(anvil_node, sent["anvil"][label]["hash"], {"tracer": "4byteTracer"})
+    mine = trace(ours, sent["ours"][label]["hash"], {"tracer": "4byteTracer"})
+    assert mine == theirs
+    if label == "reverts":
+        assert mine == {"0x00000000-28": 1}  # the callee's argument 0 read as a selector and 28 bytes
+
+
 def test_prestate_sender_and_fee_vaults(sent: Any, ours: Endpoint) -> None:
     """The sender before the transaction, and after it in diff mode, on our chain alone."""
     tx_hash = sent["ours"]["transfer"]["hash"]
@@ -384,7 +393,7 @@ def test_errors(sent: Any, ours: Endpoint) -> None:
     nested = sent["ours"]["nested"]["hash"]
     assert rpc.request("debug_traceTransaction", "0x" + "ab" * 32, {})["error"] == {
         "code": -32000, "message": "transaction not found"}
-    error = rpc.request("debug_traceTransaction", nested, {"tracer": "fourByteTracer"})["error"]
+    error = rpc.request("debug_traceTransaction", nested, {"tracer": "sixByteTracer"})["error"]
     assert error["code"] == -32000 and "tracer not found" in error["message"]
     error = rpc.request("debug_traceTransaction", nested, {"tracer": "{step: function(){}, result: function(){}}"})
     assert "JavaScript tracers are not supported" in error["error"]["message"]

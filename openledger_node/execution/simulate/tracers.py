@@ -24,6 +24,7 @@ from openledger_node.execution.simulate.vm import DeadlineComputation
 SLOAD, SSTORE, SELFDESTRUCT = 0x54, 0x55, 0xFF
 _ADDRESS_OPS = {0x31, 0x3B, 0x3C, 0x3F, 0xFF}  # BALANCE, EXTCODESIZE, EXTCODECOPY, EXTCODEHASH, SELFDESTRUCT
 _CALLS = {0xF1, 0xF2, 0xF4, 0xFA}
+PRECOMPILES = frozenset(bytes(a) for a in DeadlineComputation.get_precompiles())
 DEFINED = frozenset(DeadlineComputation.opcodes)  # the fork's opcodes, before tracing wraps them
 # py-evm's mnemonics where geth's differ.
 _GETH_NAMES = {"SHA3": "KECCAK256"}
@@ -409,6 +410,23 @@ def _format_account(balance: int | None, nonce: int | None, code: bytes | None,
     return out
 
 
+class FourByteTracer(Tracer):
+    """geth's 4byteTracer: how often each function selector was called, with each
+    argument size (`"0x12345678-64": 2`); creates and precompiles are left out."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def enter(self, state: StateAPI, frame: Frame) -> None:
+        if frame.kind in ("CREATE", "CREATE2") or len(frame.input) < 4 or frame.code_address in PRECOMPILES:
+            return
+        key = f"{_hex(frame.input[:4])}-{len(frame.input) - 4}"
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def result(self) -> dict[str, int]:
+        return dict(self.counts)
+
+
 class NoopTracer(Tracer):
     """geth's noopTracer: runs the transaction, returns {}."""
 
@@ -418,6 +436,7 @@ class NoopTracer(Tracer):
 
 __all__ = [
     "CallTracer",
+    "FourByteTracer",
     "NoopTracer",
     "PrestateTracer",
     "StructLogConfig",
