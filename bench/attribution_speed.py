@@ -287,8 +287,10 @@ def write_docs(tables: str, extras: str, args: argparse.Namespace, runtime: floa
 
 Index build on an MLP {"-".join(map(str, WIDTHS))} (ReLU, synthetic seeded inputs,
 batches of {args.batch_size}, default projection r_in = r_out = 16 per layer): ours is
-`build_index` end to end (forward and backward, LoGra projection, shard writes,
-and the default preconditioner: {pre.kind}, {pre.fisher} Fisher, damping {pre.damping:g});
+`build_index` end to end (one forward and backward pass per example, so that an
+example's row never depends on its batch; the exact fixed-point LoGra projection
+of each batch of {args.batch_size}; shard writes; and the default preconditioner:
+{pre.kind}, {pre.fisher} Fisher, damping {pre.damping:g});
 the reference is a dense random projection of the same output size k
 (TRAK-style): exact per-example gradients in float32 times one dense D x k
 Gaussian matrix (the fastest form we have for it: the per-example gradients are
@@ -297,8 +299,8 @@ preconditioner or writes, so the ratio understates ours. Ours is the median of
 {args.repeats} builds after a warm-up build; the reference one pass after a warm-up
 batch (drawing its matrix is not timed).
 
-Query latency: `score_rows` (shard by shard, float64, running top-10 and
-per-contribution sums) against synthetic indexes of the same row width
+Query latency: `score_rows` (shard by shard, exact: fixed-point products per
+layer, int64 units, integer top-10 and per-contribution sums) against synthetic indexes of the same row width
 (float32 rows, ids from {CONTRIBUTORS:,} contributors, shards of the default
 {IndexArguments().shard_size:,} rows) written with `save_index`, for 1 and 64
 already-preconditioned queries; median of {args.repeats} runs after a warm-up. "files":
@@ -312,8 +314,10 @@ same run, and "fraction of the floor" is achieved over reference bandwidth.
 Scoring widens each shard's float32 rows to float64 about 2 MiB at a time (in
 cache) and keeps only each block's own top-k before the merge, so one query
 reads the index once; the rest of the gap to the floor is mostly the float64
-product (the widened rows are twice the bytes, read again from cache) and, for
-"files", per-shard overhead (opening and mapping each file). With 64 queries the
+products (the widened rows are twice the bytes, read again from cache; one
+product per layer) and their rounding to int64 units (a few passes over each
+query-by-row block) and, for "files", per-shard overhead (opening and mapping
+each file). With 64 queries the
 float64 arithmetic (128 flops per stored float32) bounds it, not memory. All
 figures come from one run; on a shared or virtual machine the bandwidth
 available moves between runs (on the development machine the single-query
@@ -332,7 +336,9 @@ figure against its reference from the same run.
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--build-examples", type=int, default=4096, help="examples indexed by each build method")
-    p.add_argument("--batch-size", type=int, default=64, help="examples per forward/backward pass")
+    p.add_argument("--batch-size", type=int, default=64,
+                   help="examples per step (ours: one forward/backward pass per example, the projection batched; "
+                        "the dense reference: one pass per batch)")
     p.add_argument("--sizes", default="100000,1000000", help="indexed examples of the synthetic indexes")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per figure (median), after one warm-up")
     p.add_argument("--threads", type=int, default=2)
