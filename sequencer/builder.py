@@ -41,6 +41,7 @@ from openledger_node.exceptions import (
 )
 from openledger_node.execution.block import BlockExecutor, BlockOutput, begin_block
 from openledger_node.execution.env import MAX_TIMESTAMP, ChainRules, next_block_env
+from openledger_node.execution.impersonation import is_impersonated, stored_transaction
 from openledger_node.execution.transactions import decode_transaction, is_deposit
 from openledger_node.execution.types import BlockEnv
 from openledger_node.execution.vm import OpenLedgerVM
@@ -66,6 +67,8 @@ class Pool(Protocol):
     def best(self, base_fee: int) -> BestTransactions: ...
 
     def add(self, tx: Any) -> bytes: ...
+
+    def add_impersonated(self, tx: Any) -> bytes: ...
 
     def remove(self, tx_hashes: Iterable[bytes], reason: str = ...) -> None: ...
 
@@ -202,12 +205,16 @@ class BlockBuilder(DevClock):
         store.rewind(keep)
         requeued = 0
         for block in removed:
-            for raw in block.transactions:
-                tx = decode_transaction(raw)
+            for raw, sender in zip(block.transactions, block.senders):
+                # With its stored sender: an impersonated one (dev) has no signature to recover.
+                tx = stored_transaction(decode_transaction(raw, recover_sender=False), sender)
                 if is_deposit(tx):
                     continue  # derived again from the new L1 chain
                 try:
-                    self.pool.add(tx)
+                    if is_impersonated(tx):
+                        self.pool.add_impersonated(tx)
+                    else:
+                        self.pool.add(tx)  # recovers the sender, checking the signature
                     requeued += 1
                 except OpenLedgerError:
                     pass  # no longer valid on the rewound state (or already pooled)

@@ -21,6 +21,7 @@ from openledger_node.config import load_config
 from openledger_node.exceptions import InvalidSignature
 from openledger_node.execution.genesis import DEV_ACCOUNTS, dev_private_keys
 from openledger_node.execution.impersonation import build_impersonated
+from sequencer.sources import StaticL1Origin
 from tests.conformance.endpoints import CHAIN_ID, Endpoint, RpcFailure, foundry_binary
 from tests.conftest import GENESIS_PATH
 from tests.rpc.dev_nodes import anvil_available, chain, dev_node  # noqa: F401 - `chain` is a fixture
@@ -299,3 +300,46 @@ def test_cast_send_unlocked(chain: Endpoint, extra: list[str]) -> None:
     assert receipt["status"] == "0x1" and receipt["from"] == ALICE
     assert receipt["type"] == ("0x0" if extra else "0x2")
     assert int(chain.rpc.call("eth_getBalance", BOB, "latest"), 16) == before + 3
+
+
+class ForgetsOneOrigin(StaticL1Origin):
+    """The L1 origin of the head is reported gone once (an L1 reorganisation)."""
+
+    def __init__(self) -> None:
+        self.reorg = False
+
+    def is_canonical(self, origin: Any) -> bool:
+        if self.reorg:
+            self.reorg = False
+            return False
+        return True
+
+
+def test_an_impersonated_transaction_is_requeued_when_l1_reorganises(tmp_path: Path) -> None:
+    """Blocks rebuilt after an L1 reorganisation take their transactions back
+    from the pool: an impersonated one goes back with its stored sender."""
+    config = load_config(None, environ={}, overrides={
+        "chain": {"genesis": str(GENESIS_PATH)}, "storage": {"data_dir": str(tmp_path / "data")},
+        "sequencer": {"enabled": False},
+    })
+    node = Node.open(config)
+    try:
+        node.rpc_backend()  # a dev node without a batcher: impersonation on
+        origins = ForgetsOneOrigin()
+        node.builder.l1_origins = origins
+        sender = bytes(DEV_ACCOUNTS[4])
+        fields = {"type": 2, "nonce": node.pool.pending_nonce(sender), "gas": 21000, "to": bytes(DEV_ACCOUNTS[5]),
+                  "value": 9, "data": b"", "max_fee_per_gas": 10**10, "max_priority_fee_per_gas": 1,
+                  "access_list": ()}
+        tx_hash = node.pool.add_impersonated(build_impersonated(fields, sender, CHAIN_ID))
+        node.builder.build_block()
+        first = node.store.tx_location(tx_hash)
+        assert first is not None
+        origins.reorg = True
+        result = node.builder.build_block()  # rewinds, requeues, rebuilds
+        again = node.store.tx_location(tx_hash)
+        assert again is not None and again.block_hash == result.block.hash
+        stored = node.store.transaction(tx_hash)
+        assert stored is not None and stored.sender == sender
+    finally:
+        node.stop()
