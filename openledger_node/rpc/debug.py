@@ -27,6 +27,7 @@ from openledger_node.execution.simulate.replay import (
 from openledger_node.execution.simulate.tracers import (
     CallTracer,
     FourByteTracer,
+    MuxTracer,
     NoopTracer,
     PrestateTracer,
     StructLogConfig,
@@ -49,7 +50,7 @@ from openledger_node.rpc.simulate_v1 import block_overrides as _block_overrides
 from openledger_node.rpc.simulate_v1 import sim_call, sim_state
 
 LATEST = BlockId(tag="latest")
-NATIVE_TRACERS = ("callTracer", "prestateTracer", "4byteTracer", "noopTracer")
+NATIVE_TRACERS = ("callTracer", "prestateTracer", "4byteTracer", "muxTracer", "noopTracer")
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
@@ -89,20 +90,30 @@ class TraceConfig:
     block_overrides: dict[str, Any] = field(default_factory=dict)
 
     def new_tracer(self) -> Tracer:
-        name = self.tracer
-        config = self.tracer_config
-        if not name:
+        if not self.tracer:
             return StructLogger(self.struct_log)
-        if name == "callTracer":
-            return CallTracer(only_top_call=_flag(config, "onlyTopCall"), with_log=_flag(config, "withLog"))
-        if name == "prestateTracer":
-            return PrestateTracer(diff_mode=_flag(config, "diffMode"), disable_code=_flag(config, "disableCode"),
-                                  disable_storage=_flag(config, "disableStorage"))
-        if name == "4byteTracer":
-            return FourByteTracer()
-        if name == "noopTracer":
-            return NoopTracer()
-        raise TracerNotFound(name, NATIVE_TRACERS)
+        return native_tracer(self.tracer, self.tracer_config)
+
+
+def native_tracer(name: str, config: dict[str, Any]) -> Tracer:
+    """One of geth's native tracers by name, with its tracerConfig."""
+    if name == "muxTracer":
+        tracers = {}
+        for inner, inner_config in config.items():
+            if inner == "muxTracer":
+                raise TracerNotFound(inner, NATIVE_TRACERS)
+            tracers[inner] = native_tracer(inner, p.obj(inner_config) if inner_config is not None else {})
+        return MuxTracer(tracers)
+    if name == "callTracer":
+        return CallTracer(only_top_call=_flag(config, "onlyTopCall"), with_log=_flag(config, "withLog"))
+    if name == "prestateTracer":
+        return PrestateTracer(diff_mode=_flag(config, "diffMode"), disable_code=_flag(config, "disableCode"),
+                              disable_storage=_flag(config, "disableStorage"))
+    if name == "4byteTracer":
+        return FourByteTracer()
+    if name == "noopTracer":
+        return NoopTracer()
+    raise TracerNotFound(name, NATIVE_TRACERS)
 
 
 def trace_config(value: Any, *, call: bool = False) -> TraceConfig:
@@ -112,9 +123,8 @@ def trace_config(value: Any, *, call: bool = False) -> TraceConfig:
         raise JsTracerUnsupported(NATIVE_TRACERS)
     raw_config = spec.get("tracerConfig")
     tracer_config = p.obj(raw_config) if raw_config is not None else {}
-    for name in ("onlyTopCall", "withLog", "diffMode", "disableCode", "disableStorage"):
-        if tracer_config.get(name) is not None:
-            p.boolean(tracer_config[name])
+    if tracer:
+        native_tracer(tracer, tracer_config)  # an unknown tracer or a bad tracerConfig fails here, before any work
     limit = p.optional(p.hex_or_decimal64)(spec.get("limit")) or 0
     timeout = duration(spec["timeout"]) if spec.get("timeout") is not None else DEFAULT_TRACE_TIMEOUT
     overrides: dict[bytes, AccountOverride] | None = None

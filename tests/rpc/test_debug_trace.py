@@ -302,6 +302,20 @@ def test_four_byte_tracer_matches_anvil(sent: Any, anvil_node: Endpoint, ours: E
         assert mine == {"0x00000000-28": 1}  # the callee's argument 0 read as a selector and 28 bytes
 
 
+def test_mux_tracer_is_its_tracers_together(sent: Any, ours: Endpoint) -> None:
+    tx_hash = sent["ours"]["nested"]["hash"]
+    inner = {"callTracer": {"withLog": True}, "4byteTracer": {}, "prestateTracer": {"diffMode": True}}
+    together = trace(ours, tx_hash, {"tracer": "muxTracer", "tracerConfig": inner})
+    assert together == {name: trace(ours, tx_hash, {"tracer": name, "tracerConfig": config})
+                        for name, config in inner.items()}
+    error = ours.rpc.request("debug_traceTransaction", tx_hash, {"tracer": "muxTracer",
+                                                                  "tracerConfig": {"bogusTracer": {}}})["error"]
+    assert error["code"] == -32000 and "tracer not found: 'bogusTracer'" in error["message"]
+    error = ours.rpc.request("debug_traceTransaction", tx_hash, {"tracer": "callTracer",
+                                                                  "tracerConfig": {"onlyTopCall": "yes"}})["error"]
+    assert error["code"] == -32602
+
+
 def test_prestate_sender_and_fee_vaults(sent: Any, ours: Endpoint) -> None:
     """The sender before the transaction, and after it in diff mode, on our chain alone."""
     tx_hash = sent["ours"]["transfer"]["hash"]

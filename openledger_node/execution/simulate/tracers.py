@@ -18,7 +18,7 @@ from openledger_node.execution.simulate.request import (
     decode_revert_reason,
     vm_error_message,
 )
-from openledger_node.execution.simulate.tracing import Frame, Tracer
+from openledger_node.execution.simulate.tracing import Frame, TraceHooks, Tracer
 from openledger_node.execution.simulate.vm import DeadlineComputation
 
 SLOAD, SSTORE, SELFDESTRUCT = 0x54, 0x55, 0xFF
@@ -427,6 +427,56 @@ class FourByteTracer(Tracer):
         return dict(self.counts)
 
 
+class MuxTracer(Tracer):
+    """geth's muxTracer: several native tracers over one run, results by name."""
+
+    def __init__(self, tracers: dict[str, Tracer]) -> None:
+        self.tracers = tracers
+        self._hooks: TraceHooks | None = None
+
+    @property
+    def hooks(self) -> TraceHooks | None:
+        return self._hooks
+
+    @hooks.setter
+    def hooks(self, hooks: TraceHooks | None) -> None:
+        self._hooks = hooks
+        for tracer in self.tracers.values():
+            tracer.hooks = hooks
+
+    def tx_start(self, state: StateAPI, sender: bytes, gas: int, extra: tuple[bytes, ...]) -> None:
+        for tracer in self.tracers.values():
+            tracer.tx_start(state, sender, gas, extra)
+
+    def enter(self, state: StateAPI, frame: Frame) -> None:
+        for tracer in self.tracers.values():
+            tracer.enter(state, frame)
+
+    def exit(self, state: StateAPI, frame: Frame, computation: ComputationAPI) -> None:
+        for tracer in self.tracers.values():
+            tracer.exit(state, frame, computation)
+
+    def step(self, computation: ComputationAPI, frame: Frame, pc: int, op: int, gas: int) -> dict[str, Any] | None:
+        for tracer in self.tracers.values():
+            tracer.step(computation, frame, pc, op, gas)
+        return None
+
+    def log(self, frame: Frame, address: bytes, topics: tuple[int, ...], data: bytes) -> None:
+        for tracer in self.tracers.values():
+            tracer.log(frame, address, topics, data)
+
+    def failed_frame(self, frame: Frame, error: str, gas_used: int) -> None:
+        for tracer in self.tracers.values():
+            tracer.failed_frame(frame, error, gas_used)
+
+    def tx_end(self, state: StateAPI, gas_used: int, output: bytes, error: str | None) -> None:
+        for tracer in self.tracers.values():
+            tracer.tx_end(state, gas_used, output, error)
+
+    def result(self) -> dict[str, Any]:
+        return {name: tracer.result() for name, tracer in self.tracers.items()}
+
+
 class NoopTracer(Tracer):
     """geth's noopTracer: runs the transaction, returns {}."""
 
@@ -437,6 +487,7 @@ class NoopTracer(Tracer):
 __all__ = [
     "CallTracer",
     "FourByteTracer",
+    "MuxTracer",
     "NoopTracer",
     "PrestateTracer",
     "StructLogConfig",
