@@ -330,3 +330,18 @@ def test_transfer_logs_of_nested_calls_and_selfdestruct(nodes: dict[str, Endpoin
     mine = _calls([block])
     assert mine[0][0]["logs"][:2] == theirs[0][0]["logs"] and len(mine[0][0]["logs"]) == 3
     assert {k: v for k, v in mine[0][0].items() if k != "logs"} == {k: v for k, v in theirs[0][0].items() if k != "logs"}
+
+
+def test_blockhash_sees_the_simulated_chain(nodes: dict[str, Endpoint]) -> None:
+    """BLOCKHASH in a simulated block reads the simulated blocks before it, then the real chain."""
+    # returns (BLOCKHASH(NUMBER - 1), BLOCKHASH(NUMBER - 2))
+    code = "0x" + "4360019003406000524360029003406020526040" + "6000f3"
+    reader = "0x" + "e1" * 20
+    head = nodes["ours"].rpc.call("eth_getBlockByNumber", "latest", False)
+    first, second = nodes["ours"].rpc.call("eth_simulateV1", {"blockStateCalls": [
+        {"stateOverrides": {reader: {"code": code}}, "calls": [{"to": reader}]},
+        {"calls": [{"to": reader}]},
+    ]}, "latest")
+    parent = nodes["ours"].rpc.call("eth_getBlockByNumber", hex(int(head["number"], 16) - 1), False)
+    assert first["calls"][0]["returnData"] == head["hash"] + parent["hash"][2:]
+    assert second["calls"][0]["returnData"] == first["hash"] + head["hash"][2:]

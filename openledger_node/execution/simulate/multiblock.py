@@ -10,11 +10,13 @@ Calls that cannot start raise the node's transaction errors (`NonceTooLow`,
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import rlp
+from eth._utils.generator import CachedIterable
 from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI, StateAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS, EMPTY_UNCLE_HASH
 from eth.exceptions import Revert
@@ -182,8 +184,10 @@ class _Chain:
         self.next_base_fee = next_base_fee
         self.root = bytes(base.state_root)
         self.parent = base
-        # BLOCKHASH: the simulated blocks, then the base and its ancestors
-        self.hashes: list[Any] = [base.hash, *list(ancestors)[:255]]
+        # BLOCKHASH: the simulated blocks (most recent first), then the base and its
+        # ancestors, read lazily and once
+        self.simulated: list[Any] = []
+        self.ancestors: CachedIterable[Any] = CachedIterable(itertools.chain((base.hash,), ancestors))
         self.precompiles: dict[bytes, Any] = {bytes(a): fn for a, fn in DeadlineComputation.get_precompiles().items()}
 
     def run(self, block: SimBlock) -> SimBlockResult:
@@ -197,7 +201,8 @@ class _Chain:
             extra_data=b"", nonce=b"\x00" * 8, uncles_hash=EMPTY_UNCLE_HASH, blob_gas_used=0, excess_blob_gas=0,
             parent_beacon_block_root=b"\x00" * 32,
         )
-        state = CallTraceVM.build_state(self.db, header, self.context, list(self.hashes))
+        prev_hashes = itertools.chain(list(self.simulated), self.ancestors)
+        state = CallTraceVM.build_state(self.db, header, self.context, prev_hashes)
         _apply_overrides(state, block.state)
         if block.moves:
             self.precompiles = moved_precompiles(self.precompiles, block.moves)
@@ -226,7 +231,7 @@ class _Chain:
             transaction_root=ordered_trie_root([c.transaction.encoded for c in calls]),
             receipt_root=ordered_trie_root([r.encode() for r in receipts]),
         )
-        self.hashes.insert(0, sealed.hash)
+        self.simulated.insert(0, sealed.hash)
         self.parent = sealed
         return SimBlockResult(sealed, tuple(calls))
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
+from eth._utils.generator import CachedIterable
 from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI, ComputationAPI, StateAPI
 from eth.exceptions import Revert
 from eth.vm.chain_context import ChainContext
@@ -70,7 +71,8 @@ def stored_block_env(
         base_fee=int(header.base_fee_per_gas or 0),
         l1_origin=l1_origin,
         sequence_number=sequence_number,
-        prev_hashes=prev_hashes,
+        # read lazily, once, however many states the replay builds on it
+        prev_hashes=CachedIterable(cast(Iterable[Hash32], prev_hashes)),
     )
 
 
