@@ -23,12 +23,12 @@ from eth_account.messages import SignableMessage, encode_defunct, encode_typed_d
 from eth_keys.datatypes import PrivateKey
 from eth_utils.address import to_checksum_address
 
+from openledger_node.execution.block import execution_header
 from openledger_node.execution.impersonation import build_impersonated
 from openledger_node.execution.simulate import CallRequest, Simulator, deadline
-from openledger_node.execution.block import execution_header
 from openledger_node.rpc import params as p
 from openledger_node.rpc.backend import Backend, DevPool
-from openledger_node.rpc.errors import InvalidParams, UnknownAccount, Unavailable
+from openledger_node.rpc.errors import InvalidParams, Unavailable, UnknownAccount
 from openledger_node.rpc.format import d
 from openledger_node.rpc.params import ParamError
 from openledger_node.rpc.registry import Param, rpc
@@ -216,7 +216,7 @@ class AccountsApi:
             raise InvalidParams(f"invalid argument 1: typed data has no {missing[0]!r}")
         try:
             signable = encode_typed_data(full_message=typed)
-        except Exception as exc:  # eth_account raises assorted errors on bad typed data
+        except Exception as exc:  # noqa: BLE001 - eth_account raises assorted errors on bad typed data
             raise InvalidParams(f"invalid argument 1: invalid typed data: {exc}") from None
         return _sign_message(signable, key)
 
@@ -269,7 +269,10 @@ def _sign_transaction(fields: dict[str, Any], key: PrivateKey, chain_id: int) ->
     else:
         tx["type"] = fields["type"]
         tx["accessList"] = [
-            {"address": to_checksum_address(bytes(address)), "storageKeys": ["0x" + slot.to_bytes(32, "big").hex() for slot in slots]}
+            {
+                "address": to_checksum_address(bytes(address)),
+                "storageKeys": ["0x" + slot.to_bytes(32, "big").hex() for slot in slots],
+            }
             for address, slots in fields["access_list"]
         ]
         if fields["type"] == ACCESS_LIST:

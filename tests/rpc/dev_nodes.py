@@ -51,8 +51,11 @@ def dev_node(kind: str, tmp: Path) -> Iterator[Endpoint]:
             yield endpoint
 
 
-@pytest.fixture(scope="module", params=["anvil", "openledger"])
-def chain(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+KINDS = ["anvil", "openledger"]
+
+
+def each_node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+    """The body of a test module's `chain` fixture, parametrized over KINDS."""
     with dev_node(request.param, tmp_path_factory.mktemp(request.param)) as endpoint:
         yield endpoint
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from openledger_node.execution.impersonation import build_impersonated
 from sequencer.sources import StaticL1Origin
 from tests.conformance.endpoints import CHAIN_ID, Endpoint, RpcFailure, foundry_binary
 from tests.conftest import GENESIS_PATH
-from tests.rpc.dev_nodes import anvil_available, chain, dev_node  # noqa: F401 - `chain` is a fixture
+from tests.rpc.dev_nodes import KINDS, anvil_available, dev_node, each_node
 from tests.rpc.helpers import start_node
 
 KEYS = dev_private_keys()
@@ -57,6 +58,11 @@ TYPED_DATA: dict[str, Any] = {
         "contents": "Hello, Bob!",
     },
 }
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def chain(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+    yield from each_node(request, tmp_path_factory)
 
 
 def error_of(chain: Endpoint, method: str, *params: Any) -> dict[str, Any]:

@@ -5,19 +5,26 @@ a node off a dev network prints nothing."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 
 from openledger_node.execution.console import CONSOLE_ADDRESS, format_console
 from openledger_node.execution.genesis import DEV_ACCOUNTS
 from tests.conformance.endpoints import Endpoint
-from tests.rpc.dev_nodes import chain  # noqa: F401 - a fixture
+from tests.rpc.dev_nodes import KINDS, each_node
 from tests.rpc.helpers import start_node
 
 ALICE = "0x" + bytes(DEV_ACCOUNTS[0]).hex()
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def chain(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+    yield from each_node(request, tmp_path_factory)
 
 
 def console_call(signature: str, types: list[str], values: list[Any]) -> bytes:

@@ -5,9 +5,11 @@ show: edits survive a kill, and a node that posts batches refuses them."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +22,15 @@ from openledger_node.execution.genesis import DEV_ACCOUNTS
 from openledger_node.execution.state import StateView
 from tests.conformance.endpoints import CHAIN_ID, Endpoint
 from tests.conftest import GENESIS_PATH
-from tests.rpc.dev_nodes import chain, l1_node  # noqa: F401 - `chain` is a fixture
+from tests.rpc.dev_nodes import KINDS, each_node, l1_node
 from tests.rpc.helpers import start_node
 
 ALICE, BOB = ("0x" + bytes(a).hex() for a in DEV_ACCOUNTS[:2])
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def chain(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+    yield from each_node(request, tmp_path_factory)
 
 
 def fresh(tag: str) -> str:
@@ -107,7 +114,7 @@ def test_mine_count_and_interval(chain: Endpoint) -> None:
     blocks = [rpc.call("eth_getBlockByNumber", hex(int(before["number"], 16) + i), False) for i in range(1, 6)]
     assert all(b is not None for b in blocks) and head(chain)["hash"] == blocks[-1]["hash"]
     times = [int(b["timestamp"], 16) for b in blocks]
-    assert [b - a for a, b in zip(times, times[1:])] == [100, 100, 100, 100]
+    assert [b - a for a, b in itertools.pairwise(times)] == [100, 100, 100, 100]
     before = head(chain)
     rpc.call("hardhat_mine", "0x3")
     assert int(head(chain)["number"], 16) == int(before["number"], 16) + 3
