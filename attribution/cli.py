@@ -156,7 +156,7 @@ def _parse_hash(text: str) -> bytes:
     return data
 
 
-def _settle(model_id: int, qhash: bytes, scores: Mapping[int, float] | Mapping[int, Fraction]) -> tuple[list[list[int]] | None, str | None]:
+def _settle(model_id: int, qhash: bytes, scores: Mapping[int, float | Fraction]) -> tuple[list[list[int]] | None, str | None]:
     """(weights, attributionHash), or (None, None) when nothing is positive (refund)."""
     try:
         weights = reward_weights(scores)

@@ -30,7 +30,14 @@ from attribution.arguments import ScoreArguments
 from attribution.errors import AttributionError
 from attribution.index import load_index
 from attribution.preconditioner import Preconditioner
-from attribution.scoring import ScorePlan, Scorer, ScoreResult, ShardScores, finish, score_shards
+from attribution.scoring import (
+    ScorePlan,
+    Scorer,
+    ScoreResult,
+    ShardScores,
+    finish,
+    score_shards,
+)
 from attribution.task import Task
 
 

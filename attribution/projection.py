@@ -386,8 +386,8 @@ class GradientCollector:
         rows = torch.zeros(n, self.dim, dtype=torch.float64, device=device)
         with torch.no_grad():
             for i, proj in enumerate(self.projectors):
-                parts = []
-                for group, count in zip(examples, counts):
+                parts: list[tuple[torch.Tensor, torch.Tensor] | None] = []
+                for group in examples:
                     calls = [(a, g) for li, a, g in group if li == i]
                     if not calls:
                         parts.append(None)

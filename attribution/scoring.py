@@ -46,7 +46,6 @@ from attribution.exact import (
     ROW_BITS,
     UNIT_BITS,
     chunk_length,
-    exponent_of,
     from_units,
     quantize,
     to_units,

@@ -94,7 +94,7 @@ def _round_half_even(value: Fraction) -> int:
     return round(value)  # Fraction.__round__ with no digits rounds half to even.
 
 
-def quantise_scores(scores: Mapping[int, float]) -> dict[int, int]:
+def quantise_scores(scores: Mapping[int, float | Fraction]) -> dict[int, int]:
     """Step 1-2 of the rule: clipped scores as integers in units of 2**-40 of the max.
 
     Contribution ids must be in 1..2**256-1 (PayableAI requires ids strictly
@@ -114,7 +114,7 @@ def quantise_scores(scores: Mapping[int, float]) -> dict[int, int]:
 
 
 def reward_weights(
-    scores: Mapping[int, float],
+    scores: Mapping[int, float | Fraction],
     denominator: int = WEIGHT_DENOMINATOR,
     max_contributions: int = MAX_CONTRIBUTIONS_PER_SETTLEMENT,
 ) -> list[tuple[int, int]]:

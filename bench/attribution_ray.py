@@ -38,9 +38,22 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from attribution import GradientCollector, ProjectionArguments, ScoreArguments, Scorer, load_index, save_index
+from attribution import (
+    GradientCollector,
+    ProjectionArguments,
+    ScoreArguments,
+    Scorer,
+    load_index,
+    save_index,
+)
 from attribution.scoring import plan_queries, query_gradients, score_plan
-from bench.attribution_speed import CONTRIBUTORS, ClassificationTask, make_model, median_seconds, synthetic_data
+from bench.attribution_speed import (
+    CONTRIBUTORS,
+    ClassificationTask,
+    make_model,
+    median_seconds,
+    synthetic_data,
+)
 from bench.docs import BENCHMARKS_MD, machine_line, replace_section
 
 SECTION = "## Attribution determinism and Ray scale-out (`bench/attribution_ray.py`)"

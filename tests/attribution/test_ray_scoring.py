@@ -12,7 +12,13 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from attribution import IndexArguments, ProjectionArguments, ScoreArguments, Scorer, build_index
+from attribution import (
+    IndexArguments,
+    ProjectionArguments,
+    ScoreArguments,
+    Scorer,
+    build_index,
+)
 from attribution.distributed import shard_ranges
 
 from .conftest import ClassificationTask, Digits

@@ -34,7 +34,12 @@ from attribution import (
     score_rows,
 )
 from attribution.examples.digits import DigitsTask
-from attribution.projection import _project, exact_combine, factors_on_grid, gaussian_matrix
+from attribution.projection import (
+    _project,
+    exact_combine,
+    factors_on_grid,
+    gaussian_matrix,
+)
 from attribution.split import NoPositiveAttribution, attribution_hash, reward_weights
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
@@ -58,11 +63,12 @@ def _model() -> nn.Module:
     ).double().eval()
 
 
-def _index(path: Path, model: nn.Module, pre: PreconditionerArguments = PreconditionerArguments()) -> None:
+def _index(path: Path, model: nn.Module, pre: PreconditionerArguments | None = None) -> None:
     x, y = _digits()
     build_index(model, DigitsTask(), TensorDataset(x[:256], y[:256]), [i % 17 + 1 for i in range(256)], path,
                 projection_args=ProjectionArguments(rank_in=8, rank_out=4, seed=5),
-                index_args=IndexArguments(shard_size=100, batch_size=32), preconditioner_args=pre, progress=False)
+                index_args=IndexArguments(shard_size=100, batch_size=32), preconditioner_args=pre or PreconditionerArguments(),
+                progress=False)
 
 
 def _settlements(result: object) -> list[object]:
