@@ -213,6 +213,30 @@ class DevApi:
         self.dev.patch_state((AccountPatch(bytes(address), storage=((slot, int.from_bytes(value, "big")),)),))
         return True
 
+    # Hardhat's names (viem's test client in hardhat mode), answered as anvil answers them.
+
+    @rpc("hardhat_setBalance", Param("address", p.address), Param("balance", p.quantity),
+         dev_only=True, blocking=True)
+    def hardhat_set_balance(self, address: bytes, balance: int) -> None:
+        self.set_balance(address, balance)
+
+    @rpc("hardhat_setNonce", Param("address", p.address), Param("nonce", p.quantity), dev_only=True, blocking=True)
+    def hardhat_set_nonce(self, address: bytes, nonce: int) -> None:
+        self.set_nonce(address, nonce)
+
+    @rpc("hardhat_setCode", Param("address", p.address), Param("code", p.data), dev_only=True, blocking=True)
+    def hardhat_set_code(self, address: bytes, code: bytes) -> None:
+        self.set_code(address, code)
+
+    @rpc("hardhat_setStorageAt", Param("address", p.address), Param("slot", p.storage_slot),
+         Param("value", p.fixed(32, "storage value")), dev_only=True, blocking=True)
+    def hardhat_set_storage_at(self, address: bytes, slot: int, value: bytes) -> bool:
+        return self.set_storage_at(address, slot, value)
+
+    @rpc("hardhat_dropTransaction", Param("hash", p.hash32), dev_only=True)
+    def hardhat_drop_transaction(self, tx_hash: bytes) -> str | None:
+        return self.drop_transaction(tx_hash)
+
     # --- identity ----------------------------------------------------------------------------
 
     @rpc("anvil_nodeInfo", dev_only=True)

@@ -74,6 +74,21 @@ def test_state_edits_are_read_at_once(chain: Endpoint) -> None:
     rpc.call("anvil_stopImpersonatingAccount", who)
 
 
+def test_hardhat_names_do_the_same(chain: Endpoint) -> None:
+    """viem's test client in hardhat mode sends these; anvil answers them too."""
+    rpc = chain.rpc
+    who = fresh("a7")
+    assert rpc.call("hardhat_setBalance", who, hex(31337)) is None
+    assert rpc.call("hardhat_setNonce", who, hex(9)) is None
+    assert rpc.call("hardhat_setCode", who, "0x00") is None
+    assert rpc.call("hardhat_setStorageAt", who, "0x2", "0x" + "01" * 32) is True
+    assert int(rpc.call("eth_getBalance", who, "latest"), 16) == 31337
+    assert int(rpc.call("eth_getTransactionCount", who, "latest"), 16) == 9
+    assert rpc.call("eth_getCode", who, "latest") == "0x00"
+    assert rpc.call("eth_getStorageAt", who, "0x2", "latest") == "0x" + "01" * 32
+    assert rpc.call("hardhat_dropTransaction", "0x" + "00" * 32) is None
+
+
 def test_state_edit_errors_name_the_argument(chain: Endpoint) -> None:
     who = fresh("a2")
     for method, params in (
@@ -205,7 +220,8 @@ def test_non_dev_network_refuses_dev_controls(tmp_path: Path, write_genesis: Any
             ("evm_setAutomine", [True]), ("anvil_setAutomine", [True]), ("evm_setIntervalMining", [1]),
             ("anvil_setIntervalMining", [1]), ("anvil_getAutomine", []), ("hardhat_getAutomine", []),
             ("anvil_nodeInfo", []),
-            ("anvil_snapshot", []), ("anvil_revert", ["0x1"]),
+            ("anvil_snapshot", []), ("anvil_revert", ["0x1"]), ("hardhat_setBalance", [who, "0x1"]),
+            ("hardhat_setStorageAt", [who, "0x0", "0x" + "00" * 32]), ("hardhat_dropTransaction", ["0x" + "00" * 32]),
         ):
             error = testnet.error(method, *params)
             assert error.code == -32601 and method in error.message and "dev mode" in error.message

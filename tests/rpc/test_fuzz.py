@@ -41,6 +41,7 @@ DISRUPTIVE_DEV_METHODS = {
     "anvil_mine", "hardhat_mine", "evm_setAutomine", "anvil_setAutomine", "evm_setIntervalMining",
     "anvil_setIntervalMining", "anvil_setBalance", "anvil_setCode", "anvil_setNonce", "anvil_setStorageAt",
     "anvil_dropTransaction", "anvil_dropAllTransactions", "anvil_snapshot", "anvil_revert",
+    "hardhat_setBalance", "hardhat_setCode", "hardhat_setNonce", "hardhat_setStorageAt", "hardhat_dropTransaction",
 }
 
 
