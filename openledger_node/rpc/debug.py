@@ -15,6 +15,7 @@ from typing import Any, cast
 import rlp
 from eth.vm.forks.prague.blocks import PragueBlockHeader
 
+from openledger_node.exceptions import ExecutionTimeout
 from openledger_node.execution.block import execution_header
 from openledger_node.execution.simulate import AccountOverride, CallRequest
 from openledger_node.execution.simulate.multiblock import PrecompileMoveError
@@ -194,12 +195,18 @@ class DebugApi:
         return BlockTracer(env, chain.state_db, timeout)
 
     def _trace_block(self, header: PragueBlockHeader, config: TraceConfig) -> list[dict[str, Any]]:
+        """geth's block trace: one entry per transaction, `{txHash, result}`, or
+        `{txHash, error}` for one whose trace failed (it still applies, untraced)."""
         block = self.b.full_block(header)
-        tracer = self._block_tracer(header, config.timeout)
-        return [
-            {"txHash": d(tx.hash), "result": tracer.trace(tx, config.new_tracer())}
-            for tx in block.transactions
-        ]
+        replay = self._block_tracer(header, config.timeout)
+        entries: list[dict[str, Any]] = []
+        for tx in block.transactions:
+            try:
+                entries.append({"txHash": d(tx.hash), "result": replay.trace(tx, config.new_tracer())})
+            except ExecutionTimeout as exc:
+                entries.append({"txHash": d(tx.hash), "error": str(exc)})
+                replay.skip(tx)
+        return entries
 
     @rpc("debug_traceTransaction", Param("hash", p.hash32), Param("config", trace_config, DEFAULT_CONFIG),
          blocking="evm")

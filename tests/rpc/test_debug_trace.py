@@ -420,6 +420,13 @@ def test_errors(sent: Any, ours: Endpoint) -> None:
     # a tiny timeout stops the trace
     error = rpc.request("debug_traceTransaction", nested, {"timeout": "1ns"})["error"]
     assert error["code"] == -32000 and "timeout" in error["message"]
+    # ... and in a block trace marks that transaction's entry, the others still traced (geth's txTraceResult)
+    receipt = sent["ours"]["nested"]["receipt"]
+    entries = rpc.call("debug_traceBlockByNumber", receipt["blockNumber"], {"tracer": "callTracer", "timeout": "1ns"})
+    block = rpc.call("eth_getBlockByNumber", receipt["blockNumber"], False)
+    assert [entry["txHash"] for entry in entries] == block["transactions"]
+    assert "result" in entries[0]  # the L1-info deposit runs without the timeout
+    assert all(set(entry) == {"txHash", "error"} and "timeout" in entry["error"] for entry in entries[1:])
 
 
 def test_raw_encodings(sent: Any, ours: Endpoint) -> None:

@@ -10,7 +10,6 @@ run by the `Simulator` with the same tracer hooks, at eth_call's rules.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
@@ -19,7 +18,6 @@ from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI, ComputationAPI, StateAPI
 from eth.exceptions import Revert
 from eth.vm.chain_context import ChainContext
 
-from openledger_node.exceptions import ExecutionTimeout
 from openledger_node.execution.block import BlockExecutor, execution_header
 from openledger_node.execution.simulate.multiblock import moved_precompiles
 from openledger_node.execution.simulate.request import (
@@ -108,21 +106,22 @@ class BlockTracer:
         self._replay.apply(tx)
 
     def trace(self, tx: Transaction, tracer: Tracer) -> Any:
-        """Apply `tx` with `tracer` attached; returns the tracer's result."""
+        """Apply `tx` with `tracer` attached; returns the tracer's result. A trace
+        past the timeout raises `ExecutionTimeout` and leaves the replay as if
+        `tx` had not been applied (`skip` it to go on). Deposits run without the
+        timeout: the executor records a deposit that fails as failed instead of
+        raising, and a deposit's gas is bounded by the rollup's rules anyway."""
         state = cast(TraceState, self._replay.state)
         hooks = TraceHooks(tracer, int(tx.gas))
-        extra: tuple[bytes, ...] = () if is_deposit(tx) else (bytes(self.env.coinbase), bytes(BASE_FEE_VAULT_ADDRESS))
+        deposit = is_deposit(tx)
+        extra: tuple[bytes, ...] = () if deposit else (bytes(self.env.coinbase), bytes(BASE_FEE_VAULT_ADDRESS))
         tracer.tx_start(state, bytes(tx.sender), int(tx.gas), extra)
-        started = time.monotonic()
         state.hooks = hooks
         try:
-            with deadline(self.timeout):
+            with deadline(None if deposit else self.timeout):
                 receipt = self._replay.apply(tx)
         finally:
             state.hooks = None
-        if self.timeout is not None and time.monotonic() - started > self.timeout:
-            # A deposit that ran out of time is recorded as failed, not raised.
-            raise ExecutionTimeout(self.timeout)
         output, error = _outcome(hooks.top, receipt.status == 1)
         tracer.tx_end(state, receipt.gas_used, output, error)
         return tracer.result()
