@@ -4,12 +4,13 @@ runs on one machine with nothing else installed (in place of anvil).
 It is assembled like the sequencer (`node/builder.py`) from the same parts: the
 LevelDB chain store (blocks, receipts, transaction and log indexes), the
 transaction pool following the store's head, and the JSON-RPC server with its
-dev methods (`evm_mine`, `evm_snapshot`, `evm_revert`, `evm_increaseTime`,
-`evm_setNextBlockTimestamp`). What differs is the rules (plain Ethereum, from
+dev methods (the `evm_*` and `anvil_*` controls and the dev accounts, docs/rpc.md;
+no impersonation). What differs is the rules (plain Ethereum, from
 `openledger_node/execution/l1/`, chosen per block by the genesis's fork
 schedule) and the block producer, `L1BlockProducer`, which mines blocks on
-the head: one per arriving transaction (`instant`, anvil's automine) or one
-every `block_time` seconds (`interval`). Every block is final at once: the
+the head: one per arriving transaction (`instant`, anvil's automine, answering
+a submission once its block is sealed) or one every `block_time` seconds
+(`interval`). Every block is final at once: the
 safe and finalized heads move with the head, as on anvil and geth `--dev`.
 
 `import_chain` and `export_chain` read and write `geth export` chain files,
