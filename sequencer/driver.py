@@ -2,7 +2,10 @@
 producer): when to build a block.
 
 `interval` mode builds one block every `block_time` seconds (empty or not), on a
-fixed schedule that skips missed ticks instead of bursting to catch up. `instant`
+fixed schedule. A build that overruns its tick (sealing a full block while the
+node serves heavy RPC traffic) is followed at once by the next one, whose tick
+has passed; the ticks missed beyond that one are skipped, not built in a burst,
+and the schedule continues from there. `instant`
 mode (anvil's automine) builds a block as soon as a transaction becomes pending,
 and `submit` answers only once that block is sealed, so a client that asks for
 the receipt right after sending finds it. `manual` builds nothing on its own
@@ -205,7 +208,7 @@ class SequencerDriver:
         next_tick = self._next_tick + self.block_time
         now = time.monotonic()
         if next_tick < now:
-            next_tick = now + self.block_time
+            next_tick = now  # overran: the next block is due now, once
         if retry:  # retry sooner than the next tick, never later
             next_tick = min(next_tick, now + retry)
         self._next_tick = next_tick

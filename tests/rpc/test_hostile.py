@@ -146,12 +146,16 @@ def test_batch_answer_is_capped(hostile_node: NodeProcess) -> None:
 
 
 def test_single_answer_is_capped(hostile_node: NodeProcess) -> None:
-    hostile_node.rpc("evm_mine", {"blocks": 300})
-    head = hostile_node.block_number()
-    # Every block's L1-info deposit emits a log: 300+ logs are over 64 KiB.
+    # A call whose code returns 100 KiB of memory: 200 KiB of hex, over the 64 KiB cap.
+    target = "0x" + "ab" * 20
+    returns_100k = "0x" + "62019000" + "6000" + "f3"  # PUSH3 102400, PUSH1 0, RETURN
     reply = json.loads(post(hostile_node.http, call(
-        "eth_getLogs", {"fromBlock": hex(max(head - 299, 0)), "toBlock": hex(head)}))[1])
+        "eth_call", {"to": target}, "latest", {target: {"code": returns_100k}}))[1])
     assert reply["error"] == {"code": -32003, "message": "response too large"}
+    # The same call returning 1 KiB is answered.
+    small = json.loads(post(hostile_node.http, call(
+        "eth_call", {"to": target}, "latest", {target: {"code": "0x" + "610400" + "6000" + "f3"}}))[1])
+    assert small["result"] == "0x" + "00" * 1024
 
 
 # --- 4. connections: limit, slow requests, idle ---------------------------------------

@@ -68,3 +68,37 @@ def test_unexpected_error_does_not_end_the_loop(caplog: Any) -> None:
         driver.stop()
     assert driver.failure is None
     assert any("a bug in one attempt" in r.getMessage() for r in caplog.records)
+
+
+class SlowFirstBuilder:
+    """The first build takes longer than the block time; the others are instant.
+    Records when each build started and ended."""
+
+    def __init__(self, first_build: float) -> None:
+        self.first_build = first_build
+        self.spans: list[tuple[float, float]] = []
+        self.done = threading.Event()
+
+    def build_block(self, deadline: float | None = None) -> None:
+        started = time.monotonic()
+        if not self.spans:
+            time.sleep(self.first_build)
+        self.spans.append((started, time.monotonic()))
+        if len(self.spans) >= 3:
+            self.done.set()
+
+
+def test_a_build_that_overruns_its_tick_is_followed_at_once() -> None:
+    builder = SlowFirstBuilder(first_build=1.5)
+    driver = SequencerDriver(builder, "interval", 1.0)  # type: ignore[arg-type]
+    driver.start()
+    try:
+        assert builder.done.wait(10)
+    finally:
+        driver.stop()
+    (_, first_end), (second_start, second_end), (third_start, _) = builder.spans[:3]
+    # The second block's tick passed during the first build: it starts at once,
+    # not a whole block time after the overrun.
+    assert second_start - first_end < 0.5
+    # Then the schedule goes on from there: no burst for the ticks missed.
+    assert third_start - second_end > 0.5
