@@ -76,8 +76,8 @@ from attribution.exact import (
 from attribution.projection import LayerSpec
 
 _MIN_DAMPING = 1e-12
-# Per-example outer products held at once while a batch is added up (elements).
-_TERMS_BUDGET = 1 << 22
+# Rows per exact block of the Fisher's g g^T sums: FISHER_BLOCK * 2^(2 FACTOR_BITS) <= 2^53.
+FISHER_BLOCK = 1 << (53 - 2 * FACTOR_BITS)
 
 
 def _damping(args: PreconditionerArguments, eigenvalues: torch.Tensor) -> float:
@@ -113,26 +113,40 @@ def _unrotate(x: torch.Tensor, qs: torch.Tensor, qa: torch.Tensor) -> torch.Tens
 
 
 class FisherAccumulator:
-    """Running sum of g g^T per layer, in float64 (kind "fisher")."""
+    """Running sum of g g^T per layer, in float64 (kind "fisher").
+
+    Rows are taken in the order they are fed (the dataset's; for sampled
+    targets an example's samples together) in fixed blocks of `FISHER_BLOCK`
+    rows whatever the batches: a block's rows share one fixed-point grid
+    (FACTOR_BITS of the block's largest value), so its g g^T sum is one exact
+    matrix product, and the blocks' sums are added in order."""
 
     def __init__(self, specs: Sequence[LayerSpec], device: torch.device | str = "cpu") -> None:
-        # The sums live on the CPU whatever `device`: they are added in one
-        # sequential order there (exact.ordered_sum).
+        # The sums live on the CPU whatever `device` (sequential, see above).
         self.specs = list(specs)
         self.sums = [torch.zeros(s.dim, s.dim, dtype=torch.float64) for s in self.specs]
         self.count = 0
+        self.pending: list[torch.Tensor] = []
+        self.held = 0
 
     def update(self, rows: torch.Tensor) -> None:
-        """`rows` on the index's storage grid: each example's g g^T is exact
-        (24-bit by 24-bit products), and the terms are added in row order."""
-        rows = rows.to("cpu", torch.float64)
-        for li, s in enumerate(self.specs):
-            block = quantize(rows[:, s.offset : s.offset + s.dim], ROW_BITS, dims=(1,))[0]
-            step = max(1, _TERMS_BUDGET // max(1, s.dim * s.dim))
-            for r in range(0, block.shape[0], step):
-                part = block[r : r + step]
-                self.sums[li] = ordered_sum(self.sums[li], part.unsqueeze(2) * part.unsqueeze(1))
+        self.pending.append(rows.to("cpu", torch.float64))
+        self.held += rows.shape[0]
         self.count += rows.shape[0]
+        while self.held >= FISHER_BLOCK:
+            self._add_block(FISHER_BLOCK)
+
+    def _add_block(self, size: int) -> None:
+        held = torch.cat(self.pending)
+        block, rest = held[:size], held[size:]
+        self.pending, self.held = ([rest] if rest.shape[0] else []), rest.shape[0]
+        for li, s in enumerate(self.specs):
+            g = quantize(block[:, s.offset : s.offset + s.dim], FACTOR_BITS)[0]
+            self.sums[li] = self.sums[li] + g.T @ g  # exact: FISHER_BLOCK x 2^(2 FACTOR_BITS) < 2^53
+
+    def _flush(self) -> None:
+        if self.held:
+            self._add_block(self.held)
 
     def finalize(self, args: PreconditionerArguments) -> Preconditioner:
         if args.kind == "identity":
@@ -141,6 +155,7 @@ class FisherAccumulator:
             raise AttributionError(f"FisherAccumulator builds kind 'fisher' or 'identity', not {args.kind!r}")
         if self.count == 0:
             raise AttributionError("cannot build a Fisher preconditioner from zero examples")
+        self._flush()
         inverses, dampings = [], []
         for acc in self.sums:
             evals, evecs = _symmetric_eigh((acc / self.count).cpu())
