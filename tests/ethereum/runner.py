@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import signal
 import sys
 import time
 from collections import Counter
@@ -246,11 +247,23 @@ def fixture_files(paths: list[Path]) -> Iterator[Path]:
             yield path
 
 
-def run_file(path: Path) -> list[Outcome]:
+class CaseTimeout(BaseException):
+    """A case ran past --cpu-limit (a BaseException, so that no handler inside
+    the VM mistakes it for a failed transaction)."""
+
+
+def _on_timer(signum: int, frame: Any) -> None:
+    raise CaseTimeout()
+
+
+def run_file(path: Path, cpu_limit: float | None = None) -> list[Outcome]:
     outcomes = []
     for name, case in load_cases(path).items():
         start = time.perf_counter()
         try:
+            if cpu_limit is not None:
+                signal.signal(signal.SIGVTALRM, _on_timer)
+                signal.setitimer(signal.ITIMER_VIRTUAL, cpu_limit)
             run_case(case)
             outcome = Outcome(name, "passed")
         except Skip as exc:
@@ -259,6 +272,11 @@ def run_file(path: Path) -> list[Outcome]:
             outcome = Outcome(name, "failed", str(exc))
         except Exception as exc:  # noqa: BLE001 - a crash is a failure, reported by name
             outcome = Outcome(name, "failed", f"crashed: {type(exc).__name__}: {exc}")
+        except CaseTimeout:
+            outcome = Outcome(name, "skipped", f"not finished within --cpu-limit {cpu_limit:g} s of CPU")
+        finally:
+            if cpu_limit is not None:
+                signal.setitimer(signal.ITIMER_VIRTUAL, 0)
         outcome.seconds = time.perf_counter() - start
         outcomes.append(outcome)
     return outcomes
@@ -275,11 +293,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", type=Path, help="fixture files or directories")
     parser.add_argument("-v", "--verbose", action="store_true", help="a line for every case, with its time")
+    parser.add_argument("--cpu-limit", type=float, help="give up on a case after this many seconds of CPU")
     args = parser.parse_args(argv)
     summary = Summary()
     start = time.perf_counter()
     for path in fixture_files(args.paths):
-        for outcome in run_file(path):
+        for outcome in run_file(path, args.cpu_limit):
             summary.counts[outcome.status] += 1
             if args.verbose:
                 print(f"{outcome.status} {outcome.seconds:.2f}s {path}::{outcome.name}", flush=True)
