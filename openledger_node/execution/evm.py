@@ -26,8 +26,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from ckzg import load_trusted_setup, verify_kzg_proof
 from eth._utils.address import force_bytes_to_address
-from eth._utils.padding import zpad_left, zpad_right
+from eth._utils.padding import zpad_right
 from eth.abc import ComputationAPI
 from eth.constants import BLANK_ROOT_HASH
 from eth.exceptions import VMError
@@ -46,10 +47,11 @@ from eth.vm.forks.paris.computation import ParisComputation as _ParisComputation
 from eth.vm.forks.paris.state import ParisState as _ParisState
 from eth.vm.forks.prague.computation import PragueComputation as _PragueComputation
 from eth.vm.forks.prague.state import PragueState as _PragueState
-from eth.vm.forks.shanghai.computation import ShanghaiComputation as _ShanghaiComputation
+from eth.vm.forks.shanghai.computation import (
+    ShanghaiComputation as _ShanghaiComputation,
+)
 from eth.vm.forks.shanghai.state import ShanghaiState as _ShanghaiState
 from eth_typing import Address
-from ckzg import load_trusted_setup, verify_kzg_proof
 
 MODEXP_ADDRESS = force_bytes_to_address(b"\x05")
 
@@ -67,7 +69,7 @@ def modexp_result(data: bytes) -> bytes:
         return bytes(modulus_length)
     base = int.from_bytes(zpad_right(data[96:base_end], base_length), "big")
     exponent = int.from_bytes(zpad_right(data[base_end:exponent_end], exponent_length), "big")
-    return zpad_left(pow(base, exponent, modulus).to_bytes(modulus_length, "big"), modulus_length)
+    return pow(base, exponent, modulus).to_bytes(modulus_length, "big")
 
 
 def modexp(computation: ComputationAPI) -> ComputationAPI:

@@ -18,13 +18,13 @@ from __future__ import annotations
 from typing import Any, cast
 
 from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI
+from eth.vm.forks.cancun.state import get_total_blob_gas
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.constants import (
     STANDARD_TOKEN_COST,
     TOTAL_COST_FLOOR_PER_TOKEN,
 )
 from eth.vm.forks.prague.state import PragueTransactionExecutor
-from eth.vm.forks.cancun.state import get_total_blob_gas
 from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
 
 from openledger_node.exceptions import (

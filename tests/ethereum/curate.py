@@ -146,7 +146,7 @@ def curate(tests: Path, eest: Path | None) -> dict[str, dict[str, Any]]:
         take(path, name, case)
         covered |= case_opcodes(case)
 
-    for label, relative in PRECOMPILE_FILES.items():
+    for relative in PRECOMPILE_FILES.values():
         cases = dict(runnable(load_cases(general / relative)))
         cheap = sorted(cases.items(), key=lambda item: gas_of(item[1]))
         for name, case in cheap[:2]:

@@ -97,7 +97,7 @@ def _int(value: str) -> int:
 
 
 def _bytes(value: str) -> bytes:
-    return bytes.fromhex(value[2:] if value.startswith("0x") else value)
+    return bytes.fromhex(value.removeprefix("0x"))
 
 
 def skip_reason(case: dict[str, Any]) -> str | None:
@@ -197,7 +197,7 @@ def run_case(case: dict[str, Any], rules: Any = ETHEREUM_RULES) -> None:
             output = apply_l1_block(schedule, db, parent, block, ancestors, rules=rules)
         except CaseFailure:
             raise
-        except (OpenLedgerError, ValueError, Exception) as exc:  # noqa: BLE001 - any refusal counts as one
+        except (OpenLedgerError, ValueError, Exception) as exc:
             if expect is None:
                 raise CaseFailure(f"block {index} refused: {type(exc).__name__}: {exc}") from exc
             continue

@@ -29,7 +29,10 @@ from eth_typing import Address
 from eth_utils import to_checksum_address
 
 from openledger_node.execution.block import Block, BlockOutput, apply_block, begin_block
-from openledger_node.execution.transactions import DepositTransaction, user_deposit_source_hash
+from openledger_node.execution.transactions import (
+    DepositTransaction,
+    user_deposit_source_hash,
+)
 from openledger_node.primitives import BASE_FEE_VAULT_ADDRESS
 from openledger_node.storage import ChainStore, OverlayDB
 from tests.conftest import DEV_RULES, Signer, head_state, next_env

@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 
 from openledger_node.execution.l1.block import NODE_RULES
-from tests.ethereum.runner import SCHEDULES, CaseFailure, load_cases, run_case, skip_reason
+from tests.ethereum.runner import (
+    SCHEDULES,
+    CaseFailure,
+    load_cases,
+    run_case,
+    skip_reason,
+)
 
 VECTORS = Path(__file__).parent / "vectors" / "blockchain_tests.json.gz"
 CASES: dict[str, dict[str, Any]] = load_cases(VECTORS)
