@@ -84,7 +84,7 @@ def test_import_command_reaches_the_vectors_head(name: str, tmp_path: Path) -> N
     result = subprocess.run(
         [sys.executable, "-m", "node.cli", "import", "--genesis", str(genesis), "--data-dir", str(tmp_path / "d"),
          str(chain)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stderr
     head = case["blocks"][-1]["blockHeader"]
