@@ -1,17 +1,25 @@
-"""The corrections to py-evm that Ethereum's vectors do not pin on their own
-(execution/evm.py, execution/vm.py)."""
+"""Behaviour Ethereum's stored vectors do not pin on their own: the corrections
+to py-evm (execution/evm.py, execution/vm.py) and the EIP-3860 initcode limit
+in a CREATE (whose vectors are missing from the stored sets)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
+from eth._utils.address import generate_contract_address
 from eth.vm.forks.cancun.constants import GAS_PER_BLOB
+from eth_typing import Address
+from eth_utils import to_checksum_address
 
 from openledger_node.exceptions import InsufficientFunds
+from openledger_node.execution.block import begin_block
 from openledger_node.execution.evm import modexp_result
 from openledger_node.execution.vm import validate_sender
 from openledger_node.primitives import BLOB_TX_TYPE
+from openledger_node.storage import ChainStore, OverlayDB
+from tests.conftest import Signer, head_state, next_env
 
 SENDER = b"\x11" * 20
 
@@ -66,3 +74,28 @@ def test_blob_sender_must_afford_gas_blob_gas_and_value_together() -> None:
 def test_modexp_result(base: bytes, exponent: bytes, modulus: bytes, expected: bytes) -> None:
     data = b"".join(len(x).to_bytes(32, "big") for x in (base, exponent, modulus)) + base + exponent + modulus
     assert modexp_result(data) == expected
+
+
+# Runtime: CREATE with 49,153 bytes of initcode (one over EIP-3860's limit),
+# then store 1 at slot 0. Initcode: return that runtime.
+OVERSIZED_CREATE_RUNTIME = bytes.fromhex("6200c0015f5ff050" "60015f55" "00")
+OVERSIZED_CREATE_INITCODE = bytes.fromhex("600d806009" "5f39" "5ff3") + OVERSIZED_CREATE_RUNTIME
+
+
+def test_create_over_the_initcode_limit_halts_the_creating_frame(
+    store: ChainStore, genesis_spec: Any, signers: list[Signer]
+) -> None:
+    """EIP-3860: the frame that runs CREATE with oversized initcode halts with
+    all its gas consumed, and does not run on to the SSTORE after it."""
+    deployer, caller = signers[0], signers[1]
+    contract = bytes(generate_contract_address(Address(deployer.address), 0))
+    overlay = OverlayDB(store.state_db)
+    executor = begin_block(next_env(store, genesis_spec), overlay)
+    executor.apply(deployer.tx(to=None, data=OVERSIZED_CREATE_INITCODE, gas=200_000, value=0))
+    receipt = executor.apply(caller.tx(to=to_checksum_address(contract), data=b"", gas=300_000, value=0))
+    store.write_output(executor.seal(), overlay)
+    assert receipt.status == 0
+    assert receipt.gas_used == 300_000
+    state = head_state(store)
+    assert state.get_storage(contract, 0) == 0
+    assert state.get_nonce(contract) == 1  # no create happened: still the EIP-161 nonce of a new contract
