@@ -9,6 +9,11 @@ gradients of --queries synthetic inputs, EK-FAC-free (identity preconditioner:
 the scoring pass costs the same whatever the preconditioner).
 
 Lines printed (median of --repeats after a warm-up):
+- index rows: the projected rows of --build-examples examples in steps of 64,
+  from one batched forward and backward pass per step (what the engine did
+  before: an example's row then depends on its batch) against one pass per
+  example (what it does now), the projection exact in both; and `build_index`
+  end to end;
 - exact pass: `score_rows`' exact fixed-point pass (per-layer chunk products,
   int64 units, integer top-k and sums), already-prepared queries, resident index;
 - float reference: the same pass in plain float64 (one product per block,
@@ -20,13 +25,14 @@ Lines printed (median of --repeats after a warm-up):
   thread, holding its shard range resident), with the check that all three
   give the same integers.
 
-Usage: python bench/attribution_ray.py [--rows 100000] [--queries 64] [--repeats 5] [--write-docs]
+Usage: python bench/attribution_ray.py [--rows 100000] [--queries 64] [--build-examples 1024] [--repeats 5] [--write-docs]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
 import tempfile
 import time
@@ -38,11 +44,15 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from torch.utils.data import TensorDataset
+
 from attribution import (
     GradientCollector,
+    IndexArguments,
     ProjectionArguments,
     ScoreArguments,
     Scorer,
+    build_index,
     load_index,
     save_index,
 )
@@ -58,6 +68,10 @@ from bench.docs import BENCHMARKS_MD, machine_line, replace_section
 
 SECTION = "## Attribution determinism and Ray scale-out (`bench/attribution_ray.py`)"
 AFTER = "## Attribution speed (`bench/attribution_speed.py`)"
+
+
+def threads(n: int) -> str:
+    return f"{n} torch thread{'s' if n != 1 else ''}"
 
 
 def float_pass(index: object, q: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,15 +91,47 @@ def float_pass(index: object, q: torch.Tensor, k: int) -> tuple[torch.Tensor, to
     return best, sums
 
 
+def build_lines(model: torch.nn.Module, task: ClassificationTask, n: int, repeats: int) -> list[str]:
+    x, y = synthetic_data(n, seed=1).tensors
+    step = 64
+
+    def batched() -> None:
+        with GradientCollector(model, task.tracked_modules(model), ProjectionArguments()) as c:
+            for s in range(0, n, step):
+                with torch.enable_grad():
+                    c.gradients(task.compute_train_loss((x[s : s + step], y[s : s + step]), model))
+
+    def per_example() -> None:
+        with GradientCollector(model, task.tracked_modules(model), ProjectionArguments()) as c:
+            for s in range(0, n, step):
+                m = min(step, n - s)
+                c.example_gradients(m, lambda j, s=s: task.compute_train_loss((x[s + j : s + j + 1], y[s + j : s + j + 1]), model))
+
+    def build() -> None:
+        with tempfile.TemporaryDirectory() as d:
+            build_index(model, task, TensorDataset(x, y), torch.arange(n), d, index_args=IndexArguments(batch_size=step),
+                        progress=False)
+
+    out = [f"| index rows of {n:,} examples | examples/s | |", "| --- | ---: | ---: |"]
+    for name, fn in (("one batched pass per 64 examples (rows depend on the batch)", batched),
+                     ("**one pass per example** (what the engine does)", per_example),
+                     ("`build_index` end to end (EK-FAC preconditioner, writes)", build)):
+        seconds = median_seconds(fn, repeats)
+        out.append(f"| {name} | {n / seconds:,.0f} | |")
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rows", type=int, default=100_000)
     p.add_argument("--queries", type=int, default=64)
+    p.add_argument("--build-examples", type=int, default=1024)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=2, help="torch threads of the driver (single-process scorer)")
     p.add_argument("--write-docs", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    args.load = os.getloadavg()[0]
     started = time.perf_counter()
     import ray
 
@@ -95,6 +141,8 @@ def main() -> None:
     with GradientCollector(model, task.tracked_modules(model), ProjectionArguments()) as collector:
         specs = collector.specs
     dim = sum(s.dim for s in specs)
+    build_table = "\n".join(build_lines(model, task, args.build_examples, args.repeats))
+    print(build_table)
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
         gen = torch.Generator().manual_seed(0)
@@ -114,7 +162,7 @@ def main() -> None:
         single = Scorer(model, task, tmp, check_model=False)
         expected = single.score(batch, score_args)
         single_s = median_seconds(partial(single.score, batch, score_args), args.repeats)
-        lines.append(f"| end to end, single process (`Scorer.score`, {args.threads} threads) | {args.queries / single_s:,.1f} | {single_s * 1e3:,.0f} |")
+        lines.append(f"| end to end, single process (`Scorer.score`, {threads(args.threads)}) | {args.queries / single_s:,.1f} | {single_s * 1e3:,.0f} |")
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         equal = True
         try:
@@ -137,13 +185,15 @@ def main() -> None:
     if not equal:
         sys.exit(1)
     if args.write_docs:
-        write_docs(table, verdict, args, runtime)
+        write_docs(build_table + "\n\n" + table, verdict, args, runtime)
 
 
 def write_docs(table: str, verdict: str, args: argparse.Namespace, runtime: float) -> None:
     body = f"""{SECTION}
 
-What settlement-grade determinism costs, and what Ray scale-out gives. A
+What settlement-grade determinism costs, and what Ray scale-out gives. Index
+rows: one forward and backward pass per example against one per batch of 64
+(both with the exact projection), on the attribution-speed MLP. Scoring: a
 synthetic index of {args.rows:,} rows of the attribution-speed MLP's width (rows
 rounded to the storage grid), {args.queries} queries of that model, top-10.
 "exact pass" is the scoring pass every result now comes from (fixed-point
@@ -153,7 +203,10 @@ chunk products, int64 units, integer top-k and per-contribution sums);
 between machines). "End to end" adds the queries' gradients (one forward and
 backward pass per query). The Ray scorer runs on a local Ray cluster of 2 CPUs,
 each worker one torch thread holding its shard range; the single-process scorer
-uses {args.threads} torch threads. Median of {args.repeats} after a warm-up.
+uses {threads(args.threads)}. Median of {args.repeats} after a warm-up. The machine is
+shared: the load average when the run started was {args.load:.1f} on its
+{os.cpu_count()} cores, so read the rows against each other, not as absolutes
+(Ray's gain needs free cores; with 2 busy cores its workers mostly wait).
 
 {machine_line()}; {datetime.date.today().isoformat()}; whole run {runtime:.0f} s.
 
