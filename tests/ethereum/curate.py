@@ -64,7 +64,12 @@ DIVERGENT_FILES = (
     "Shanghai/stEIP3860-limitmeterinitcode/creationTxInitCodeSizeLimit.json",
 )
 
-INVALID_BLOCK_DIRS = ("InvalidBlocks/bc4895-withdrawals", "InvalidBlocks/bcEIP1559", "InvalidBlocks/bcEIP3675")
+INVALID_BLOCK_DIRS = (
+    "InvalidBlocks/bc4895-withdrawals",
+    "InvalidBlocks/bcEIP1559",
+    "InvalidBlocks/bcEIP3675",
+    "InvalidBlocks/bcInvalidHeaderTest/GasLimitHigherThan2p63m1.json",  # the L1 node accepted it before
+)
 INVALID_PER_DIR = 6
 
 EEST_PRAGUE_DIRS = (

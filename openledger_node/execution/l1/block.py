@@ -63,6 +63,7 @@ from openledger_node.primitives import BLOB_TX_TYPE, Address, Hash32
 
 GAS_LIMIT_BOUND_DIVISOR = 1024  # a block's gas limit moves by less than 1/1024 of its parent's
 MIN_GAS_LIMIT = 5_000
+MAX_GAS_LIMIT = 2**63 - 1  # geth's params.MaxGasLimit: gas counts in a signed 64-bit integer
 MAX_EXTRA_DATA_BYTES = 32
 GWEI = 10**9
 
@@ -332,6 +333,8 @@ def validate_l1_header(schedule: ForkSchedule, parent: BlockHeaderAPI, header: B
             number, "header", f"a {fork.name} header of {len(fork.header_fields)} fields", f"{len(fields)} fields"
         )
     limit, parent_limit = int(header.gas_limit), int(parent.gas_limit)
+    if limit > MAX_GAS_LIMIT:
+        raise BlockFieldMismatch(number, "gas_limit", f"at most {MAX_GAS_LIMIT} (2^63 - 1)", limit)
     if abs(limit - parent_limit) >= parent_limit // GAS_LIMIT_BOUND_DIVISOR or limit < MIN_GAS_LIMIT:
         raise BlockFieldMismatch(
             number, "gas_limit", f"less than 1/1024 away from the parent's {parent_limit}", limit
