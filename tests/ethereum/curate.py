@@ -7,8 +7,9 @@ fixtures directory (its `blockchain_tests/`). The set is chosen by rule, so a
 rebuild from the same checkouts gives the same file:
 
 - one cheap case per network the node runs (Paris, Shanghai, Cancun and the
-  time-activated transitions), and for Prague the execution-spec-tests cases
-  the node can run (see runner.skip_reason);
+  time-activated transitions), and for Prague the cheapest execution-spec-tests
+  cases the node can run (see runner.skip_reason) of each test directory
+  (EIP-7623, EIP-7702, EIP-7685, each EIP-2537 precompile);
 - opcodes: Cancun cases chosen greedily until every opcode that appears in any
   cheap candidate's code appears in the set;
 - precompiles: a case calling each one, 0x01 to 0x0a;
@@ -78,7 +79,7 @@ EEST_PRAGUE_DIRS = (
     "prague/eip7685_general_purpose_el_requests",
     "prague/eip2537_bls_12_381_precompiles",
 )
-EEST_PRAGUE_CASES = 24
+EEST_PRAGUE_PER_DIRECTORY = 3
 
 
 def gas_of(case: dict[str, Any]) -> int:
@@ -167,12 +168,15 @@ def curate(tests: Path, eest: Path | None) -> dict[str, dict[str, Any]]:
                     take(path, name, case)
                     taken += 1
     if eest is not None:
-        taken = 0
+        by_directory: dict[Path, list[tuple[int, str, dict[str, Any]]]] = {}
         for path in files(eest / "blockchain_tests", EEST_PRAGUE_DIRS):
             for name, case in runnable(load_cases(path)):
-                if "Prague" in case["network"] and taken < EEST_PRAGUE_CASES and gas_of(case) <= MAX_GAS:
-                    chosen[f"eest/{path.relative_to(eest)}::{name}"] = case
-                    taken += 1
+                if "Prague" in case["network"] and gas_of(case) <= MAX_GAS:
+                    key = f"eest/{path.relative_to(eest)}::{name}"
+                    by_directory.setdefault(path.parent, []).append((gas_of(case), key, case))
+        for entries in by_directory.values():  # the cheapest of each test directory (each BLS precompile, ...)
+            for _, key, case in sorted(entries, key=lambda entry: (entry[0], entry[1]))[:EEST_PRAGUE_PER_DIRECTORY]:
+                chosen[key] = case
     return chosen
 
 
