@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	# torch first, at the pinned version: its CPU wheel is the one the machines have;
 	# an unpinned requirement would pull the CUDA build and several GB of packages.
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,attribution]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,attribution,ray]'
 	touch $(STAMP)
 
 $(NPM_STAMP): package.json package-lock.json
