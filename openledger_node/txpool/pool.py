@@ -123,6 +123,38 @@ class PoolTx:
         return (self.effective_tip(base_fee), self.fee_cap)
 
 
+class _PendingRun(dict[int, PoolTx]):
+    """A sender's pending transactions by nonce, with the sum of their costs kept
+    as they come and go: admission checks the balance against it without
+    re-adding every pending cost of the sender each time."""
+
+    __slots__ = ("cost",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cost = 0
+
+    def __setitem__(self, nonce: int, ptx: PoolTx) -> None:
+        old = self.get(nonce)
+        if old is not None:
+            self.cost -= old.cost
+        super().__setitem__(nonce, ptx)
+        self.cost += ptx.cost
+
+    def __delitem__(self, nonce: int) -> None:
+        self.cost -= self[nonce].cost
+        super().__delitem__(nonce)
+
+    def pop(self, nonce: int) -> PoolTx:  # type: ignore[override]
+        ptx = super().pop(nonce)
+        self.cost -= ptx.cost
+        return ptx
+
+    def clear(self) -> None:
+        super().clear()
+        self.cost = 0
+
+
 class _Account:
     """One sender's transactions. `pending` holds exactly the nonces
     `start .. start + len(pending) - 1`; every queued nonce is above that run + 1."""
@@ -131,7 +163,7 @@ class _Account:
 
     def __init__(self, start: int) -> None:
         self.start = start
-        self.pending: dict[int, PoolTx] = {}
+        self.pending = _PendingRun()
         self.queued: dict[int, PoolTx] = {}
 
     def next_nonce(self) -> int:
@@ -294,7 +326,7 @@ class TxPool:
 
         old_pending = account.pending.get(ptx.nonce)
         old = old_pending or account.queued.get(ptx.nonce)
-        committed = sum(p.cost for p in account.pending.values())
+        committed = account.pending.cost
         if old_pending is not None:
             committed -= old_pending.cost
         validate_balance(sender, balance, ptx.cost, committed)

@@ -78,6 +78,8 @@ def check_invariants(pool: TxPool, state: FakeState) -> None:
                 assert pool.get(bytes(tx.hash)) is tx
     hashes = all_hashes(pool)
     assert len(hashes) == n_pending + n_queued
+    for account in pool._accounts.values():  # the running total admission checks balances against
+        assert account.pending.cost == sum(p.cost for p in account.pending.values())
 
     seen: dict[bytes, int] = {}
     for tx in pool.best(0):
