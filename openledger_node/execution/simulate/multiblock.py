@@ -40,6 +40,7 @@ from openledger_node.execution.simulate.request import (
     CallRequest,
     vm_error_message,
 )
+from openledger_node.execution.simulate.simulator import apply_state_overrides
 from openledger_node.execution.simulate.tracing import (
     CallTraceState,
     CallTraceVM,
@@ -131,24 +132,6 @@ class SimBlockResult:
     calls: tuple[SimCall, ...]
 
 
-def _apply_overrides(state: StateAPI, overrides: Mapping[bytes, AccountOverride]) -> None:
-    for address, override in overrides.items():
-        account = Address(address)
-        if override.balance is not None:
-            state.set_balance(account, override.balance)
-        if override.nonce is not None:
-            state.set_nonce(account, override.nonce)
-        if override.code is not None:
-            state.set_code(account, override.code)
-        if override.state is not None:
-            state.delete_storage(account)
-            for slot, value in override.state.items():
-                state.set_storage(account, slot, value)
-        if override.state_diff is not None:
-            for slot, value in override.state_diff.items():
-                state.set_storage(account, slot, value)
-
-
 def moved_precompiles(current: dict[bytes, Any], moves: Mapping[bytes, bytes]) -> dict[bytes, Any]:
     """The precompile table after `moves` (geth's StateOverride.Apply)."""
     table = dict(current)
@@ -203,7 +186,7 @@ class _Chain:
         )
         prev_hashes = itertools.chain(list(self.simulated), self.ancestors)
         state = CallTraceVM.build_state(self.db, header, self.context, prev_hashes)
-        _apply_overrides(state, block.state)
+        apply_state_overrides(state, block.state)
         if block.moves:
             self.precompiles = moved_precompiles(self.precompiles, block.moves)
         moved = self.precompiles if self.precompiles.keys() != DeadlineComputation.get_precompiles().keys() else None

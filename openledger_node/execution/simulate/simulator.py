@@ -40,13 +40,42 @@ from openledger_node.execution.simulate.tracer import (
     TracingState,
     TracingVM,
 )
-from openledger_node.execution.simulate.vm import SimulatedTransaction, SimulationVM, free_call_header
-from openledger_node.execution.vm import GAS_TX, OpenLedgerVM, required_gas, transaction_gas_used
+from openledger_node.execution.simulate.vm import (
+    SimulatedTransaction,
+    SimulationVM,
+    free_call_header,
+)
+from openledger_node.execution.vm import (
+    GAS_TX,
+    OpenLedgerVM,
+    required_gas,
+    transaction_gas_used,
+)
 from openledger_node.primitives import ZERO_ADDRESS
 from openledger_node.storage import OverlayDB
 
 DEFAULT_GAS_CAP = 50_000_000  # geth's --rpc.gascap default
 CALL_STIPEND = 2_300
+
+
+def apply_state_overrides(state: StateAPI, overrides: Mapping[bytes, AccountOverride]) -> None:
+    """Write `eth_call`-style state overrides into `state` (`state` replaces an
+    account's storage, `stateDiff` edits slots of it)."""
+    for address, override in overrides.items():
+        account = Address(address)
+        if override.balance is not None:
+            state.set_balance(account, override.balance)
+        if override.nonce is not None:
+            state.set_nonce(account, override.nonce)
+        if override.code is not None:
+            state.set_code(account, override.code)
+        if override.state is not None:
+            state.delete_storage(account)
+            for slot, value in override.state.items():
+                state.set_storage(account, slot, value)
+        if override.state_diff is not None:
+            for slot, value in override.state_diff.items():
+                state.set_storage(account, slot, value)
 
 
 @dataclass(frozen=True)
@@ -247,21 +276,7 @@ class Simulator:
         if fees.gas_price == 0 and self.base_fee:
             header = free_call_header(header)
         state = vm.build_state(OverlayDB(self._db), header, self._chain_context, self._prev_hashes)
-        for address, override in (overrides or {}).items():
-            account = Address(address)
-            if override.balance is not None:
-                state.set_balance(account, override.balance)
-            if override.nonce is not None:
-                state.set_nonce(account, override.nonce)
-            if override.code is not None:
-                state.set_code(account, override.code)
-            if override.state is not None:
-                state.delete_storage(account)
-                for slot, value in override.state.items():
-                    state.set_storage(account, slot, value)
-            if override.state_diff is not None:
-                for slot, value in override.state_diff.items():
-                    state.set_storage(account, slot, value)
+        apply_state_overrides(state, overrides or {})
         state.lock_changes()
         return state
 

@@ -23,7 +23,11 @@ from openledger_node.exceptions import ExecutionTimeout
 from openledger_node.execution.accountdb import SharedReadAccountDB
 from openledger_node.execution.console import console_logging
 from openledger_node.execution.simulate.request import AccessList
-from openledger_node.execution.vm import OpenLedgerState, OpenLedgerTransactionExecutor, OpenLedgerVM
+from openledger_node.execution.vm import (
+    OpenLedgerState,
+    OpenLedgerTransactionExecutor,
+    OpenLedgerVM,
+)
 
 
 @dataclass(frozen=True)
