@@ -178,9 +178,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def anvil(tmp: Path, block_time: int = BLOCK_TIME) -> Iterator[Endpoint]:
-    argv = [str(foundry_binary("anvil")), "--block-time", str(block_time), "--chain-id", str(CHAIN_ID),
-            "--port", "0", "--host", "127.0.0.1"]
+def anvil(tmp: Path, block_time: int | None = BLOCK_TIME, *options: str) -> Iterator[Endpoint]:
+    """anvil on a free port: a block every `block_time` seconds, or one per
+    transaction (automine, as our `instant` mode) when it is None."""
+    argv = [str(foundry_binary("anvil")), "--chain-id", str(CHAIN_ID), "--port", "0", "--host", "127.0.0.1",
+            *(["--block-time", str(block_time)] if block_time is not None else []), *options]
     endpoint = _start("anvil", argv, tmp / "anvil.log", r"Listening on 127\.0\.0\.1:(\d+)", tmp)
     try:
         yield endpoint

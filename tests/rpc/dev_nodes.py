@@ -14,11 +14,11 @@ import pytest
 
 from tests.conformance.endpoints import (
     ANVIL_MISSING,
-    CHAIN_ID,
     REPO,
     Endpoint,
     _start,
     _stop,
+    anvil,
     foundry_binary,
     openledger,
 )
@@ -30,12 +30,8 @@ def anvil_available() -> bool:
 
 @contextmanager
 def anvil_automine(tmp: Path) -> Iterator[Endpoint]:
-    argv = [str(foundry_binary("anvil")), "--chain-id", str(CHAIN_ID), "--port", "0", "--host", "127.0.0.1"]
-    endpoint = _start("anvil", argv, tmp / "anvil.log", r"Listening on 127\.0\.0\.1:(\d+)", tmp)
-    try:
+    with anvil(tmp, None) as endpoint:
         yield endpoint
-    finally:
-        _stop(endpoint.process)
 
 
 @contextmanager

@@ -22,10 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conformance.endpoints import (
-    CHAIN_ID,
     Endpoint,
-    _start,
-    _stop,
+    anvil,
     foundry_binary,
     openledger,
 )
@@ -93,13 +91,8 @@ def _run(endpoint: Endpoint) -> dict[str, dict[str, Any]]:
 def anvil_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
     # --steps-tracing: anvil records opcodes only when asked (its struct logs are empty otherwise).
     tmp = tmp_path_factory.mktemp("anvil-trace")
-    argv = [str(foundry_binary("anvil")), "--block-time", "1", "--chain-id", str(CHAIN_ID), "--port", "0",
-            "--host", "127.0.0.1", "--steps-tracing"]
-    endpoint = _start("anvil", argv, tmp / "anvil.log", r"Listening on 127\.0\.0\.1:(\d+)", tmp)
-    try:
+    with anvil(tmp, 1, "--steps-tracing") as endpoint:
         yield endpoint
-    finally:
-        _stop(endpoint.process)
 
 
 @pytest.fixture(scope="module")

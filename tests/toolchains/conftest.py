@@ -29,8 +29,7 @@ from tests.conformance.endpoints import (
     CHAIN_ID,
     REPO,
     Endpoint,
-    _start,
-    _stop,
+    anvil,
     foundry_binary,
     openledger,
 )
@@ -58,17 +57,13 @@ def anvil_automine(tmp: Path) -> Iterator[Endpoint]:
     """anvil without --block-time (a block for each transaction, as our `instant`
     mode), with the OP Stack preinstalls our genesis has (Multicall3 among them)
     placed where anvil lacks them, so that it is the reference for an OP chain."""
-    argv = [str(foundry_binary("anvil")), "--chain-id", str(CHAIN_ID), "--port", "0", "--host", "127.0.0.1"]
-    endpoint = _start("anvil", argv, tmp / "anvil.log", r"Listening on 127\.0\.0\.1:(\d+)", tmp)
-    try:
+    with anvil(tmp, None) as endpoint:
         for preinstall in l2_preinstalls(CHAIN_ID):
             address = to_checksum_address(preinstall.address)
             if endpoint.rpc.call("eth_getCode", address, "latest") == "0x":
                 endpoint.rpc.call("anvil_setCode", address, "0x" + preinstall.code.hex())
                 endpoint.rpc.call("anvil_setNonce", address, hex(preinstall.nonce))
         yield endpoint
-    finally:
-        _stop(endpoint.process)
 
 
 @pytest.fixture(scope="module", params=["anvil", "openledger"])
