@@ -276,3 +276,12 @@ def test_bad_span_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     tokens.write_text('{"text": "hello"}')
     code, err = run_main(capsys, *base, "--query-hash", "00" * 32)
     assert_input_error(code, err, "list of ints")
+
+
+def test_bad_query_batch_size(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["score", "--setup", SETUP, "--index", tmp_path / "i", "--queries", tmp_path / "q.pt",
+            "--model-id", MODEL_ID]
+    code, err = run_main(capsys, *base, "--query-batch-size", "0")
+    assert_input_error(code, err, "--query-batch-size", "must be >= 1")
+    code, err = run_main(capsys, *base, "--query-batch-size", "many")
+    assert_input_error(code, err, "--query-batch-size", "is not an integer")
