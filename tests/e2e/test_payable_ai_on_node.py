@@ -9,6 +9,7 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
+from attribution.split import attribution_hash
 from contracts import load_artifact
 from openledger_node.execution.genesis import dev_private_keys
 from openledger_node.primitives import (
@@ -92,7 +93,12 @@ def test_inference_lifecycle_pays_contributors_succeeds(node: NodeProcess) -> No
     receipt = user.send(payable.functions.requestInference(model_id, Web3.keccak(b"prompt")), value=fee)
     inference_id = payable.events.InferenceRequested().process_receipt(receipt)[0]["args"]["inferenceId"]
     weights = [750_000, 250_000]
-    provider.send(payable.functions.settle(inference_id, sorted(ids), weights, Web3.keccak(b"attribution")))
+    query_hash = Web3.keccak(b"query record")
+    receipt = provider.send(payable.functions.settle(inference_id, query_hash, sorted(ids), weights))
+    settled = payable.events.InferenceSettled().process_receipt(receipt)[0]["args"]
+    expected_hash = attribution_hash(model_id, query_hash, list(zip(sorted(ids), weights, strict=True)))
+    assert (settled["modelId"], settled["queryHash"], settled["attributionHash"]) == (model_id, query_hash,
+                                                                                      expected_hash)
 
     # The dispute window (60 s on the devnet) has to pass before the split is final.
     w3.provider.make_request("evm_increaseTime", [120])

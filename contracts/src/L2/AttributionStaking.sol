@@ -342,7 +342,7 @@ contract AttributionStaking is IAttributionStaking, AccessControl, ReentrancyGua
         returns (uint256 disputeId)
     {
         if (msg.value != disputeBond) revert IncorrectBond(msg.value, disputeBond);
-        address provider = PAYABLE_AI.openDispute(inferenceId);
+        (address provider,,) = PAYABLE_AI.openDispute(inferenceId);
 
         disputeId = ++disputeCount;
         _disputes[disputeId] = Dispute({
@@ -365,15 +365,15 @@ contract AttributionStaking is IAttributionStaking, AccessControl, ReentrancyGua
     ///         to the treasury and the arrays are ignored.
     /// @param disputeId       Dispute id.
     /// @param overturn        Whether the settlement was wrong.
+    /// @param queryHash       Corrected query record hash (overturn only).
     /// @param contributionIds Corrected contribution ids (overturn only).
     /// @param weights         Corrected weights (overturn only).
-    /// @param attributionHash Corrected attribution hash (overturn only).
     function resolveDispute(
         uint256 disputeId,
         bool overturn,
+        bytes32 queryHash,
         uint256[] calldata contributionIds,
-        uint32[] calldata weights,
-        bytes32 attributionHash
+        uint32[] calldata weights
     ) external onlyRole(RESOLVER_ROLE) nonReentrant {
         Dispute storage d = _disputes[disputeId];
         if (d.status != DisputeStatus.Open) revert DisputeNotOpen(disputeId, d.status);
@@ -387,15 +387,15 @@ contract AttributionStaking is IAttributionStaking, AccessControl, ReentrancyGua
             _credit(d.disputer, bond + reward);
             _credit(treasury, slashed - reward);
             emit ProviderSlashed(d.provider, disputeId, slashed, reward);
-            emit DisputeResolved(disputeId, d.inferenceId, true, attributionHash);
         } else {
             d.status = DisputeStatus.Upheld;
             _credit(treasury, bond);
-            emit DisputeResolved(disputeId, d.inferenceId, false, bytes32(0));
         }
         // PayableAI is a trusted predeploy; a corrected split that fails its
         // validation reverts the whole resolution.
-        PAYABLE_AI.resolveDispute(d.inferenceId, overturn, contributionIds, weights, attributionHash);
+        bytes32 attributionHash =
+            PAYABLE_AI.resolveDispute(d.inferenceId, overturn, queryHash, contributionIds, weights);
+        emit DisputeResolved(disputeId, d.inferenceId, overturn, overturn ? attributionHash : bytes32(0));
     }
 
     /// @notice Withdraws the caller's whole claimable balance.

@@ -26,9 +26,14 @@ import {IPayableAI} from "src/L2/interfaces/IPayableAI.sol";
 ///                                  +--refund (requester, after the deadline)--> Refunded
 ///
 ///         Pending model. settle validates the split and stores only its
-///         commitment, splitHash = keccak256(abi.encode(contributionIds,
-///         weights)); no account is credited yet, and the fee is counted in
-///         totalPending. After the dispute window (or at once after an
+///         commitment, the attribution hash
+///           attributionHash = keccak256(abi.encode(uint256 modelId, bytes32 queryHash,
+///                                                  uint256[] contributionIds, uint32[] weights))
+///         which the contract computes itself, so an attribution hash on chain
+///         always matches its split; queryHash (keccak256 of the encoded query
+///         record: model, index version, input, output) is stored and emitted so
+///         that anyone can fetch the record and recompute. No account is
+///         credited yet, and the fee is counted in totalPending. After the dispute window (or at once after an
 ///         overturn) anyone calls finalize with the committed arrays, which
 ///         credits every party's claimable balance exactly once (the status
 ///         moves to Finalized before any credit). An overturn only replaces the
@@ -87,8 +92,9 @@ contract PayableAI is IPayableAI, AccessControl, ReentrancyGuard {
     /// @param ownerShareBps    Model owner share at request time (basis points).
     /// @param disputeDeadline  Last timestamp at which the settlement can be disputed.
     /// @param provider         Provider that posted the settlement.
-    /// @param splitHash        keccak256(abi.encode(contributionIds, weights)) of the split in force.
-    /// @param attributionHash  Provider's (or, after an overturn, the resolver's) attribution hash.
+    /// @param queryHash        keccak256 of the query record the split in force was computed from.
+    /// @param attributionHash  keccak256(abi.encode(modelId, queryHash, contributionIds, weights))
+    ///                         of the split in force (the provider's, or the corrected one after an overturn).
     struct Inference {
         address requester;
         uint64 deadline;
@@ -100,7 +106,7 @@ contract PayableAI is IPayableAI, AccessControl, ReentrancyGuard {
         uint16 ownerShareBps;
         uint64 disputeDeadline;
         address provider;
-        bytes32 splitHash;
+        bytes32 queryHash;
         bytes32 attributionHash;
     }
 
@@ -182,17 +188,19 @@ contract PayableAI is IPayableAI, AccessControl, ReentrancyGuard {
 
     /// @notice Emitted when a provider settles an inference.
     /// @param inferenceId     Inference id.
+    /// @param modelId         Model that served it.
     /// @param provider        Provider.
-    /// @param attributionHash Provider's attribution hash.
-    /// @param splitHash       keccak256(abi.encode(contributionIds, weights)).
+    /// @param queryHash       keccak256 of the query record (fetch the record by this hash).
+    /// @param attributionHash keccak256(abi.encode(modelId, queryHash, contributionIds, weights)).
     /// @param disputeDeadline Last timestamp at which it can be disputed.
     /// @param contributionIds Contributions paid, strictly ascending.
     /// @param weights         Their weights, summing to WEIGHT_DENOMINATOR.
     event InferenceSettled(
         uint256 indexed inferenceId,
+        uint256 indexed modelId,
         address indexed provider,
+        bytes32 queryHash,
         bytes32 attributionHash,
-        bytes32 splitHash,
         uint64 disputeDeadline,
         uint256[] contributionIds,
         uint32[] weights
@@ -209,14 +217,14 @@ contract PayableAI is IPayableAI, AccessControl, ReentrancyGuard {
 
     /// @notice Emitted when a dispute overturns a settlement; the split below replaces it.
     /// @param inferenceId     Inference id.
+    /// @param queryHash       Query record hash of the corrected attribution.
     /// @param attributionHash Corrected attribution hash.
-    /// @param splitHash       Corrected split commitment.
     /// @param contributionIds Corrected contributions.
     /// @param weights         Corrected weights.
     event SettlementOverturned(
         uint256 indexed inferenceId,
+        bytes32 queryHash,
         bytes32 attributionHash,
-        bytes32 splitHash,
         uint256[] contributionIds,
         uint32[] weights
     );
@@ -351,8 +359,8 @@ contract PayableAI is IPayableAI, AccessControl, ReentrancyGuard {
 
     /// @notice The arrays given to finalize are not the committed split.
     /// @param inferenceId Inference id.
-    /// @param expected    Committed split hash.
-    /// @param actual      Hash of the arrays given.
+    /// @param expected    Committed attribution hash.
+    /// @param actual      Attribution hash of the arrays given (with the stored model and query hash).
     error SplitMismatch(uint256 inferenceId, bytes32 expected, bytes32 actual);
 
     /// @notice The settlement's dispute window has closed.
@@ -493,38 +501,42 @@ contract PayableAI is IPayableAI, AccessControl, ReentrancyGuard {
 
     /// @notice Posts the attribution of a Requested inference, at the latest at
     ///         its deadline. Active providers only. The split is validated and
-    ///         committed; it is credited by finalize after the dispute window.
+    ///         committed through its attribution hash, which the contract
+    ///         computes; it is credited by finalize after the dispute window.
     /// @param inferenceId     Inference id.
+    /// @param queryHash       keccak256 of the query record (model id, index version,
+    ///                        input, output) the split was computed from.
     /// @param contributionIds Contributions to pay: 1 to MAX_CONTRIBUTIONS_PER_SETTLEMENT
     ///                        ids, strictly ascending, each Accepted and in a datanet
     ///                        the model was trained on.
     /// @param weights         Positive weights, one per contribution, summing to WEIGHT_DENOMINATOR.
-    /// @param attributionHash Hash of the provider's attribution result (see docs).
+    /// @return attributionHash keccak256(abi.encode(modelId, queryHash, contributionIds, weights)).
     function settle(
         uint256 inferenceId,
+        bytes32 queryHash,
         uint256[] calldata contributionIds,
-        uint32[] calldata weights,
-        bytes32 attributionHash
-    ) external {
+        uint32[] calldata weights
+    ) external returns (bytes32 attributionHash) {
         if (!STAKING.isActiveProvider(msg.sender)) revert NotActiveProvider(msg.sender);
         Inference storage inf = _inferences[inferenceId];
         if (inf.status != Status.Requested) revert InvalidInferenceStatus(inferenceId, inf.status);
         if (block.timestamp > inf.deadline) revert SettlementDeadlinePassed(inferenceId, inf.deadline);
-        _validateSplit(inf.modelId, contributionIds, weights);
+        uint256 modelId = inf.modelId;
+        _validateSplit(modelId, contributionIds, weights);
 
-        bytes32 splitHash = keccak256(abi.encode(contributionIds, weights));
+        attributionHash = _attributionHash(modelId, queryHash, contributionIds, weights);
         uint64 disputeDeadline = uint64(block.timestamp) + disputeWindow;
         uint256 fee = inf.fee;
         inf.status = Status.Settled;
         inf.disputeDeadline = disputeDeadline;
         inf.provider = msg.sender;
-        inf.splitHash = splitHash;
+        inf.queryHash = queryHash;
         inf.attributionHash = attributionHash;
         totalEscrowed -= fee;
         totalPending += fee;
 
         emit InferenceSettled(
-            inferenceId, msg.sender, attributionHash, splitHash, disputeDeadline, contributionIds, weights
+            inferenceId, modelId, msg.sender, queryHash, attributionHash, disputeDeadline, contributionIds, weights
         );
     }
 
@@ -544,8 +556,8 @@ contract PayableAI is IPayableAI, AccessControl, ReentrancyGuard {
         if (disputeState != DisputeState.Overturned && block.timestamp <= inf.disputeDeadline) {
             revert DisputeWindowOpen(inferenceId, inf.disputeDeadline);
         }
-        bytes32 actual = keccak256(abi.encode(contributionIds, weights));
-        if (actual != inf.splitHash) revert SplitMismatch(inferenceId, inf.splitHash, actual);
+        bytes32 actual = _attributionHash(inf.modelId, inf.queryHash, contributionIds, weights);
+        if (actual != inf.attributionHash) revert SplitMismatch(inferenceId, inf.attributionHash, actual);
 
         inf.status = Status.Finalized;
         uint256 fee = inf.fee;
@@ -577,13 +589,19 @@ contract PayableAI is IPayableAI, AccessControl, ReentrancyGuard {
     // ---------------------------------------------------------------- disputes
 
     /// @inheritdoc IPayableAI
-    function openDispute(uint256 inferenceId) external onlyStaking returns (address provider) {
+    function openDispute(uint256 inferenceId)
+        external
+        onlyStaking
+        returns (address provider, uint256 modelId, bytes32 attributionHash)
+    {
         Inference storage inf = _inferences[inferenceId];
         if (inf.status != Status.Settled) revert InvalidInferenceStatus(inferenceId, inf.status);
         if (inf.disputeState != DisputeState.None) revert AlreadyDisputed(inferenceId);
         if (block.timestamp > inf.disputeDeadline) revert DisputeWindowClosed(inferenceId, inf.disputeDeadline);
         inf.disputeState = DisputeState.Open;
         provider = inf.provider;
+        modelId = inf.modelId;
+        attributionHash = inf.attributionHash;
         emit SettlementDisputed(inferenceId, provider);
     }
 
@@ -591,23 +609,24 @@ contract PayableAI is IPayableAI, AccessControl, ReentrancyGuard {
     function resolveDispute(
         uint256 inferenceId,
         bool overturn,
+        bytes32 queryHash,
         uint256[] calldata contributionIds,
-        uint32[] calldata weights,
-        bytes32 attributionHash
-    ) external onlyStaking {
+        uint32[] calldata weights
+    ) external onlyStaking returns (bytes32 attributionHash) {
         Inference storage inf = _inferences[inferenceId];
         if (inf.disputeState != DisputeState.Open) revert NoOpenDispute(inferenceId);
         if (!overturn) {
             inf.disputeState = DisputeState.Upheld;
             emit SettlementUpheld(inferenceId);
-            return;
+            return inf.attributionHash;
         }
-        _validateSplit(inf.modelId, contributionIds, weights);
-        bytes32 splitHash = keccak256(abi.encode(contributionIds, weights));
+        uint256 modelId = inf.modelId;
+        _validateSplit(modelId, contributionIds, weights);
+        attributionHash = _attributionHash(modelId, queryHash, contributionIds, weights);
         inf.disputeState = DisputeState.Overturned;
-        inf.splitHash = splitHash;
+        inf.queryHash = queryHash;
         inf.attributionHash = attributionHash;
-        emit SettlementOverturned(inferenceId, attributionHash, splitHash, contributionIds, weights);
+        emit SettlementOverturned(inferenceId, queryHash, attributionHash, contributionIds, weights);
     }
 
     // ------------------------------------------------------------------- views
@@ -725,6 +744,17 @@ contract PayableAI is IPayableAI, AccessControl, ReentrancyGuard {
             total += amount;
             emit ContributionRewarded(inferenceId, contributionIds[i], contributor, amount);
         }
+    }
+
+    /// @dev keccak256(abi.encode(uint256 modelId, bytes32 queryHash, uint256[] contributionIds,
+    ///      uint32[] weights)), as attribution.split.attribution_hash computes it.
+    function _attributionHash(
+        uint256 modelId,
+        bytes32 queryHash,
+        uint256[] calldata contributionIds,
+        uint32[] calldata weights
+    ) private pure returns (bytes32) {
+        return keccak256(abi.encode(modelId, queryHash, contributionIds, weights));
     }
 
     function _contains(uint256[] memory values, uint256 value) private pure returns (bool) {

@@ -61,6 +61,8 @@ I_NONE, I_REQUESTED, I_SETTLED, I_FINALIZED, I_REFUNDED = range(5)  # PayableAI.
 D_NONE, D_OPEN, D_UPHELD, D_OVERTURNED = range(4)  # PayableAI.DisputeState
 S_NONE, S_OPEN, S_OVERTURNED, S_UPHELD = range(4)  # AttributionStaking.DisputeStatus
 
+QUERY_HASH = keccak(text="query record")  # the query hash settle posts unless a test gives one
+
 _CONTENT = itertools.count(1)  # never reset: content hashes stay unique across snapshots
 
 
@@ -74,9 +76,13 @@ def selector(signature: str) -> bytes:
     return keccak(text=signature)[:4]
 
 
-def split_hash(contribution_ids: Sequence[int], weights: Sequence[int]) -> bytes:
-    """PayableAI's commitment: keccak256(abi.encode(uint256[], uint32[]))."""
-    return keccak(encode(["uint256[]", "uint32[]"], [list(contribution_ids), list(weights)]))
+def attribution_hash(model_id: int, query_hash: bytes, contribution_ids: Sequence[int],
+                     weights: Sequence[int]) -> bytes:
+    """PayableAI's commitment to a split: keccak256(abi.encode(uint256 modelId,
+    bytes32 queryHash, uint256[] contributionIds, uint32[] weights)), written out
+    here independently of attribution.split so that a test can compare the two."""
+    return keccak(encode(["uint256", "bytes32", "uint256[]", "uint32[]"],
+                         [model_id, query_hash, list(contribution_ids), list(weights)]))
 
 
 def expected_split(fee: int, protocol_bps: int, owner_bps: int, weights: Sequence[int]) -> tuple[int, int, list[int]]:
@@ -167,7 +173,7 @@ class L2Env(AnvilControl):
     _fresh: int = 0
 
     # Pure helpers, reachable from test modules through the fixture.
-    split_hash = staticmethod(split_hash)
+    attribution_hash = staticmethod(attribution_hash)
     expected_split = staticmethod(expected_split)
     even_weights = staticmethod(even_weights)
 
@@ -276,8 +282,8 @@ class L2Env(AnvilControl):
         return int(self.events(receipt, self.payable, "InferenceRequested")[0]["inferenceId"])
 
     def settle(self, inference_id: int, ids: Sequence[int], weights: Sequence[int],
-               attribution: bytes = b"\xaa" * 32, provider: str | None = None, at: int | None = None) -> Any:
-        call = self.payable.functions.settle(inference_id, list(ids), list(weights), attribution)
+               query: bytes = QUERY_HASH, provider: str | None = None, at: int | None = None) -> Any:
+        call = self.payable.functions.settle(inference_id, query, list(ids), list(weights))
         return self.send(call, provider or self.provider, at=at)
 
     def finalize(self, inference_id: int, ids: Sequence[int], weights: Sequence[int], sender: str | None = None) -> Any:
@@ -286,7 +292,7 @@ class L2Env(AnvilControl):
 
     def inference(self, inference_id: int) -> dict[str, Any]:
         keys = ("requester", "deadline", "status", "disputeState", "modelId", "fee", "protocolShareBps",
-                "ownerShareBps", "disputeDeadline", "provider", "splitHash", "attributionHash")
+                "ownerShareBps", "disputeDeadline", "provider", "queryHash", "attributionHash")
         return dict(zip(keys, self.payable.functions.inference(inference_id).call(), strict=True))
 
     def past_dispute_window(self, inference_id: int) -> None:

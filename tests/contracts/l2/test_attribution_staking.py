@@ -138,7 +138,7 @@ def test_withdraw_with_open_dispute_reverts(l2: L2Env) -> None:
     dispute_id = l2.open_dispute(inference_id)
     l2.mine_at(provider_info(l2, l2.provider)["unbondingReleaseAt"])
     l2.assert_reverts(l2.staking.functions.withdraw(), l2.provider, "DisputesOpen", 1)
-    l2.send(l2.staking.functions.resolveDispute(dispute_id, False, [], [], b"\x00" * 32), l2.admin)
+    l2.send(l2.staking.functions.resolveDispute(dispute_id, False, b"\x00" * 32, [], []), l2.admin)
     l2.send(l2.staking.functions.withdraw(), l2.provider)
 
 
@@ -199,7 +199,7 @@ def test_dispute_second_time_reverts(l2: L2Env) -> None:
     dispute_id = l2.open_dispute(inference_id)
     call = l2.staking.functions.dispute(inference_id, CLAIMED)
     l2.assert_reverts(call, l2.outsider, "AlreadyDisputed", inference_id, value=DISPUTE_BOND, source=l2.payable)
-    l2.send(l2.staking.functions.resolveDispute(dispute_id, False, [], [], b"\x00" * 32), l2.admin)
+    l2.send(l2.staking.functions.resolveDispute(dispute_id, False, b"\x00" * 32, [], []), l2.admin)
     l2.assert_reverts(call, l2.outsider, "AlreadyDisputed", inference_id, value=DISPUTE_BOND, source=l2.payable)
 
 
@@ -212,16 +212,17 @@ def test_resolveDispute_overturn_slashes_and_redoes_split_succeeds(l2: L2Env) ->
     inference_id = settled(l2, ids, weights)
     dispute_id = l2.open_dispute(inference_id)
     new_ids, new_weights = [l2.accepted[1], l2.accepted[2], l2.accepted[3]], [200_000, 300_000, 500_000]
-    receipt = l2.send(f.resolveDispute(dispute_id, True, new_ids, new_weights, CORRECTED), l2.admin)
+    receipt = l2.send(f.resolveDispute(dispute_id, True, CORRECTED, new_ids, new_weights), l2.admin)
+    corrected_hash = l2.attribution_hash(l2.model_id, CORRECTED, new_ids, new_weights)
 
     slashed = MIN_PROVIDER_STAKE * SLASH_BPS // BPS
     reward = slashed * DISPUTER_REWARD_BPS // BPS
     assert l2.events(receipt, l2.staking, "ProviderSlashed") == [{
         "provider": l2.provider, "disputeId": dispute_id, "amount": slashed, "disputerReward": reward}]
     assert l2.events(receipt, l2.staking, "DisputeResolved") == [{
-        "disputeId": dispute_id, "inferenceId": inference_id, "overturned": True, "attributionHash": CORRECTED}]
+        "disputeId": dispute_id, "inferenceId": inference_id, "overturned": True, "attributionHash": corrected_hash}]
     assert l2.events(receipt, l2.payable, "SettlementOverturned") == [{
-        "inferenceId": inference_id, "attributionHash": CORRECTED, "splitHash": l2.split_hash(new_ids, new_weights),
+        "inferenceId": inference_id, "queryHash": CORRECTED, "attributionHash": corrected_hash,
         "contributionIds": new_ids, "weights": new_weights}]
     assert f.claimable(l2.disputer).call() == DISPUTE_BOND + reward
     assert f.claimable(l2.treasury).call() == slashed - reward
@@ -230,12 +231,13 @@ def test_resolveDispute_overturn_slashes_and_redoes_split_succeeds(l2: L2Env) ->
     assert not f.isActiveProvider(l2.provider).call()
     assert dispute_info(l2, dispute_id)["status"] == S_OVERTURNED
     record = l2.inference(inference_id)
-    assert (record["disputeState"], record["attributionHash"]) == (D_OVERTURNED, CORRECTED)
+    assert (record["disputeState"], record["queryHash"], record["attributionHash"]) == (D_OVERTURNED, CORRECTED,
+                                                                                         corrected_hash)
     assert l2.balance(l2.staking.address) == staking_accounted(l2, [l2.provider], 0)
 
     # The corrected split is final at once; the original one no longer matches.
     l2.assert_reverts(l2.payable.functions.finalize(inference_id, ids, weights), l2.outsider, "SplitMismatch",
-                      inference_id, l2.split_hash(new_ids, new_weights), l2.split_hash(ids, weights))
+                      inference_id, corrected_hash, l2.attribution_hash(l2.model_id, CORRECTED, ids, weights))
     l2.finalize(inference_id, new_ids, new_weights)
     pool = MODEL_FEE - MODEL_FEE * PROTOCOL_SHARE_BPS // BPS - MODEL_FEE * OWNER_SHARE_BPS // BPS
     assert l2.claimable(l2.contributors[0]) == 0
@@ -250,7 +252,7 @@ def test_resolveDispute_overturn_slashes_unbonding_stake_succeeds(l2: L2Env) -> 
     inference_id = settled(l2, [l2.accepted[0]], [DENOM])
     l2.send(l2.staking.functions.requestUnstake(80 * OPEN), l2.provider)  # 20 active, 80 unbonding
     dispute_id = l2.open_dispute(inference_id)
-    l2.send(l2.staking.functions.resolveDispute(dispute_id, True, [l2.accepted[1]], [DENOM], CORRECTED), l2.admin)
+    l2.send(l2.staking.functions.resolveDispute(dispute_id, True, CORRECTED, [l2.accepted[1]], [DENOM]), l2.admin)
     slashed = MIN_PROVIDER_STAKE * SLASH_BPS // BPS  # 50
     info = provider_info(l2, l2.provider)
     assert (info["stake"], info["unbonding"]) == (0, 80 * OPEN - (slashed - 20 * OPEN))
@@ -261,7 +263,7 @@ def test_resolveDispute_upheld_forfeits_bond_succeeds(l2: L2Env) -> None:
     ids, weights = [l2.accepted[0]], [DENOM]
     inference_id = settled(l2, ids, weights)
     dispute_id = l2.open_dispute(inference_id)
-    receipt = l2.send(f.resolveDispute(dispute_id, False, [l2.accepted[1]], [DENOM], CORRECTED), l2.admin)
+    receipt = l2.send(f.resolveDispute(dispute_id, False, CORRECTED, [l2.accepted[1]], [DENOM]), l2.admin)
     assert l2.events(receipt, l2.staking, "DisputeResolved") == [{
         "disputeId": dispute_id, "inferenceId": inference_id, "overturned": False, "attributionHash": b"\x00" * 32}]
     assert l2.events(receipt, l2.staking, "ProviderSlashed") == []
@@ -282,18 +284,18 @@ def test_resolveDispute_upheld_forfeits_bond_succeeds(l2: L2Env) -> None:
 def test_resolveDispute_non_resolver_reverts(l2: L2Env) -> None:
     inference_id = settled(l2, [l2.accepted[0]], [DENOM])
     dispute_id = l2.open_dispute(inference_id)
-    call = l2.staking.functions.resolveDispute(dispute_id, True, [l2.accepted[1]], [DENOM], CORRECTED)
+    call = l2.staking.functions.resolveDispute(dispute_id, True, CORRECTED, [l2.accepted[1]], [DENOM])
     for caller in (l2.outsider, l2.disputer, l2.provider):
         l2.assert_reverts(call, caller, "AccessControlUnauthorizedAccount", caller, RESOLVER_ROLE)
 
 
 def test_resolveDispute_not_open_reverts(l2: L2Env) -> None:
     f = l2.staking.functions
-    l2.assert_reverts(f.resolveDispute(1, False, [], [], CORRECTED), l2.admin, "DisputeNotOpen", 1, S_NONE)
+    l2.assert_reverts(f.resolveDispute(1, False, CORRECTED, [], []), l2.admin, "DisputeNotOpen", 1, S_NONE)
     inference_id = settled(l2, [l2.accepted[0]], [DENOM])
     dispute_id = l2.open_dispute(inference_id)
-    l2.send(f.resolveDispute(dispute_id, False, [], [], CORRECTED), l2.admin)
-    l2.assert_reverts(f.resolveDispute(dispute_id, True, [l2.accepted[1]], [DENOM], CORRECTED), l2.admin,
+    l2.send(f.resolveDispute(dispute_id, False, CORRECTED, [], []), l2.admin)
+    l2.assert_reverts(f.resolveDispute(dispute_id, True, CORRECTED, [l2.accepted[1]], [DENOM]), l2.admin,
                       "DisputeNotOpen", dispute_id, S_UPHELD)
 
 
@@ -303,12 +305,12 @@ def test_resolveDispute_invalid_corrected_split_reverts(l2: L2Env) -> None:
     dispute_id = l2.open_dispute(inference_id)
     f = l2.staking.functions
     cases = [
-        (f.resolveDispute(dispute_id, True, [l2.foreign[0]], [DENOM], CORRECTED), "ForeignContribution",
+        (f.resolveDispute(dispute_id, True, CORRECTED, [l2.foreign[0]], [DENOM]), "ForeignContribution",
          (l2.foreign[0], l2.foreign_datanet)),
-        (f.resolveDispute(dispute_id, True, [l2.pending[0]], [DENOM], CORRECTED), "ContributionNotAccepted",
+        (f.resolveDispute(dispute_id, True, CORRECTED, [l2.pending[0]], [DENOM]), "ContributionNotAccepted",
          (l2.pending[0], C_PENDING)),
-        (f.resolveDispute(dispute_id, True, [l2.accepted[0]], [1], CORRECTED), "WeightSumMismatch", (1, DENOM)),
-        (f.resolveDispute(dispute_id, True, [], [], CORRECTED), "EmptySplit", ()),
+        (f.resolveDispute(dispute_id, True, CORRECTED, [l2.accepted[0]], [1]), "WeightSumMismatch", (1, DENOM)),
+        (f.resolveDispute(dispute_id, True, CORRECTED, [], []), "EmptySplit", ()),
     ]
     for call, error, args in cases:
         l2.assert_reverts(call, l2.admin, error, *args, source=l2.payable)
@@ -321,7 +323,7 @@ def test_resolveDispute_invalid_corrected_split_reverts(l2: L2Env) -> None:
 def test_claim_disputer_reward_succeeds(l2: L2Env) -> None:
     inference_id = settled(l2, [l2.accepted[0]], [DENOM])
     dispute_id = l2.open_dispute(inference_id)
-    l2.send(l2.staking.functions.resolveDispute(dispute_id, True, [l2.accepted[1]], [DENOM], CORRECTED), l2.admin)
+    l2.send(l2.staking.functions.resolveDispute(dispute_id, True, CORRECTED, [l2.accepted[1]], [DENOM]), l2.admin)
     amount = l2.staking.functions.claimable(l2.disputer).call()
     before = l2.balance(l2.disputer)
     receipt = l2.send(l2.staking.functions.claim(), l2.disputer)

@@ -223,11 +223,11 @@ def test_resolveDispute_through_governance_succeeds(l2: L2Env, gov: Gov) -> None
     receipt = l2.send(gov.payable.functions.requestInference(model_id, b"\x01" * 32), l2.requester, value=OPEN)
     inference_id = l2.events(receipt, gov.payable, "InferenceRequested")[0]["inferenceId"]
     l2.send(gov.staking.functions.stake(), l2.provider, value=100 * OPEN)
-    l2.send(gov.payable.functions.settle(inference_id, [ids[0]], [1_000_000], b"\xaa" * 32), l2.provider)
+    l2.send(gov.payable.functions.settle(inference_id, b"\xaa" * 32, [ids[0]], [1_000_000]), l2.provider)
     receipt = l2.send(gov.staking.functions.dispute(inference_id, b"\xbb" * 32), l2.disputer, value=10 * OPEN)
     dispute_id = l2.events(receipt, gov.staking, "DisputeOpened")[0]["disputeId"]
 
-    call: Any = gov.staking.encode_abi("resolveDispute", [dispute_id, True, [ids[1]], [1_000_000], b"\xcc" * 32])
+    call: Any = gov.staking.encode_abi("resolveDispute", [dispute_id, True, b"\xcc" * 32, [ids[1]], [1_000_000]])
     args = ([gov.staking.address], [0], [bytes.fromhex(call[2:])], "Overturn dispute 1")
     g = gov.governor.functions
     proposal_id = propose(l2, gov, gov.voters[0], args)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from eth_utils.crypto import keccak
 
+from attribution.split import attribution_hash as python_attribution_hash
+
 if TYPE_CHECKING:
     from conftest import L2Env
 
@@ -18,7 +20,7 @@ ADMIN_ROLE = b"\x00" * 32
 C_NONE, C_PENDING, C_ACCEPTED, C_REJECTED = range(4)
 I_NONE, I_REQUESTED, I_SETTLED, I_FINALIZED, I_REFUNDED = range(5)
 D_NONE, D_OPEN, D_UPHELD, D_OVERTURNED = range(4)
-ATTRIBUTION = b"\xaa" * 32
+QUERY = keccak(text="query record of the test")
 
 # Deployment values (conftest).
 PROTOCOL_SHARE_BPS = 500
@@ -30,7 +32,7 @@ OWNER_SHARE_BPS = 2_000
 
 def settled(l2: L2Env, ids: list[int], weights: list[int]) -> int:
     inference_id = l2.request()
-    l2.settle(inference_id, ids, weights)
+    l2.settle(inference_id, ids, weights, query=QUERY)
     return inference_id
 
 
@@ -107,17 +109,20 @@ def test_settle_valid_split_succeeds(l2: L2Env) -> None:
     ids = [l2.accepted[0], l2.accepted[2], l2.accepted[4]]
     weights = [600_000, 300_000, 100_000]
     ts = l2.now() + 10
-    receipt = l2.send(f.settle(inference_id, ids, weights, ATTRIBUTION), l2.provider, at=ts)
+    returned = f.settle(inference_id, QUERY, ids, weights).call({"from": l2.provider})
+    receipt = l2.send(f.settle(inference_id, QUERY, ids, weights), l2.provider, at=ts)
+    expected_hash = l2.attribution_hash(l2.model_id, QUERY, ids, weights)
+    assert returned == expected_hash
     assert l2.events(receipt, l2.payable, "InferenceSettled") == [{
-        "inferenceId": inference_id, "provider": l2.provider, "attributionHash": ATTRIBUTION,
-        "splitHash": l2.split_hash(ids, weights), "disputeDeadline": ts + DISPUTE_WINDOW, "contributionIds": ids,
+        "inferenceId": inference_id, "modelId": l2.model_id, "provider": l2.provider, "queryHash": QUERY,
+        "attributionHash": expected_hash, "disputeDeadline": ts + DISPUTE_WINDOW, "contributionIds": ids,
         "weights": weights}]
     record = l2.inference(inference_id)
     assert record["status"] == I_SETTLED
     assert record["provider"] == l2.provider
     assert record["disputeDeadline"] == ts + DISPUTE_WINDOW
-    assert record["splitHash"] == l2.split_hash(ids, weights)
-    assert record["attributionHash"] == ATTRIBUTION
+    assert record["queryHash"] == QUERY
+    assert record["attributionHash"] == expected_hash
     assert f.totalEscrowed().call() == 0
     assert f.totalPending().call() == MODEL_FEE
     # Nothing is claimable before finalization.
@@ -125,10 +130,35 @@ def test_settle_valid_split_succeeds(l2: L2Env) -> None:
     assert l2.balance(l2.payable.address) == l2.payable_accounted()
 
 
+def test_settle_attribution_hash_matches_python_succeeds(l2: L2Env) -> None:
+    """The hash the contract computes is attribution.split.attribution_hash, the one
+    providers and verifiers compute off chain, for splits of every size class."""
+    f = l2.payable.functions
+    cases = [([l2.accepted[3]], [DENOM]),
+             (l2.accepted[:6], l2.even_weights(6)),
+             ([l2.accepted[1], l2.accepted[5]], [1, DENOM - 1])]
+    for n, (ids, weights) in enumerate(cases):
+        inference_id = l2.request()
+        query = keccak(text=f"query {n}")
+        l2.settle(inference_id, ids, weights, query=query)
+        on_chain = l2.inference(inference_id)["attributionHash"]
+        assert on_chain == python_attribution_hash(l2.model_id, query, list(zip(ids, weights, strict=True)))
+        [event] = l2.payable.events.InferenceSettled().get_logs(from_block=l2.w3.eth.block_number)
+        assert (event["args"]["queryHash"], event["args"]["attributionHash"]) == (query, on_chain)
+    # The model id is part of the hash: the same split and query on another model differ.
+    other_model = l2.register_model(l2.model_owner, [l2.open_datanet])
+    inference_id = l2.request(other_model)
+    l2.settle(inference_id, [l2.accepted[0]], [DENOM], query=QUERY)
+    assert l2.inference(inference_id)["attributionHash"] == python_attribution_hash(
+        other_model, QUERY, [(l2.accepted[0], DENOM)]) != python_attribution_hash(
+        l2.model_id, QUERY, [(l2.accepted[0], DENOM)])
+    assert f.inferenceCount().call() == len(cases) + 1
+
+
 def test_settle_at_deadline_succeeds(l2: L2Env) -> None:
     inference_id = l2.request()
     deadline = l2.inference(inference_id)["deadline"]
-    call = l2.payable.functions.settle(inference_id, [l2.accepted[0]], [DENOM], ATTRIBUTION)
+    call = l2.payable.functions.settle(inference_id, QUERY, [l2.accepted[0]], [DENOM])
     l2.send(call, l2.provider, at=deadline)
     assert l2.inference(inference_id)["status"] == I_SETTLED
 
@@ -137,13 +167,13 @@ def test_settle_after_deadline_reverts(l2: L2Env) -> None:
     inference_id = l2.request()
     deadline = l2.inference(inference_id)["deadline"]
     l2.mine_at(deadline + 1)
-    call = l2.payable.functions.settle(inference_id, [l2.accepted[0]], [DENOM], ATTRIBUTION)
+    call = l2.payable.functions.settle(inference_id, QUERY, [l2.accepted[0]], [DENOM])
     l2.assert_reverts(call, l2.provider, "SettlementDeadlinePassed", inference_id, deadline)
 
 
 def test_settle_by_non_provider_reverts(l2: L2Env) -> None:
     inference_id = l2.request()
-    call = l2.payable.functions.settle(inference_id, [l2.accepted[0]], [DENOM], ATTRIBUTION)
+    call = l2.payable.functions.settle(inference_id, QUERY, [l2.accepted[0]], [DENOM])
     for caller in (l2.outsider, l2.model_owner, l2.admin):
         l2.assert_reverts(call, caller, "NotActiveProvider", caller)
 
@@ -151,39 +181,39 @@ def test_settle_by_non_provider_reverts(l2: L2Env) -> None:
 def test_settle_by_unbonding_provider_reverts(l2: L2Env) -> None:
     inference_id = l2.request()
     l2.send(l2.staking.functions.requestUnstake(1), l2.provider)  # active stake now below the minimum
-    call = l2.payable.functions.settle(inference_id, [l2.accepted[0]], [DENOM], ATTRIBUTION)
+    call = l2.payable.functions.settle(inference_id, QUERY, [l2.accepted[0]], [DENOM])
     l2.assert_reverts(call, l2.provider, "NotActiveProvider", l2.provider)
 
 
 def test_settle_wrong_status_reverts(l2: L2Env) -> None:
     f = l2.payable.functions
     ids, weights = [l2.accepted[0]], [DENOM]
-    l2.assert_reverts(f.settle(999, ids, weights, ATTRIBUTION), l2.provider, "InvalidInferenceStatus", 999, I_NONE)
+    l2.assert_reverts(f.settle(999, QUERY, ids, weights), l2.provider, "InvalidInferenceStatus", 999, I_NONE)
     inference_id = settled(l2, ids, weights)
-    l2.assert_reverts(f.settle(inference_id, ids, weights, ATTRIBUTION), l2.provider, "InvalidInferenceStatus",
+    l2.assert_reverts(f.settle(inference_id, QUERY, ids, weights), l2.provider, "InvalidInferenceStatus",
                       inference_id, I_SETTLED)
     refunded = l2.request()
     l2.mine_at(l2.inference(refunded)["deadline"] + 1)
     l2.send(f.refund(refunded), l2.requester)
-    l2.assert_reverts(f.settle(refunded, ids, weights, ATTRIBUTION), l2.provider, "InvalidInferenceStatus",
+    l2.assert_reverts(f.settle(refunded, QUERY, ids, weights), l2.provider, "InvalidInferenceStatus",
                       refunded, I_REFUNDED)
 
 
 def test_settle_empty_split_reverts(l2: L2Env) -> None:
     inference_id = l2.request()
-    l2.assert_reverts(l2.payable.functions.settle(inference_id, [], [], ATTRIBUTION), l2.provider, "EmptySplit")
+    l2.assert_reverts(l2.payable.functions.settle(inference_id, QUERY, [], []), l2.provider, "EmptySplit")
 
 
 def test_settle_length_mismatch_reverts(l2: L2Env) -> None:
     inference_id = l2.request()
-    call = l2.payable.functions.settle(inference_id, [l2.accepted[0], l2.accepted[1]], [DENOM], ATTRIBUTION)
+    call = l2.payable.functions.settle(inference_id, QUERY, [l2.accepted[0], l2.accepted[1]], [DENOM])
     l2.assert_reverts(call, l2.provider, "LengthMismatch", 2, 1)
 
 
 def test_settle_too_many_contributions_reverts(l2: L2Env) -> None:
     inference_id = l2.request()
     ids = list(range(1, 258))
-    call = l2.payable.functions.settle(inference_id, ids, [1] * 257, ATTRIBUTION)
+    call = l2.payable.functions.settle(inference_id, QUERY, ids, [1] * 257)
     l2.assert_reverts(call, l2.provider, "TooManyContributions", 257, 256)
 
 
@@ -191,17 +221,17 @@ def test_settle_ids_not_ascending_reverts(l2: L2Env) -> None:
     inference_id = l2.request()
     a, b = l2.accepted[0], l2.accepted[1]
     f = l2.payable.functions
-    l2.assert_reverts(f.settle(inference_id, [a, a], [500_000, 500_000], ATTRIBUTION), l2.provider,
+    l2.assert_reverts(f.settle(inference_id, QUERY, [a, a], [500_000, 500_000]), l2.provider,
                       "ContributionIdsNotAscending", 1)
-    l2.assert_reverts(f.settle(inference_id, [b, a], [500_000, 500_000], ATTRIBUTION), l2.provider,
+    l2.assert_reverts(f.settle(inference_id, QUERY, [b, a], [500_000, 500_000]), l2.provider,
                       "ContributionIdsNotAscending", 1)
-    l2.assert_reverts(f.settle(inference_id, [0], [DENOM], ATTRIBUTION), l2.provider,
+    l2.assert_reverts(f.settle(inference_id, QUERY, [0], [DENOM]), l2.provider,
                       "ContributionIdsNotAscending", 0)
 
 
 def test_settle_zero_weight_reverts(l2: L2Env) -> None:
     inference_id = l2.request()
-    call = l2.payable.functions.settle(inference_id, [l2.accepted[0], l2.accepted[1]], [DENOM, 0], ATTRIBUTION)
+    call = l2.payable.functions.settle(inference_id, QUERY, [l2.accepted[0], l2.accepted[1]], [DENOM, 0])
     l2.assert_reverts(call, l2.provider, "ZeroWeight", 1)
 
 
@@ -210,7 +240,7 @@ def test_settle_weight_sum_mismatch_reverts(l2: L2Env) -> None:
     f = l2.payable.functions
     ids = [l2.accepted[0], l2.accepted[1]]
     for weights in ([500_000, 499_999], [500_000, 500_001], [2**32 - 1, 2**32 - 1]):
-        l2.assert_reverts(f.settle(inference_id, ids, weights, ATTRIBUTION), l2.provider, "WeightSumMismatch",
+        l2.assert_reverts(f.settle(inference_id, QUERY, ids, weights), l2.provider, "WeightSumMismatch",
                           sum(weights), DENOM)
 
 
@@ -219,14 +249,14 @@ def test_settle_contribution_not_accepted_reverts(l2: L2Env) -> None:
     f = l2.payable.functions
     for bad, status in ((l2.pending[0], C_PENDING), (l2.rejected[0], C_REJECTED), (999, C_NONE)):
         ids = sorted([l2.accepted[0], bad])
-        l2.assert_reverts(f.settle(inference_id, ids, [500_000, 500_000], ATTRIBUTION), l2.provider,
+        l2.assert_reverts(f.settle(inference_id, QUERY, ids, [500_000, 500_000]), l2.provider,
                           "ContributionNotAccepted", bad, status)
 
 
 def test_settle_foreign_contribution_reverts(l2: L2Env) -> None:
     inference_id = l2.request()
     bad = l2.foreign[0]
-    call = l2.payable.functions.settle(inference_id, [l2.accepted[0], bad], [500_000, 500_000], ATTRIBUTION)
+    call = l2.payable.functions.settle(inference_id, QUERY, [l2.accepted[0], bad], [500_000, 500_000])
     l2.assert_reverts(call, l2.provider, "ForeignContribution", bad, l2.foreign_datanet)
 
 
@@ -275,13 +305,15 @@ def test_finalize_wrong_split_reverts(l2: L2Env) -> None:
     ids, weights = [l2.accepted[0], l2.accepted[1]], [600_000, 400_000]
     inference_id = settled(l2, ids, weights)
     l2.past_dispute_window(inference_id)
-    committed = l2.split_hash(ids, weights)
+    committed = l2.attribution_hash(l2.model_id, QUERY, ids, weights)
+    assert l2.inference(inference_id)["attributionHash"] == committed
     f = l2.payable.functions
     for other_ids, other_weights in (([l2.accepted[0], l2.accepted[1]], [400_000, 600_000]),
                                      ([l2.accepted[0], l2.accepted[2]], [600_000, 400_000]),
                                      ([l2.accepted[0]], [DENOM])):
+        other = l2.attribution_hash(l2.model_id, QUERY, other_ids, other_weights)
         l2.assert_reverts(f.finalize(inference_id, other_ids, other_weights), l2.outsider, "SplitMismatch",
-                          inference_id, committed, l2.split_hash(other_ids, other_weights))
+                          inference_id, committed, other)
 
 
 def test_finalize_wrong_status_reverts(l2: L2Env) -> None:
@@ -418,7 +450,7 @@ def test_openDispute_not_staking_reverts(l2: L2Env) -> None:
 def test_resolveDispute_not_staking_reverts(l2: L2Env) -> None:
     inference_id = settled(l2, [l2.accepted[0]], [DENOM])
     l2.open_dispute(inference_id)
-    call = l2.payable.functions.resolveDispute(inference_id, True, [l2.accepted[1]], [DENOM], ATTRIBUTION)
+    call = l2.payable.functions.resolveDispute(inference_id, True, QUERY, [l2.accepted[1]], [DENOM])
     for caller in (l2.outsider, l2.admin):
         l2.assert_reverts(call, caller, "NotStaking", caller)
 
@@ -429,7 +461,7 @@ def test_resolveDispute_without_open_dispute_reverts(l2: L2Env) -> None:
     hook = l2.fresh_account()
     payable = l2.deploy("PayableAI", l2.admin, l2.datanets.address, l2.models.address, hook, l2.treasury, 500,
                         3_600, 86_400)
-    call = payable.functions.resolveDispute(1, False, [], [], ATTRIBUTION)
+    call = payable.functions.resolveDispute(1, False, QUERY, [], [])
     l2.assert_reverts(call, hook, "NoOpenDispute", 1, source=payable)
     l2.assert_reverts(payable.functions.openDispute(1), hook, "InvalidInferenceStatus", 1, I_NONE, source=payable)
 
@@ -519,7 +551,7 @@ def test_setDisputeWindow_by_admin_succeeds(l2: L2Env) -> None:
         assert l2.events(receipt, l2.payable, "DisputeWindowUpdated") == [{"oldWindow": old, "newWindow": value}]
     inference_id = l2.request()
     ts = l2.now() + 1
-    l2.send(f.settle(inference_id, [l2.accepted[0]], [DENOM], ATTRIBUTION), l2.provider, at=ts)
+    l2.send(f.settle(inference_id, QUERY, [l2.accepted[0]], [DENOM]), l2.provider, at=ts)
     assert l2.inference(inference_id)["disputeDeadline"] == ts + 7 * 86_400
 
 

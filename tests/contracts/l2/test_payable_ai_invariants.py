@@ -159,7 +159,7 @@ def test_claim_random_operation_sequences_no_double_claim_succeeds(
                 deadline = l2.inference(inference_id)["deadline"]
                 if l2.now() + 1 > deadline:  # settling at now + 1 would be too late: stays refundable
                     if l2.now() > deadline:
-                        l2.assert_reverts(l2.payable.functions.settle(inference_id, ids, weights, b"\xaa" * 32),
+                        l2.assert_reverts(l2.payable.functions.settle(inference_id, b"\xaa" * 32, ids, weights),
                                           l2.provider, "SettlementDeadlinePassed", inference_id, deadline)
                     continue
                 l2.settle(inference_id, ids, weights, at=l2.now() + 1)
@@ -179,7 +179,7 @@ def test_claim_random_operation_sequences_no_double_claim_succeeds(
                 dispute_id = l2.open_dispute(inference_id, at=l2.now() + 1)
                 ids = [l2.accepted[pick % len(l2.accepted)]]
                 overturn = pick % 2 == 0
-                l2.send(l2.staking.functions.resolveDispute(dispute_id, overturn, ids, [DENOM], b"\xcc" * 32),
+                l2.send(l2.staking.functions.resolveDispute(dispute_id, overturn, b"\xcc" * 32, ids, [DENOM]),
                         l2.admin)
                 if overturn:
                     ledger.settled[inference_id] = (ids, [DENOM])
@@ -230,7 +230,7 @@ def test_settle_random_invalid_contribution_reverts(l2: L2Env, data: st.DataObje
         inference_id = l2.request(model_id)
         first_bad = min(bad)
         record = l2.datanets.functions.contributionRecords([first_bad]).call()[0]
-        call = l2.payable.functions.settle(inference_id, ids, weights, b"\xaa" * 32)
+        call = l2.payable.functions.settle(inference_id, b"\xaa" * 32, ids, weights)
         if record[2] != C_ACCEPTED:
             l2.assert_reverts(call, l2.provider, "ContributionNotAccepted", first_bad, record[2])
         else:
@@ -242,7 +242,7 @@ def test_settle_random_invalid_contribution_reverts(l2: L2Env, data: st.DataObje
             good_weights = l2.even_weights(len(good_ids))
             l2.settle(inference_id, good_ids, good_weights)
             dispute_id = l2.open_dispute(inference_id)
-            resolve: Any = l2.staking.functions.resolveDispute(dispute_id, True, ids, weights, b"\xcc" * 32)
+            resolve: Any = l2.staking.functions.resolveDispute(dispute_id, True, b"\xcc" * 32, ids, weights)
             expected = "ContributionNotAccepted" if record[2] != C_ACCEPTED else "ForeignContribution"
             l2.assert_reverts(resolve, l2.admin, expected, source=l2.payable)
     finally:
