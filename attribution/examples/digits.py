@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from attribution.errors import AttributionError
 from attribution.task import Task
 
 N_TRAIN = 1500
@@ -148,3 +151,300 @@ def write_digits_queries(path: str | os.PathLike[str], n: int, *, with_targets: 
     if with_targets:
         data["targets"] = y_test[:n].clone()
     torch.save(data, path)
+
+
+# ------------------------------------------------------------ the served kind
+#
+# The "digits" model kind of Payable AI (attribution.payable.models): the same
+# logistic regression, trained on the examples of on-chain contributions.
+#
+# Contribution blob (the content behind a contribution's contentHash): UTF-8 JSON
+# `{"x": [[64 ints 0..16], ...], "y": [labels 0..9]}`, one row of `x` (an 8x8
+# image, row-major, the intensities of scikit-learn's digits) per label in `y`,
+# at least one example. Inference input: 64 bytes, one intensity 0..16 each;
+# output: one byte, the predicted class. A query's measurement is the
+# log-probability of the returned class, so attribution explains the output the
+# requester paid for.
+#
+# Model directory: model.json (canonical JSON, `attribution.payable.record`),
+# model.safetensors (the weights), training.safetensors (x uint8, y and
+# contribution_ids int64, examples in ascending contribution id then blob
+# order) and, after `build_index`, index/ (the gradient index with its
+# preconditioner). model.json records the sha256 of both files and the index
+# digest, so its hash, the index version, names all of them.
+
+MODEL_KIND = "digits"
+MODEL_FORMAT = 1
+PIXELS = 64
+MAX_INTENSITY = 16
+CLASSES = 10
+WEIGHTS_FILE = "model.safetensors"
+TRAINING_FILE = "training.safetensors"
+INDEX_DIR = "index"
+
+
+def contribution_blob(x: Any, y: Any) -> bytes:
+    """The canonical blob of a contribution's examples (`x`: n x 64 ints 0..16, `y`: n labels)."""
+    from attribution.payable.record import canonical_json
+
+    rows = [[int(v) for v in row] for row in (x.tolist() if hasattr(x, "tolist") else x)]
+    labels = [int(v) for v in (y.tolist() if hasattr(y, "tolist") else y)]
+    blob = canonical_json({"x": rows, "y": labels})
+    parse_contribution(blob)
+    return blob
+
+
+def parse_contribution(blob: bytes, contribution_id: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x uint8 (n, 64), y int64 (n,)) of a contribution blob; `InputError` names what is wrong."""
+    import json
+
+    from attribution.payable.models import InputError
+
+    where = f"contribution {contribution_id}" if contribution_id is not None else "contribution blob"
+    try:
+        data = json.loads(bytes(blob).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{where} is not UTF-8 JSON: {exc}") from exc
+    if not isinstance(data, dict) or set(data) != {"x", "y"}:
+        raise InputError(f'{where} must be an object with exactly the keys "x" and "y"')
+    x, y = data["x"], data["y"]
+    if not isinstance(x, list) or not isinstance(y, list) or len(x) != len(y):
+        raise InputError(f'{where}: "x" and "y" must be lists of the same length')
+    if not x:
+        raise InputError(f"{where} holds no examples")
+    for i, row in enumerate(x):
+        if not isinstance(row, list) or len(row) != PIXELS:
+            raise InputError(f"{where}: x[{i}] must be a list of {PIXELS} intensities")
+        for j, v in enumerate(row):
+            if type(v) is not int or not 0 <= v <= MAX_INTENSITY:
+                raise InputError(f"{where}: x[{i}][{j}] = {v!r} is not an integer in 0..{MAX_INTENSITY}")
+    for i, label in enumerate(y):
+        if type(label) is not int or not 0 <= label < CLASSES:
+            raise InputError(f"{where}: y[{i}] = {label!r} is not a digit class 0..{CLASSES - 1}")
+    return torch.tensor(x, dtype=torch.uint8), torch.tensor(y, dtype=torch.int64)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train(contributions: list[tuple[int, bytes]], out_dir: Path, seed: int = 0, steps: int = TRAIN_STEPS) -> None:
+    """Train the digits model on contributed examples and write the model directory.
+
+    Examples are ordered by contribution id (then by position in the blob), so
+    the weights do not depend on the order the contributions were fetched in;
+    training is `train_logistic_regression` (seeded, one thread, bit-identical).
+    Any previous index in `out_dir` is removed: it belonged to other weights.
+    """
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from attribution.payable.models import InputError
+    from attribution.payable.record import write_model_json
+
+    if not contributions:
+        raise InputError("no contributions to train on")
+    ordered = sorted(contributions, key=lambda item: item[0])
+    ids = [cid for cid, _ in ordered]
+    if len(set(ids)) != len(ids):
+        raise InputError("a contribution id appears twice")
+    xs, ys, tags = [], [], []
+    for cid, blob in ordered:
+        x, y = parse_contribution(blob, cid)
+        xs.append(x)
+        ys.append(y)
+        tags.append(torch.full((len(y),), cid, dtype=torch.int64))
+    x_all, y_all, tag_all = torch.cat(xs), torch.cat(ys), torch.cat(tags)
+    model = train_logistic_regression(x_all.to(torch.float64) / MAX_INTENSITY, y_all, seed, steps)
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.json").unlink(missing_ok=True)
+    shutil.rmtree(out / INDEX_DIR, ignore_errors=True)
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(out / WEIGHTS_FILE))
+    save_file({"x": x_all.contiguous(), "y": y_all.contiguous(), "contribution_ids": tag_all.contiguous()},
+              str(out / TRAINING_FILE))
+    write_model_json(out, {
+        "kind": MODEL_KIND,
+        "format": MODEL_FORMAT,
+        "architecture": {"type": "linear", "inputs": PIXELS, "classes": CLASSES, "dtype": "float64"},
+        "training": {"seed": seed, "steps": steps, "examples": len(y_all), "contributions": ids,
+                     "file": TRAINING_FILE, "sha256": _sha256(out / TRAINING_FILE)},
+        "weights": {"file": WEIGHTS_FILE, "sha256": _sha256(out / WEIGHTS_FILE)},
+        "index": None,
+    })
+
+
+def _load_trained(model_dir: Path, meta: dict[str, Any]) -> tuple[nn.Linear, torch.Tensor, torch.Tensor, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    from attribution.payable.models import ModelDirError
+
+    for part in ("weights", "training"):
+        entry = meta.get(part)
+        if not isinstance(entry, dict):
+            raise ModelDirError(f"{model_dir}/model.json has no {part!r} entry")
+        path = model_dir / entry["file"]
+        if not path.is_file():
+            raise ModelDirError(f"{path} is missing")
+        if _sha256(path) != entry["sha256"]:
+            raise ModelDirError(f"{path} does not match the sha256 in model.json")
+    state = load_file(str(model_dir / meta["weights"]["file"]))
+    model = nn.Linear(PIXELS, CLASSES).to(torch.float64)
+    model.load_state_dict(state)
+    model.eval()
+    training = load_file(str(model_dir / meta["training"]["file"]))
+    return model, training["x"], training["y"], training["contribution_ids"]
+
+
+def index_digest(index_dir: Path) -> str:
+    """sha256 of an index's content: the manifest without its shard layout, every
+    row's stored values and contribution id in row order, and the preconditioner
+    file. The shard size only changes how rows are cut into files, not the
+    digest, so two builds that score identically have the same digest."""
+    import hashlib
+    import json
+
+    from attribution.index import MANIFEST_NAME, PRECONDITIONER_NAME, load_index
+
+    manifest = json.loads((index_dir / MANIFEST_NAME).read_text())
+    manifest.pop("shards", None)
+    rows, ids = hashlib.sha256(), hashlib.sha256()
+    for _, shard_rows, shard_ids in load_index(index_dir).iter_shards():
+        rows.update(shard_rows.contiguous().numpy().tobytes())
+        ids.update(shard_ids.contiguous().numpy().tobytes())
+    pre = index_dir / PRECONDITIONER_NAME
+    h = hashlib.sha256(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode())
+    h.update(rows.digest() + ids.digest())
+    h.update(hashlib.sha256(pre.read_bytes() if pre.is_file() else b"").digest())
+    return h.hexdigest()
+
+
+def build_index(model_dir: Path, *, batch_size: int = 64, shard_size: int = 4096, rank_in: int | None = None,
+                rank_out: int | None = None, preconditioner: str = "ekfac", fisher: str = "empirical",
+                damping: float | None = None, normalize: bool = False, progress: bool | None = False) -> None:
+    """Build the gradient index of a trained digits model directory (its index/)
+    from the tagged training set, and record the index's digest and scoring
+    options in model.json. `batch_size` and `shard_size` change neither the
+    index's content nor any score."""
+    from attribution.arguments import IndexArguments, PreconditionerArguments, ProjectionArguments
+    from attribution.index import build_index as build_gradient_index
+    from attribution.payable.record import read_model_json, write_model_json
+
+    directory = Path(model_dir)
+    meta = read_model_json(directory)
+    model, x, y, ids = _load_trained(directory, meta)
+    projection = ProjectionArguments(**{k: v for k, v in {"rank_in": rank_in, "rank_out": rank_out}.items() if v is not None})
+    pre_args = PreconditionerArguments(kind=preconditioner, fisher=fisher,
+                                       **({"damping": damping} if damping is not None else {}))
+    dataset = TensorDataset(x.to(torch.float64) / MAX_INTENSITY, y)
+    build_gradient_index(model, DigitsTask(), dataset, ids, directory / INDEX_DIR, projection_args=projection,
+                         index_args=IndexArguments(shard_size=shard_size, batch_size=batch_size),
+                         preconditioner_args=pre_args, progress=progress)
+    from dataclasses import asdict
+
+    meta["index"] = {"dir": INDEX_DIR, "digest": index_digest(directory / INDEX_DIR),
+                     "projection": asdict(projection), "preconditioner": asdict(pre_args),
+                     "score": {"normalize": normalize}}
+    write_model_json(directory, meta)
+
+
+class DigitsServedModel:
+    """A trained and indexed digits model directory, ready to serve and attribute.
+
+    Scoring holds the index in memory (`Scorer`); one query is scored at a
+    time under a lock (the gradient hooks are not thread-safe), and the exact
+    engine makes its scores the same bits in any batch, on any thread count.
+    """
+
+    kind = MODEL_KIND
+
+    def __init__(self, model_dir: Path) -> None:
+        import threading
+
+        from attribution.payable.models import ModelDirError
+        from attribution.payable.record import index_version_of, read_model_json
+        from attribution.scoring import Scorer
+
+        self.model_dir = Path(model_dir)
+        meta = read_model_json(self.model_dir)
+        if meta.get("kind") != MODEL_KIND or meta.get("format") != MODEL_FORMAT:
+            raise ModelDirError(f"{self.model_dir} is not a digits model directory of format {MODEL_FORMAT}")
+        self.model, _, _, _ = _load_trained(self.model_dir, meta)
+        index = meta.get("index")
+        if not isinstance(index, dict):
+            raise ModelDirError(f"{self.model_dir} has no attribution index: run `openledger-attribution index --model-dir {self.model_dir}`")
+        index_dir = self.model_dir / index["dir"]
+        try:
+            digest = index_digest(index_dir)
+        except (OSError, ValueError, AttributionError) as exc:
+            raise ModelDirError(f"{index_dir}: cannot read the index ({exc})") from exc
+        if digest != index["digest"]:
+            raise ModelDirError(f"{index_dir} does not match the index digest in model.json")
+        self.normalize = bool(index["score"]["normalize"])
+        self.index_version = index_version_of(meta)
+        self.scorer = Scorer(self.model, DigitsTask(), index_dir)
+        self._lock = threading.Lock()
+
+    def parse_input(self, data: bytes) -> torch.Tensor:
+        """The (1, 64) float64 image of 64 intensity bytes."""
+        from attribution.payable.models import InputError
+
+        data = bytes(data)
+        if len(data) != PIXELS:
+            raise InputError(f"digits input must be {PIXELS} bytes (one intensity 0..{MAX_INTENSITY} per pixel), got {len(data)}")
+        bad = next((i for i, v in enumerate(data) if v > MAX_INTENSITY), None)
+        if bad is not None:
+            raise InputError(f"digits input byte {bad} is {data[bad]}, above the maximum intensity {MAX_INTENSITY}")
+        return torch.tensor(list(data), dtype=torch.float64).unsqueeze(0) / MAX_INTENSITY
+
+    def infer(self, parsed: torch.Tensor) -> bytes:
+        with torch.no_grad():
+            return bytes([int(self.model(parsed).argmax(dim=1)[0])])
+
+    def _target(self, output: bytes) -> int:
+        from attribution.payable.models import InputError
+
+        if len(output) != 1 or output[0] >= CLASSES:
+            raise InputError(f"digits output must be one byte, a class 0..{CLASSES - 1}, got 0x{bytes(output).hex()}")
+        return output[0]
+
+    def attribute_batch(self, queries: list[tuple[bytes, bytes]], query_batch_size: int = 64) -> list[dict[int, Fraction]]:
+        """Exact per-contribution scores of several (input, output) queries at once."""
+        from attribution.arguments import ScoreArguments
+
+        inputs = torch.cat([self.parse_input(data) for data, _ in queries])
+        targets = torch.tensor([self._target(output) for _, output in queries], dtype=torch.int64)
+        args = ScoreArguments(top_k=1, query_batch_size=query_batch_size, normalize=self.normalize)
+        with self._lock:
+            result = self.scorer.score((inputs, targets), args)
+        return [result.exact_per_contribution_of(i) for i in range(len(queries))]
+
+    def attribute(self, input: bytes, output: bytes) -> dict[int, Fraction]:
+        return self.attribute_batch([(input, output)], query_batch_size=1)[0]
+
+
+def load_served(model_dir: Path) -> DigitsServedModel:
+    return DigitsServedModel(Path(model_dir))
+
+
+def example_contributions(n_contributions: int, examples_each: int, offset: int = 0) -> list[bytes]:
+    """Blobs of `n_contributions` contributions cut from the bundled training
+    digits, `examples_each` examples each, starting at training example `offset`
+    (for demos and tests: scikit-learn's digits need no download)."""
+    x_train, y_train, _, _ = load_digits_split()
+    need = offset + n_contributions * examples_each
+    if need > len(y_train):
+        raise ValueError(f"{n_contributions} x {examples_each} examples from {offset} exceed the {len(y_train)} training digits")
+    pixels = torch.round(x_train * MAX_INTENSITY).to(torch.int64)
+    return [contribution_blob(pixels[s : s + examples_each], y_train[s : s + examples_each])
+            for s in range(offset, need, examples_each)]
+
+
+def input_bytes(image: torch.Tensor) -> bytes:
+    """The 64 inference-input bytes of one image with pixel values in 0..1 (as `load_digits_split`)."""
+    values = torch.round(image.reshape(-1) * MAX_INTENSITY).to(torch.int64).tolist()
+    return bytes(values)
