@@ -41,8 +41,8 @@ from openledger_node.execution.simulate.tracer import (
     TracingVM,
 )
 from openledger_node.execution.simulate.vm import (
+    CallVM,
     SimulatedTransaction,
-    SimulationVM,
     free_call_header,
 )
 from openledger_node.execution.vm import (
@@ -268,7 +268,7 @@ class Simulator:
         self,
         overrides: Mapping[bytes, AccountOverride] | None,
         fees: _Fees,
-        vm: type[OpenLedgerVM] = SimulationVM,
+        vm: type[OpenLedgerVM] = CallVM,
     ) -> StateAPI:
         """A state over a fresh overlay, with the overrides applied. A free call runs
         with base fee 0, as geth lowers it so that fee cap >= base fee holds."""
@@ -290,7 +290,7 @@ class Simulator:
         """Check `request` as geth's state transition does for eth_call (its
         preCheck less the nonce), then run it."""
         fees = self._fees(request)
-        state = self._prepared_state(overrides, fees, TracingVM if tracer is not None else SimulationVM)
+        state = self._prepared_state(overrides, fees, TracingVM if tracer is not None else CallVM)
         if tracer is not None:
             cast(TracingState, state).access_tracer = tracer
         sender = Address(request.sender or ZERO_ADDRESS)

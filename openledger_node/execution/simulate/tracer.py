@@ -15,7 +15,7 @@ from eth.exceptions import InsufficientStack
 from eth.vm import opcode_values
 
 from openledger_node.execution.simulate.request import AccessList
-from openledger_node.execution.simulate.vm import DeadlineComputation, SimulationState
+from openledger_node.execution.simulate.vm import CallState, DeadlineComputation
 from openledger_node.execution.vm import OpenLedgerVM
 
 
@@ -121,8 +121,8 @@ class TracingComputation(DeadlineComputation):
     }
 
 
-class TracingState(SimulationState):
-    computation_class = TracingComputation
+class TracingState(CallState):
+    computation_class = TracingComputation  # type: ignore[assignment]
     access_tracer: AccessListTracer | None = None
 
 

@@ -2,6 +2,12 @@
 the block's transaction validation (the `Simulator` checks a call by eth_call's
 rules before it reaches them), fed an unsigned `SimulatedTransaction`, with a
 computation that stops at the simulation's deadline.
+
+`CallVM` is what the `Simulator` (eth_call, eth_estimateGas,
+eth_createAccessList) runs on: its state is thrown away after one transaction,
+so it skips the work whose only effect is on that state after the call: the
+fee settlement (refund, tip, base-fee vault, EIP-161 clean-up) and balance
+changes of zero (a free call's gas purchase).
 """
 
 from __future__ import annotations
@@ -11,11 +17,22 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, cast
 
-from eth.abc import BlockHeaderAPI
+from eth._utils.address import generate_contract_address
+from eth.abc import (
+    BlockHeaderAPI,
+    ComputationAPI,
+    MessageAPI,
+    SignedTransactionAPI,
+    StateAPI,
+    TransactionContextAPI,
+)
+from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.vm.forks.berlin.transactions import calculate_txn_intrinsic_gas_berlin
 from eth.vm.forks.prague.computation import PragueComputation
+from eth.vm.message import Message
 from eth_typing import Address
 from lru import LRU
 
@@ -50,8 +67,8 @@ class SimulatedTransaction:
     def gas_price(self) -> int:
         return self.max_fee_per_gas
 
-    @property
-    def intrinsic_gas(self) -> int:
+    @cached_property
+    def intrinsic_gas(self) -> int:  # asked for three times a run
         return int(calculate_txn_intrinsic_gas_berlin(cast(Any, self)))
 
     @property
@@ -87,22 +104,90 @@ class DeadlineComputation(PragueComputation):
     """Checks the thread's deadline each time gas is charged, which every opcode
     does: an endless loop under a large gas cap stops on time, not on gas."""
 
+    def __init__(self, state: StateAPI, message: MessageAPI, transaction_context: TransactionContextAPI) -> None:
+        super().__init__(state, message, transaction_context)
+        # Read once per frame: the thread-local lookup on every opcode cost more than the clock.
+        self._deadline_at: float | None = getattr(_deadline, "at", None)
+
     def consume_gas(self, amount: int, reason: str) -> None:
-        at = getattr(_deadline, "at", None)
+        at = self._deadline_at
         if at is not None and time.monotonic() > at:
             raise ExecutionTimeout(_deadline.seconds)
-        super().consume_gas(amount, reason)
+        self._gas_meter.consume_gas(amount, reason)  # BaseComputation.consume_gas, one call less
 
 
 @console_logging
 class SimulationState(OpenLedgerState):
     account_db_class = SharedReadAccountDB
     transaction_executor_class = SimulationExecutor
-    computation_class = DeadlineComputation
+    computation_class = DeadlineComputation  # type: ignore[assignment]  # py-evm types it as PragueComputation
 
 
 class SimulationVM(OpenLedgerVM):
     _state_class = SimulationState
+
+
+class CallExecutor(SimulationExecutor):
+    """The executor of a one-transaction simulation whose state is then thrown
+    away (`CallState`)."""
+
+    def build_evm_message(self, transaction: SignedTransactionAPI) -> MessageAPI:
+        """py-evm's Prague message (gas bought, nonce raised, EIP-7702
+        delegation followed) without its debug line, which hex-encodes the
+        target's whole code on every call whether or not it is logged."""
+        state = self.vm_state
+        sender = transaction.sender
+        state.delta_balance(sender, -transaction.gas * state.get_gas_price(transaction))
+        state.increment_nonce(sender)
+        refund = self.calc_message_refund(transaction)  # EIP-7702 authorizations, before the code is read
+        if transaction.to == CREATE_CONTRACT_ADDRESS:
+            create_address = generate_contract_address(sender, state.get_nonce(sender) - 1)
+            data, code, delegation = b"", transaction.data, None
+        else:
+            create_address = None
+            data = transaction.data
+            code, delegation = self.get_code_at_address(transaction.to)
+        return Message(
+            gas=transaction.gas - transaction.intrinsic_gas,
+            to=transaction.to,
+            sender=sender,
+            value=transaction.value,
+            data=data,
+            code=code,
+            create_address=cast(Address, create_address),  # None for a call, as py-evm passes it
+            refund=refund,
+            is_delegation=delegation is not None,
+        )
+
+    def finalize_computation(
+        self, transaction: SignedTransactionAPI, computation: ComputationAPI
+    ) -> ComputationAPI:
+        """Only what the caller reads from the computation: the EIP-7623 floor
+        (gas used). The refund, the fees and the EIP-161 clean-up change the
+        state after the call, and nothing reads that state."""
+        gas_used = transaction.gas - computation.get_gas_remaining()
+        computation.data_floor_gas = self.calc_data_floor_gas(
+            transaction, gas_used, self.calculate_gas_refund(computation, gas_used)
+        )
+        return computation
+
+
+class CallState(SimulationState):
+    """The state of one simulated call, thrown away after it."""
+
+    transaction_executor_class = CallExecutor
+
+    def delta_balance(self, address: Address, delta: int) -> None:
+        # A zero change would only write the account back as it is (py-evm
+        # reads, copies and re-encodes it); emptiness, not existence, is what
+        # the EVM looks at after EIP-161, so skipping it changes nothing a
+        # call can see.
+        if delta:
+            super().delta_balance(address, delta)
+
+
+class CallVM(OpenLedgerVM):
+    _state_class = CallState
 
 
 _FREE_CALL_HEADERS: LRU[bytes, BlockHeaderAPI] = LRU(64)
