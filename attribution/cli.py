@@ -20,14 +20,25 @@ sorted key), each leaf's row i is taken, and for each leaf the bytes
 The hash thus covers exactly what was scored (inputs and the targets measured),
 one hash per query, independent of the file's serialisation.
 
+`index --model-dir DIR` instead builds the index of a Payable-AI model directory
+(written by `train`) with its model kind's own builder.
+
+The Payable-AI commands (datanets, contributions, training from on-chain
+contributions, model registration, requests, earnings, claims, stake, the
+content server) live in `attribution.payable.commands`; `serve` and `verify` in
+the inference service and the verifier modules. All are wired in `build_parser`.
+
 Input errors (a missing index, a bad setup, an unreadable file, an index built
-for another model) end with one line on stderr and exit status 2.
+for another model) end with one line on stderr and exit status 2; a chain
+refusal (a revert, decoded to its custom error, or an unreachable node) with
+one line and exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import sys
 import time
@@ -47,11 +58,19 @@ from attribution.arguments import (
 )
 from attribution.errors import AttributionError, IndexMismatchError
 from attribution.index import build_index, index_exists, load_index
+from attribution.payable.chain import AccountError, ChainError
 from attribution.scoring import score
 from attribution.spans import SpanIndex
 from attribution.split import NoPositiveAttribution, attribution_hash, reward_weights
 
 EXIT_INPUT_ERROR = 2
+EXIT_CHAIN_ERROR = 1
+PAYABLE_COMMAND_MODULES = (
+    "attribution.payable.commands",
+    "attribution.payable.service",
+    "attribution.payable.verifier",
+)
+"""Modules whose ``register_commands(subparsers)`` adds their subcommands."""
 _UINT256_MAX = 2**256 - 1
 
 
@@ -198,7 +217,27 @@ def _model_id(text: str) -> int:
 # ------------------------------------------------------------------ commands
 
 
+_INDEX_OPTIONS = ("rank_in", "rank_out", "preconditioner", "fisher", "samples", "damping", "shard_size", "batch_size", "seed")
+
+
 def cmd_index(args: argparse.Namespace) -> None:
+    if args.model_dir is not None:
+        if args.setup is not None or args.out is not None:
+            raise CliError("--model-dir builds the index inside the model directory: give it without --setup/--out")
+        from attribution.payable.commands import index_model_dir
+
+        # Only the options given on the command line: the model kind has its own defaults.
+        index_model_dir(args, {k: getattr(args, k) for k in _INDEX_OPTIONS if getattr(args, k) is not None})
+        return
+    if args.setup is None or args.out is None:
+        raise CliError("index needs --setup and --out (or --model-dir for a trained model directory)")
+    proj, idx, pre = ProjectionArguments(), IndexArguments(), PreconditionerArguments()
+    for name, default in (("rank_in", proj.rank_in), ("rank_out", proj.rank_out), ("seed", proj.seed),
+                          ("shard_size", idx.shard_size), ("batch_size", idx.batch_size),
+                          ("preconditioner", pre.kind), ("fisher", pre.fisher), ("samples", pre.samples),
+                          ("damping", pre.damping)):
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     setup = load_setup(args.setup)
     kwargs: dict[str, Any] = {}
     if getattr(setup, "collate_fn", None) is not None:
@@ -349,21 +388,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     proj, idx, pre = ProjectionArguments(), IndexArguments(), PreconditionerArguments()
 
-    p = sub.add_parser("index", help="build the gradient index of a setup's training data")
-    p.add_argument("--setup", required=True, metavar="MODULE:FACTORY", help="callable returning the setup object")
-    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="index directory (replaced)")
-    p.add_argument("--rank-in", metavar="N", type=_positive_int(1), default=proj.rank_in, help="projection rank of layer inputs")
-    p.add_argument("--rank-out", metavar="N", type=_positive_int(1), default=proj.rank_out, help="projection rank of output gradients")
-    p.add_argument("--preconditioner", choices=("fisher", "ekfac", "identity"), default=pre.kind,
-                   help="full per-layer Fisher, EK-FAC (Kronecker factors, for large ranks), or none")
-    p.add_argument("--fisher", choices=("empirical", "sampled"), default=pre.fisher,
+    # Option defaults are filled in by cmd_index: with --model-dir only the options
+    # given are passed on, and the model kind's own defaults apply to the rest.
+    p = sub.add_parser("index", help="build the gradient index of a setup's training data, or of a model directory")
+    p.add_argument("--setup", metavar="MODULE:FACTORY", help="callable returning the setup object (with --out)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="index directory (replaced)")
+    p.add_argument("--model-dir", type=Path, metavar="DIR",
+                   help="a model directory written by train: build its kind's index inside it and record it in model.json")
+    p.add_argument("--json", action="store_true", help="with --model-dir: print the result as one JSON object")
+    p.add_argument("--rank-in", metavar="N", type=_positive_int(1), help=f"projection rank of layer inputs (default {proj.rank_in})")
+    p.add_argument("--rank-out", metavar="N", type=_positive_int(1), help=f"projection rank of output gradients (default {proj.rank_out})")
+    p.add_argument("--preconditioner", choices=("fisher", "ekfac", "identity"),
+                   help=f"full per-layer Fisher, EK-FAC (Kronecker factors, for large ranks), or none (default {pre.kind})")
+    p.add_argument("--fisher", choices=("empirical", "sampled"),
                    help="Fisher from the training labels' gradients, or from targets sampled from the model "
-                        "(the setup's task must define compute_train_logits)")
-    p.add_argument("--samples", metavar="N", type=_positive_int(1), default=pre.samples, help="sampled targets per example")
-    p.add_argument("--damping", metavar="X", type=float, default=pre.damping, help="relative damping of the preconditioner")
-    p.add_argument("--shard-size", metavar="N", type=_positive_int(1), default=idx.shard_size, help="training examples per shard")
-    p.add_argument("--batch-size", metavar="N", type=_positive_int(1), default=idx.batch_size, help="examples per forward/backward pass")
-    p.add_argument("--seed", metavar="N", type=_positive_int(0), default=proj.seed, help="seed of the projection matrices")
+                        f"(the setup's task must define compute_train_logits; default {pre.fisher})")
+    p.add_argument("--samples", metavar="N", type=_positive_int(1), help=f"sampled targets per example (default {pre.samples})")
+    p.add_argument("--damping", metavar="X", type=float, help=f"relative damping of the preconditioner (default {pre.damping})")
+    p.add_argument("--shard-size", metavar="N", type=_positive_int(1), help=f"training examples per shard (default {idx.shard_size})")
+    p.add_argument("--batch-size", metavar="N", type=_positive_int(1), help=f"examples per forward/backward pass (default {idx.batch_size})")
+    p.add_argument("--seed", metavar="N", type=_positive_int(0), help=f"seed of the projection matrices (default {proj.seed})")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("score", help="score queries against a gradient index and compute the split")
@@ -391,6 +435,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-length", metavar="N", type=_positive_int(1), default=4, help="shortest span credited (tokens)")
     p.add_argument("--out", type=Path, metavar="FILE.json")
     p.set_defaults(func=cmd_spans_score)
+
+    for module_name in PAYABLE_COMMAND_MODULES:
+        # A module not yet present in this installation simply adds no command.
+        if importlib.util.find_spec(module_name) is not None:
+            importlib.import_module(module_name).register_commands(sub)
     return parser
 
 
@@ -399,6 +448,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
+    except AccountError as exc:  # no key, or one that cannot be loaded: an input problem
+        print(f"openledger-attribution {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except (ChainError, ConnectionError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"openledger-attribution {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_CHAIN_ERROR
     except (CliError, AttributionError, ValueError, OSError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"openledger-attribution {args.command}: error: {message}", file=sys.stderr)
