@@ -17,7 +17,8 @@ integer held in float64, so each matrix product is exact (partial sums stay
 below 2^53) and the logits, hence the greedy output, are the same bits on any
 thread count, batch shape, CPU or GPU.
 
-Model directory (`model.json`, format `openledger-text-model/1`):
+Model directory (`model.json`, canonical JSON of `attribution.payable.record`,
+kind "text", format 1):
 
 - `weights.safetensors`: the float32 weights (their sha256 in model.json);
 - `corpus.jsonl`: the tagged training set, one `{"contribution_id", "text"}`
@@ -26,8 +27,8 @@ Model directory (`model.json`, format `openledger-text-model/1`):
   points (`attribution.spans`), written by `build_index`, which records its
   digest and matching rule in model.json.
 
-`index_version` is keccak256 of model.json's canonical bytes (the file is
-written canonically: sorted keys, no spaces, ASCII), so it names the weights,
+The served model's `index_version` is keccak256 of model.json's canonical
+bytes (`attribution.payable.record.index_version`), so it names the weights,
 the training set and the index a result was computed with.
 
 Attribution (`TextModel.attribute`): the prompt and the output, as code points,
@@ -44,7 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import shutil
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -53,15 +54,21 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from eth_hash.auto import keccak
 from torch import nn
 
-from attribution.errors import AttributionError, IndexMismatchError, IndexNotFoundError
+from attribution.errors import AttributionError
 from attribution.exact import exponent_of, pow2
+from attribution.payable.models import InputError, ModelDirError
+from attribution.payable.record import (
+    canonical_json,
+    index_version_of,
+    read_model_json,
+    write_model_json,
+)
 from attribution.spans import SpanIndex
 
 KIND = "text"
-MODEL_FORMAT = "openledger-text-model/1"
+MODEL_FORMAT = 1
 MODEL_FILE = "model.json"
 WEIGHTS_FILE = "weights.safetensors"
 CORPUS_FILE = "corpus.jsonl"
@@ -87,55 +94,41 @@ ACTIVATION_BITS = 24
 WEIGHT_BITS = 15
 _FLOAT64_EXACT = 2**53
 
-_TENSORS = ("embedding.weight", "hidden.weight", "hidden.bias", "output.weight", "output.bias")
 _CORPUS_DIR = Path(__file__).with_name("text_corpus")
-
-
-class TextModelError(AttributionError):
-    """The model directory, its inputs or its training data are not what the text model needs."""
-
-
-class TextInputError(TextModelError, ValueError):
-    """A prompt (or an output to attribute) that the text model refuses; the message names why."""
 
 
 # ---------------------------------------------------------------- files
 
 
-def canonical_json(value: Any) -> bytes:
-    """The canonical bytes of a JSON value: sorted keys, no spaces, ASCII escapes."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
-
-
-def index_version(model_dir: str | os.PathLike[str]) -> bytes:
-    """keccak256 of model.json's canonical bytes: names this exact model and index."""
-    return bytes(keccak(canonical_json(_read_model_json(Path(model_dir)))))
-
-
 def _sha256_file(path: Path) -> str:
-    return "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _read_model_json(model_dir: Path) -> dict[str, Any]:
-    path = model_dir / MODEL_FILE
-    if not path.is_file():
-        raise TextModelError(f"no {MODEL_FILE} in {model_dir}")
+    """model.json of a text model directory of this format."""
     try:
-        meta = json.loads(path.read_bytes())
-    except ValueError as exc:
-        raise TextModelError(f"{path} is not JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("kind") != KIND:
-        raise TextModelError(f"{path} is not a {KIND} model (kind {meta.get('kind') if isinstance(meta, dict) else None!r})")
-    if meta.get("format") != MODEL_FORMAT:
-        raise IndexMismatchError("model format", meta.get("format"), MODEL_FORMAT)
+        meta = read_model_json(model_dir)
+    except AttributionError as exc:
+        raise ModelDirError(str(exc)) from exc
+    if meta["kind"] != KIND or meta.get("format") != MODEL_FORMAT:
+        raise ModelDirError(
+            f"{model_dir / MODEL_FILE} is a {meta['kind']} model of format {meta.get('format')!r}, "
+            f"not a {KIND} model of format {MODEL_FORMAT}"
+        )
     return meta
 
 
-def _write_model_json(model_dir: Path, meta: Mapping[str, Any]) -> None:
-    # Written canonically, so hashing the file and hashing its parsed value agree.
-    tmp = model_dir / (MODEL_FILE + ".tmp")
-    tmp.write_bytes(canonical_json(meta))
-    os.replace(tmp, model_dir / MODEL_FILE)
+def _checked_file(model_dir: Path, meta: Mapping[str, Any], part: str) -> Path:
+    """The file model.json records under `part`, present and matching its sha256."""
+    entry = meta.get(part)
+    if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
+        raise ModelDirError(f"{model_dir / MODEL_FILE} has no {part!r} entry")
+    path = model_dir / str(entry["file"])
+    if not path.is_file():
+        raise ModelDirError(f"{path} is missing")
+    if _sha256_file(path) != entry.get("sha256"):
+        raise ModelDirError(f"{path} does not match the sha256 in model.json")
+    return path
 
 
 def _decode_contributions(contributions: Sequence[tuple[int, bytes]]) -> list[tuple[int, str]]:
@@ -144,32 +137,27 @@ def _decode_contributions(contributions: Sequence[tuple[int, bytes]]) -> list[tu
     for item in contributions:
         contribution_id, blob = item
         if not isinstance(contribution_id, int) or isinstance(contribution_id, bool) or contribution_id <= 0:
-            raise TextModelError(f"contribution id {contribution_id!r} is not a positive integer")
+            raise InputError(f"contribution id {contribution_id!r} is not a positive integer")
         if contribution_id in documents:
-            raise TextModelError(f"contribution {contribution_id} appears twice")
+            raise InputError(f"contribution {contribution_id} appears twice")
         if not isinstance(blob, (bytes, bytearray)):
-            raise TextModelError(f"contribution {contribution_id}: content is {type(blob).__name__}, expected bytes")
+            raise InputError(f"contribution {contribution_id}: content is {type(blob).__name__}, expected bytes")
         try:
             text = bytes(blob).decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise TextModelError(f"contribution {contribution_id} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+            raise InputError(f"contribution {contribution_id} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
         if not text:
-            raise TextModelError(f"contribution {contribution_id} is empty")
+            raise InputError(f"contribution {contribution_id} is empty")
         if "\x00" in text:
-            raise TextModelError(f"contribution {contribution_id} contains a NUL character")
+            raise InputError(f"contribution {contribution_id} contains a NUL character")
         documents[contribution_id] = text
     if not documents:
-        raise TextModelError("no contributions to train on")
+        raise InputError("no contributions to train on")
     return sorted(documents.items())
 
 
 def _read_corpus(model_dir: Path, meta: Mapping[str, Any]) -> list[tuple[int, str]]:
-    entry = meta["training_set"]
-    path = model_dir / entry["file"]
-    if not path.is_file():
-        raise TextModelError(f"no training set at {path}")
-    if _sha256_file(path) != entry["sha256"]:
-        raise IndexMismatchError("training set sha256", entry["sha256"], _sha256_file(path))
+    path = _checked_file(model_dir, meta, "training_set")
     documents = []
     for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
@@ -232,12 +220,11 @@ def train(contributions: list[tuple[int, bytes]], out_dir: Path, seed: int = 0) 
     minibatch order come from `seed`, and the run uses one thread with torch's
     deterministic algorithms, so the same inputs give the same weight bytes and
     the same model.json on this machine (and on any machine with the same
-    torch build and CPU family). `out_dir` must be absent or empty.
+    torch build and CPU family). A previous model.json and span index in
+    `out_dir` are removed first: they belonged to other weights.
     """
     out_dir = Path(out_dir)
     documents = _decode_contributions(contributions)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise TextModelError(f"{out_dir} is not an empty directory")
     vocab = "".join(sorted({ch for _, text in documents for ch in text}))
     contexts, targets = _training_examples(documents, vocab, CONTEXT)
 
@@ -265,6 +252,8 @@ def train(contributions: list[tuple[int, bytes]], out_dir: Path, seed: int = 0) 
     from safetensors.torch import save_file
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MODEL_FILE).unlink(missing_ok=True)
+    shutil.rmtree(out_dir / INDEX_DIR, ignore_errors=True)
     state = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
     save_file(state, str(out_dir / WEIGHTS_FILE))
     lines = (canonical_json({"contribution_id": cid, "text": text}) + b"\n" for cid, text in documents)
@@ -299,7 +288,7 @@ def train(contributions: list[tuple[int, bytes]], out_dir: Path, seed: int = 0) 
         },
         "index": None,
     }
-    _write_model_json(out_dir, meta)
+    write_model_json(out_dir, meta)
 
 
 # ---------------------------------------------------------------- the index
@@ -312,16 +301,16 @@ def _index_digest(index: SpanIndex) -> str:
     for name in ("tokens", "suffix_array", "doc_starts", "doc_contributions"):
         values = np.ascontiguousarray(getattr(index, name), dtype="<i8")
         digest.update(name.encode("ascii") + len(values).to_bytes(8, "big") + values.tobytes())
-    return "0x" + digest.hexdigest()
+    return digest.hexdigest()
 
 
 def build_index(model_dir: Path, *, min_length: int = DEFAULT_MIN_LENGTH, **options: Any) -> None:
     """Build the span index of the model's training set under `model_dir/span_index`
     and record its digest and matching rule in model.json."""
     if options:
-        raise TextModelError(f"unknown index option(s) for the text model: {', '.join(sorted(options))}")
+        raise ValueError(f"the text model's index takes no option {', '.join(sorted(options))} (only min_length)")
     if isinstance(min_length, bool) or not isinstance(min_length, int) or min_length < 1:
-        raise TextModelError(f"min_length must be a positive integer, got {min_length!r}")
+        raise ValueError(f"min_length must be a positive integer, got {min_length!r}")
     model_dir = Path(model_dir)
     meta = _read_model_json(model_dir)
     documents = _read_corpus(model_dir, meta)
@@ -335,7 +324,7 @@ def build_index(model_dir: Path, *, min_length: int = DEFAULT_MIN_LENGTH, **opti
         "min_length": min_length,
         "credit": "output-characters",
     }
-    _write_model_json(model_dir, meta)
+    write_model_json(model_dir, meta)
 
 
 # ---------------------------------------------------------------- exact inference
@@ -366,7 +355,7 @@ class _ExactMLP:
             inner = k.shape[1]
             bound = inner * 2**ACTIVATION_BITS * float(k.abs().max()) + float(bias.abs().max())
             if bound >= _FLOAT64_EXACT:
-                raise TextModelError(f"layer {name} is too wide for exact inference ({inner} inputs)")
+                raise ModelDirError(f"layer {name} is too wide for exact inference ({inner} inputs)")
             self.layers.append((k.t().contiguous().to(device), bias.to(device), pow2(torch.tensor(-shift)).to(device)))
         self.device = device
 
@@ -391,18 +380,20 @@ class TextModel:
         self.model_dir = Path(model_dir)
         meta = _read_model_json(self.model_dir)
         self.meta = meta
-        self.index_version = bytes(keccak(canonical_json(meta)))
-        weights_path = self.model_dir / meta["weights"]["file"]
-        if not weights_path.is_file():
-            raise TextModelError(f"no weights at {weights_path}")
-        if _sha256_file(weights_path) != meta["weights"]["sha256"]:
-            raise IndexMismatchError("weights sha256", meta["weights"]["sha256"], _sha256_file(weights_path))
+        self.index_version = index_version_of(meta)
+        weights_path = _checked_file(self.model_dir, meta, "weights")
         index_meta = meta.get("index")
-        if not index_meta:
-            raise IndexNotFoundError(str(self.model_dir / INDEX_DIR), "span index (run the index command on this model)")
-        self.index = SpanIndex.load(self.model_dir / index_meta["dir"])
+        if not isinstance(index_meta, dict):
+            raise ModelDirError(
+                f"{self.model_dir} has no span index: run `openledger-attribution index --model-dir {self.model_dir}`"
+            )
+        index_dir = self.model_dir / index_meta["dir"]
+        try:
+            self.index = SpanIndex.load(index_dir)
+        except (OSError, ValueError, AttributionError) as exc:
+            raise ModelDirError(f"{index_dir}: cannot read the span index ({exc})") from exc
         if _index_digest(self.index) != index_meta["digest"]:
-            raise IndexMismatchError("span index digest", index_meta["digest"], _index_digest(self.index))
+            raise ModelDirError(f"{index_dir} does not match the index digest in model.json")
         self.min_length = int(index_meta["min_length"])
 
         from safetensors.torch import load_file
@@ -421,17 +412,17 @@ class TextModel:
     def parse_input(self, data: bytes) -> str:
         """The prompt: non-empty UTF-8, at most `max_prompt_bytes` bytes, no NUL."""
         if not isinstance(data, (bytes, bytearray)):
-            raise TextInputError(f"prompt must be bytes, got {type(data).__name__}")
+            raise InputError(f"prompt must be bytes, got {type(data).__name__}")
         if not data:
-            raise TextInputError("prompt is empty")
+            raise InputError("prompt is empty")
         if len(data) > self.max_prompt_bytes:
-            raise TextInputError(f"prompt is {len(data)} bytes, the limit is {self.max_prompt_bytes}")
+            raise InputError(f"prompt is {len(data)} bytes, the limit is {self.max_prompt_bytes}")
         try:
             prompt = bytes(data).decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise TextInputError(f"prompt is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
+            raise InputError(f"prompt is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
         if "\x00" in prompt:
-            raise TextInputError(f"prompt contains a NUL character at byte {data.index(0)}")
+            raise InputError(f"prompt contains a NUL character at byte {data.index(0)}")
         return prompt
 
     def infer(self, parsed: str) -> bytes:
@@ -457,7 +448,7 @@ class TextModel:
         try:
             text = bytes(output).decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise TextInputError(f"output is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
+            raise InputError(f"output is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
         return span_credit(self.index, prompt, text, self.min_length)
 
     # helpers ----------------------------------------------------------------

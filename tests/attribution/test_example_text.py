@@ -15,8 +15,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from attribution.errors import AttributionError, IndexMismatchError, IndexNotFoundError
+from attribution.errors import AttributionError
 from attribution.examples import text
+from attribution.payable.models import (
+    InputError,
+    ModelDirError,
+    ServedModel,
+    attribute_query,
+    load_served_model,
+)
+from attribution.payable.record import QueryRecord, canonical_json, index_version
 from attribution.split import WEIGHT_DENOMINATOR, attribution_hash, reward_weights
 
 QUERY_HASH = bytes(range(32))
@@ -63,9 +71,9 @@ def test_training_is_deterministic(model_dir: Path, tmp_path: Path) -> None:
     text.build_index(again)
     for name in (text.WEIGHTS_FILE, text.CORPUS_FILE, text.MODEL_FILE):
         assert _sha256(again / name) == _sha256(model_dir / name), name
-    assert text.index_version(again) == text.index_version(model_dir)
+    assert index_version(again) == index_version(model_dir)
     meta = json.loads((model_dir / text.MODEL_FILE).read_bytes())
-    assert meta["weights"]["sha256"] == "0x" + _sha256(model_dir / text.WEIGHTS_FILE)
+    assert meta["weights"]["sha256"] == _sha256(model_dir / text.WEIGHTS_FILE)
     assert meta["training_set"]["contributions"] == list(range(1, 13))
 
 
@@ -80,18 +88,19 @@ def test_another_seed_or_corpus_gives_other_weights(model_dir: Path, tmp_path: P
 def test_model_json_is_canonical_and_names_the_index(model_dir: Path, served: text.TextModel) -> None:
     raw = (model_dir / text.MODEL_FILE).read_bytes()
     meta = json.loads(raw)
-    assert raw == json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
-    assert served.index_version == text.index_version(model_dir)
+    assert raw == json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert "°" in meta["vocabulary"]
+    assert served.index_version == index_version(model_dir)
     assert len(served.index_version) == 32
     assert meta["index"]["min_length"] == text.DEFAULT_MIN_LENGTH
-    assert meta["index"]["digest"].startswith("0x") and len(meta["index"]["digest"]) == 66
+    assert len(bytes.fromhex(meta["index"]["digest"])) == 32
 
 
 def test_index_version_changes_with_the_index(model_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(model_dir, copy)
     text.build_index(copy, min_length=20)
-    assert text.index_version(copy) != text.index_version(model_dir)
+    assert index_version(copy) != index_version(model_dir)
     assert text.load_served(copy).min_length == 20
 
 
@@ -178,13 +187,13 @@ def test_bad_prompts_are_refused_with_the_reason(served: text.TextModel) -> None
         (b"ab\x00cd", "prompt contains a NUL character at byte 2"),
     ]
     for data, message in cases:
-        with pytest.raises(text.TextInputError) as info:
+        with pytest.raises(InputError) as info:
             served.parse_input(data)
         assert str(info.value) == message
         assert isinstance(info.value, AttributionError)
-    with pytest.raises(text.TextInputError, match="prompt must be bytes, got str"):
+    with pytest.raises(InputError, match="prompt must be bytes, got str"):
         served.parse_input("a str")  # type: ignore[arg-type]
-    with pytest.raises(text.TextInputError, match="output is not valid UTF-8: invalid start byte at byte 1"):
+    with pytest.raises(InputError, match="output is not valid UTF-8: invalid start byte at byte 1"):
         served.attribute(b"The keeper", b"a\xff")
     # Exactly at the limit, and characters the corpus never had, are accepted.
     assert served.parse_input(b"a" * text.MAX_PROMPT_BYTES)
@@ -201,25 +210,36 @@ def test_train_refuses_bad_contributions(tmp_path: Path) -> None:
         ([(5, "text")], "contribution 5: content is str, expected bytes"),
     ]
     for contributions, message in cases:
-        with pytest.raises(text.TextModelError) as info:
+        with pytest.raises(InputError) as info:
             text.train(contributions, tmp_path / "out")  # type: ignore[arg-type]
         assert str(info.value) == message
-    (tmp_path / "full").mkdir()
-    (tmp_path / "full" / "other").write_text("x")
-    with pytest.raises(text.TextModelError, match="is not an empty directory"):
-        text.train([(1, b"some text")], tmp_path / "full")
+    assert not (tmp_path / "out").exists()
+
+
+def test_retraining_replaces_the_model_and_drops_its_index(tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    text.train([(1, b"The first model's only text.")], out)
+    text.build_index(out)
+    first = index_version(out)
+    text.train([(2, b"Another text, another model.")], out)
+    assert not (out / text.INDEX_DIR).exists()
+    assert json.loads((out / text.MODEL_FILE).read_bytes())["index"] is None
+    with pytest.raises(ModelDirError, match="has no span index: run `openledger-attribution index --model-dir"):
+        text.load_served(out)
+    text.build_index(out)
+    assert index_version(out) != first
 
 
 def test_load_checks_the_model_directory(model_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(text.TextModelError, match="no model.json in"):
+    with pytest.raises(ModelDirError, match="no model.json in"):
         text.load_served(tmp_path)
 
     unindexed = tmp_path / "unindexed"
     shutil.copytree(model_dir, unindexed)
     meta = json.loads((unindexed / text.MODEL_FILE).read_bytes())
     meta["index"] = None
-    (unindexed / text.MODEL_FILE).write_bytes(text.canonical_json(meta))
-    with pytest.raises(IndexNotFoundError, match="span index"):
+    (unindexed / text.MODEL_FILE).write_bytes(canonical_json(meta))
+    with pytest.raises(ModelDirError, match="has no span index"):
         text.load_served(unindexed)
 
     tampered = tmp_path / "tampered"
@@ -229,10 +249,40 @@ def test_load_checks_the_model_directory(model_dir: Path, tmp_path: Path) -> Non
     from safetensors.torch import save_file
 
     save_file(state, str(tampered / text.WEIGHTS_FILE))
-    with pytest.raises(IndexMismatchError, match="weights sha256"):
+    with pytest.raises(ModelDirError, match="weights.safetensors does not match the sha256 in model.json"):
         text.load_served(tampered)
 
-    with pytest.raises(text.TextModelError, match="unknown index option"):
-        text.build_index(model_dir, bogus=1)
-    with pytest.raises(text.TextModelError, match="min_length must be a positive integer, got 0"):
+    stale = tmp_path / "stale"
+    shutil.copytree(model_dir, stale)
+    tokens = stale / text.INDEX_DIR / "tokens.npy"
+    import numpy as np
+
+    np.save(tokens, np.load(tokens)[::-1].copy())
+    with pytest.raises(ModelDirError, match="does not match the index digest in model.json"):
+        text.load_served(stale)
+
+    digits = tmp_path / "digits"
+    digits.mkdir()
+    (digits / text.MODEL_FILE).write_bytes(canonical_json({"kind": "digits", "format": 1}))
+    with pytest.raises(ModelDirError, match="is a digits model of format 1, not a text model of format 1"):
+        text.load_served(digits)
+
+    with pytest.raises(ValueError, match="the text model's index takes no option rank_in"):
+        text.build_index(model_dir, rank_in=4)
+    with pytest.raises(ValueError, match="min_length must be a positive integer, got 0"):
         text.build_index(model_dir, min_length=0)
+
+
+def test_served_through_the_payable_protocol(model_dir: Path, served: text.TextModel) -> None:
+    model = load_served_model(model_dir)
+    assert isinstance(model, text.TextModel) and isinstance(model, ServedModel)
+    assert model.kind == "text" and model.index_version == served.index_version
+    prompt = _echo_prompts()[4][1].encode()
+    result = attribute_query(model, 42, prompt)
+    assert result.record == QueryRecord(42, served.index_version, prompt, served.infer(served.parse_input(prompt)))
+    assert result.top[0][0] == 5  # the glassblower wrote the echoed phrase
+    assert sum(result.weights) == WEIGHT_DENOMINATOR
+    assert result.attribution_hash == attribution_hash(42, result.query_hash, result.split)
+    # The verifier's recomputation from the record alone gives the same settlement.
+    again = attribute_query(text.load_served(model_dir), 42, result.record.input, result.record.output)
+    assert again == result
