@@ -78,8 +78,8 @@ CONTEXT = 24  # characters the model sees
 EMBED = 16
 HIDDEN = 128
 EPOCHS = 20
-BATCH_SIZE = 128
-LEARNING_RATE = 3e-3
+BATCH_SIZE = 256
+LEARNING_RATE = 6e-3
 
 BOUNDARY = 0  # token id: context before a document's start, and the end-of-text output
 MAX_PROMPT_BYTES = 1024
