@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from eth.abc import AtomicDatabaseAPI
 from eth.vm.forks.prague.blocks import PragueBlockHeader
@@ -20,8 +20,8 @@ from lru import LRU
 
 from openledger_node.devstate import AccountPatch
 from openledger_node.exceptions import BlockNotFound
-from openledger_node.execution.impersonation import as_impersonated, is_bypass_signature
 from openledger_node.execution.env import ChainRules, base_fee_after
+from openledger_node.execution.impersonation import as_impersonated, is_bypass_signature
 from openledger_node.execution.state import StateView
 from openledger_node.execution.transactions import (
     DepositTransaction,
@@ -29,11 +29,20 @@ from openledger_node.execution.transactions import (
     decode_transaction,
     tx_fees,
 )
-from openledger_node.primitives import DEPOSIT_TX_TYPE
 from openledger_node.execution.types import BlockEnv, L1Origin, Receipt
+from openledger_node.primitives import DEPOSIT_TX_TYPE
 from openledger_node.rpc.errors import HeaderNotFound, NotCanonical
 from openledger_node.rpc.params import BlockId
-from openledger_node.storage import ChainListener, Heads, StoredBlock, StoredTx, TxLocation
+from openledger_node.storage import (
+    ChainListener,
+    Heads,
+    StoredBlock,
+    StoredTx,
+    TxLocation,
+)
+
+# Reads one shared state view serves before a fresh one replaces it (see Backend.state_at).
+STATE_VIEW_READS = 4096
 
 
 class ChainReader(Protocol):
@@ -210,6 +219,7 @@ class Backend:
         self.accounts = accounts
         self.dev_pool = dev_pool
         self._tips: LRU[bytes, list[tuple[int, int]]] = LRU(4096)
+        self._states: LRU[bytes, list[Any]] = LRU(8)  # state root -> [its view, reads served]
 
     # --- transactions ------------------------------------------------------------
 
@@ -254,11 +264,21 @@ class Backend:
         return header
 
     def state(self, block: BlockId) -> StateView:
-        header = self.header_or_error(block)
-        return StateView(self.chain.state_db, bytes(header.state_root))
+        return self.state_at(self.header_or_error(block))
 
     def state_at(self, header: PragueBlockHeader) -> StateView:
-        return StateView(self.chain.state_db, bytes(header.state_root))
+        """The view of the state at `header`, shared by the reads at its root:
+        building one costs more than a read, and its account cache answers a
+        repeated read without decoding the account again. Replaced after
+        STATE_VIEW_READS reads, so that reads of ever new addresses at a root
+        that does not move (an idle chain) cannot grow its caches without bound."""
+        root = bytes(header.state_root)
+        shared = self._states.get(root)
+        if shared is None or shared[1] >= STATE_VIEW_READS:
+            shared = [StateView(self.chain.state_db, root), 0]
+            self._states[root] = shared
+        shared[1] += 1
+        return cast(StateView, shared[0])
 
     def full_block(self, header: PragueBlockHeader) -> FullBlock:
         stored = self.chain.block_by_hash(bytes(header.hash))
