@@ -253,7 +253,7 @@ def _fetch_one(source: str, digest: bytes, max_bytes: int, timeout: float) -> by
         with urllib.request.urlopen(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             if length is not None and length.isdigit() and int(length) > max_bytes:
-                raise ContentError(f"answer of {length} bytes is larger than the limit of {max_bytes}")
+                raise ContentError(f"answer of {length} bytes is larger than the limit of {max_bytes} bytes")
             chunks: list[bytes] = []
             size = 0
             while chunk := response.read(_CHUNK):
