@@ -55,7 +55,7 @@ def _run(*args: str, cwd: Path, key: bytes | None = None) -> subprocess.Complete
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENLEDGER_")}
     if key is not None:
         env["OPENLEDGER_PRIVATE_KEY"] = "0x" + key.hex()
-    return subprocess.run([CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([CLI, *args], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ class Service:
         return match.group(1) if match else None
 
     def post(self, inference_id: int, data: bytes) -> requests.Response:
-        body = {"inferenceId": inference_id, "input": "0x" + data.hex()}
+        body: dict[str, Any] = {"inferenceId": inference_id, "input": "0x" + data.hex()}
         return requests.post(f"{self.url}/v1/inferences", json=body, timeout=60)
 
     def stop(self) -> None:
@@ -150,7 +150,7 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60) -> An
 def test_an_echoed_phrase_is_paid_to_its_contributor(loop: Loop, service: Service) -> None:
     # The beekeeper's words; the model was trained on them from the chain.
     beekeeper = next(cid for cid, blob in loop.contributions.items() if b"apiary" in blob)
-    prompt = "The beekeeper lights the smoker".encode()
+    prompt = b"The beekeeper lights the smoker"
     inference_id = loop.user.request_inference(loop.model_id, input_hash(prompt), FEE)
     response = service.post(inference_id, prompt)
     assert response.status_code == 200, response.text
