@@ -16,10 +16,11 @@ what an inference actually returned.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -330,17 +331,26 @@ def build_index(model_dir: Path, *, batch_size: int = 64, shard_size: int = 4096
     from the tagged training set, and record the index's digest and scoring
     options in model.json. `batch_size` and `shard_size` change neither the
     index's content nor any score."""
-    from attribution.arguments import IndexArguments, PreconditionerArguments, ProjectionArguments
+    from attribution.arguments import (
+        IndexArguments,
+        PreconditionerArguments,
+        ProjectionArguments,
+    )
     from attribution.index import build_index as build_gradient_index
     from attribution.payable.record import read_model_json, write_model_json
 
     directory = Path(model_dir)
     meta = read_model_json(directory)
     model, x, y, ids = _load_trained(directory, meta)
-    projection = ProjectionArguments(**{k: v for k, v in {"rank_in": rank_in, "rank_out": rank_out}.items() if v is not None})
-    pre_args = PreconditionerArguments(kind=preconditioner, fisher=fisher,
-                                       **({"damping": damping} if damping is not None else {}))
-    dataset = TensorDataset(x.to(torch.float64) / MAX_INTENSITY, y)
+    projection = ProjectionArguments()
+    if rank_in is not None:
+        projection = replace(projection, rank_in=rank_in)
+    if rank_out is not None:
+        projection = replace(projection, rank_out=rank_out)
+    pre_args = PreconditionerArguments(kind=preconditioner, fisher=fisher)
+    if damping is not None:
+        pre_args = replace(pre_args, damping=damping)
+    dataset = cast(Sequence[Any], TensorDataset(x.to(torch.float64) / MAX_INTENSITY, y))
     build_gradient_index(model, DigitsTask(), dataset, ids, directory / INDEX_DIR, projection_args=projection,
                          index_args=IndexArguments(shard_size=shard_size, batch_size=batch_size),
                          preconditioner_args=pre_args, progress=progress)

@@ -26,10 +26,8 @@ import json
 import logging
 import math
 import signal
-import sys
 import threading
 import time
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +39,12 @@ from attribution.errors import AttributionError
 from attribution.payable.chain import ChainError, Economy, load_account
 from attribution.payable.content import ContentStore, content_routes
 from attribution.payable.journal import Entry, Journal
-from attribution.payable.models import InputError, ServedModel, attribute_query, load_served_model
+from attribution.payable.models import (
+    InputError,
+    ServedModel,
+    attribute_query,
+    load_served_model,
+)
 from attribution.payable.record import input_hash
 from attribution.payable.settler import Metrics, Settler
 from attribution.split import NoPositiveAttribution
@@ -122,6 +125,8 @@ class InferenceService:
         self.journal, self.store, self.settler, self.metrics = journal, store, settler, metrics
         self._busy: set[int] = set()
         self._input_hashes: dict[int, bytes] = {}
+        self._scanned_to = -1
+        self._scan_lock = threading.Lock()
         self._queue: asyncio.Queue[_Job] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._pool = ThreadPoolExecutor(config.workers, thread_name_prefix="model")
@@ -252,10 +257,7 @@ class InferenceService:
         if now > inference.deadline:
             raise ServiceError("deadline_passed", f"inference {inference_id}'s settlement deadline {inference.deadline} "
                                f"has passed (chain time {now})")
-        paid = self._input_hashes.get(inference_id)
-        if paid is None:
-            paid = await self._chain(self._requested_input_hash, inference_id)
-            self._input_hashes[inference_id] = paid
+        paid = await self._chain(self._requested_input_hash, inference_id)
         actual = input_hash(data)
         if actual != paid:
             raise ServiceError("input_hash_mismatch", f"keccak256(input) is {_hex(actual)} but inference {inference_id} "
@@ -265,10 +267,22 @@ class InferenceService:
         return int(self.reader.w3.eth.get_block("latest")["timestamp"])
 
     def _requested_input_hash(self, inference_id: int) -> bytes:
-        events = self.reader.events("PayableAI", "InferenceRequested", {"inferenceId": inference_id})
-        if not events:
-            raise ChainError(f"no InferenceRequested event for inference {inference_id}")
-        return bytes(events[0]["inputHash"])
+        """The inputHash the requester paid for (PayableAI keeps it only in the event).
+
+        The model's InferenceRequested events are read once, from a cursor that
+        moves forward, so a request costs one log query over the new blocks."""
+        with self._scan_lock:
+            if inference_id not in self._input_hashes:
+                last = self.reader.block_number()
+                if last >= self._scanned_to + 1:
+                    for event in self.reader.events("PayableAI", "InferenceRequested", {"modelId": self.config.model_id},
+                                                    self._scanned_to + 1, last):
+                        self._input_hashes[int(event["inferenceId"])] = bytes(event["inputHash"])
+                    self._scanned_to = last
+            paid = self._input_hashes.get(inference_id)
+        if paid is None:
+            raise ChainError(f"no InferenceRequested event for inference {inference_id} of model {self.config.model_id}")
+        return paid
 
     def _retry_after(self) -> int:
         assert self._queue is not None
@@ -650,19 +664,3 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     asyncio.run(run())
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m attribution.payable.service serve ...`` (the same as ``openledger-attribution serve``)."""
-    parser = argparse.ArgumentParser(prog="openledger-attribution")
-    register_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    try:
-        args.func(args)
-    except (AttributionError, ValueError, OSError) as exc:
-        print(f"openledger-attribution {args.command}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -24,6 +24,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hexbytes import HexBytes
+from web3.exceptions import TimeExhausted, TransactionNotFound, Web3RPCError
+
 from attribution.payable.chain import ChainError, ContractRevert, Economy
 from attribution.payable.journal import Entry, Journal
 
@@ -195,14 +198,19 @@ class Settler:
             self._mark_settled(entry, receipt)
 
     def _await_previous(self, entry: Entry) -> bool:
-        """A settle sent before (maybe by a previous run): True when its receipt settled the entry."""
+        """A settle sent before (maybe by a previous run): True when its receipt settled the entry.
+
+        A transaction the node no longer knows (dropped) or one not mined in
+        time is left to the chain-state check that follows."""
         tx = entry.get("settleTx")
         if not tx:
             return False
+        eth = self.economy.w3.eth
         try:
-            receipt = self.economy.w3.eth.wait_for_transaction_receipt(_b(tx), timeout=self.economy.timeout,
-                                                                       poll_latency=self.economy.poll_interval)
-        except Exception:  # unknown to the node (dropped) or not mined in time: decide from the chain state
+            eth.get_transaction(HexBytes(_b(tx)))
+            receipt = eth.wait_for_transaction_receipt(HexBytes(_b(tx)), timeout=self.economy.timeout,
+                                                       poll_latency=self.economy.poll_interval)
+        except (TransactionNotFound, TimeExhausted, Web3RPCError, OSError):
             return False
         if receipt["status"] == 1:
             self._mark_settled(entry, receipt)

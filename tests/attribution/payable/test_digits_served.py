@@ -14,7 +14,12 @@ from pathlib import Path
 import pytest
 
 from attribution.examples import digits
-from attribution.payable.models import InputError, ModelDirError, attribute_query, load_served_model
+from attribution.payable.models import (
+    InputError,
+    ModelDirError,
+    attribute_query,
+    load_served_model,
+)
 from attribution.payable.record import index_version, read_model_json
 from attribution.split import reward_weights
 

@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -42,8 +41,6 @@ REPO = Path(__file__).resolve().parents[3]
 OPEN = 10**18
 FEE = OPEN
 OWNER_SHARE_BPS = 2_000
-DISPUTE_WINDOW = 60  # configs/genesis-devnet.json
-SETTLEMENT_PERIOD = 600
 
 
 @dataclass
@@ -58,6 +55,8 @@ class Economy_:
     provider_key: bytes
     served: ServedModel
     test_inputs: list[bytes]
+    settlement_period: int
+    dispute_window: int
 
     def request(self, data: bytes, model_id: int | None = None) -> int:
         return self.user.request_inference(model_id or self.model_id, input_hash(data), FEE)
@@ -86,7 +85,8 @@ def economy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Economy_]:
         provider.stake(1_000 * OPEN)
         _, _, x_test, _ = digits.load_digits_split()
         inputs = [digits.input_bytes(x_test[i]) for i in range(40)]
-        yield Economy_(node, model_dir, model_id, other, ids, user, provider, keys[8], served, inputs)
+        period, window = user.call("PayableAI", "settlementPeriod"), user.call("PayableAI", "disputeWindow")
+        yield Economy_(node, model_dir, model_id, other, ids, user, provider, keys[8], served, inputs, period, window)
     finally:
         node.stop()
 
@@ -97,7 +97,7 @@ class ServiceProcess:
     def __init__(self, economy: Economy_, journal: Path, *extra: str) -> None:
         self.log = journal.parent / f"{journal.name}-{time.monotonic_ns()}.log"
         env = {**os.environ, "OPENLEDGER_PRIVATE_KEY": "0x" + economy.provider_key.hex(), "PYTHONUNBUFFERED": "1"}
-        argv = [sys.executable, "-m", "attribution.payable.service", "serve", "--model-dir", str(economy.model_dir),
+        argv = [sys.executable, "-m", "attribution.cli", "serve", "--model-dir", str(economy.model_dir),
                 "--model-id", str(economy.model_id), "--rpc", economy.node.http, "--listen", "127.0.0.1:0",
                 "--journal", str(journal), *extra]
         with open(self.log, "wb") as log:
@@ -200,7 +200,7 @@ def test_paid_inference_is_answered_settled_and_finalized(economy: Economy_, ser
 
     before = {cid: economy.user.contribution(cid).contributor for cid in expected.ids}
     claimable_before = {a: economy.user.claimable(a) for a in set(before.values())}
-    economy.advance(DISPUTE_WINDOW + 5)
+    economy.advance(economy.dispute_window + 5)
     wait_for(lambda: economy.user.inference(inference_id).status == "Finalized", "finalize", timeout=30)
     status = wait_for(lambda: (s := service.status(inference_id))["settlement"]["state"] == "finalized" and s,
                       "the journal to record finalization")
@@ -275,7 +275,7 @@ def test_requests_the_chain_does_not_back_are_refused(economy: Economy_, service
 def test_requests_past_their_deadline_are_refused(economy: Economy_, service: ServiceProcess) -> None:
     data = economy.test_inputs[3]
     late, refunded = economy.request(data), economy.request(data)
-    economy.advance(SETTLEMENT_PERIOD + 5)
+    economy.advance(economy.settlement_period + 5)
     status, code, message = error_of(service.post(late, data))
     assert (status, code) == (410, "deadline_passed") and "settlement deadline" in message
     economy.user.refund(refunded)
@@ -444,3 +444,20 @@ def test_openapi_document_is_served_and_current(service: ServiceProcess) -> None
     health = requests.get(f"{service.url}/healthz", timeout=10).json()
     assert health["status"] == "ok" and health["kind"] == "digits"
 
+
+
+def test_serve_refuses_to_start_without_a_key_or_a_registered_model(economy: Economy_, tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "attribution.cli", "serve", "--model-dir", str(economy.model_dir), "--rpc",
+            economy.node.http, "--journal", str(tmp_path / "journal"), "--listen", "127.0.0.1:0"]
+    env = {k: v for k, v in os.environ.items() if k != "OPENLEDGER_PRIVATE_KEY"}
+    no_key = subprocess.run([*argv, "--model-id", str(economy.model_id)], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert no_key.returncode == 2
+    assert "openledger-attribution serve: error: no signing key: set OPENLEDGER_PRIVATE_KEY" in no_key.stderr
+    env["OPENLEDGER_PRIVATE_KEY"] = "0x" + economy.provider_key.hex()
+    unknown = subprocess.run([*argv, "--model-id", "999"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert unknown.returncode == 1  # a revert: the command line's chain-error status
+    assert "openledger-attribution serve: error: ModelRegistry reverted: UnknownModel(modelId=999)" in unknown.stderr
+    bad_listen = subprocess.run([*argv[:-1], "localhost", "--model-id", "1"], cwd=REPO, env=env, capture_output=True,
+                                text=True, timeout=120)
+    assert bad_listen.returncode == 2 and "--listen must be HOST:PORT, got 'localhost'" in bad_listen.stderr
