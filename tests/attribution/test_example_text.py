@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -64,14 +67,32 @@ def _echo_prompts() -> list[tuple[int, str]]:
     return prompts
 
 
-def test_training_is_deterministic(model_dir: Path, tmp_path: Path) -> None:
-    # Another run, with the contributions handed over in another order.
+_RETRAIN = """
+import json, sys
+from pathlib import Path
+from attribution.examples import text
+out = Path(sys.argv[1])
+text.train(list(reversed(text.example_contributions())), out)
+text.build_index(out)
+model = text.load_served(out)
+prompts = json.loads(sys.argv[2])
+print(json.dumps([model.infer(model.parse_input(p.encode())).hex() for p in prompts]))
+"""
+
+
+def test_training_is_deterministic(model_dir: Path, served: text.TextModel, tmp_path: Path) -> None:
+    # Another run in a fresh process on one OpenMP thread (this one has the
+    # machine's default), with the contributions handed over in another order.
     again = tmp_path / "again"
-    text.train(list(reversed(text.example_contributions())), again)
-    text.build_index(again)
+    prompts = [p for _, p in _echo_prompts()[:4]] + ["Hello world"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", _RETRAIN, str(again), json.dumps(prompts)], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
     for name in (text.WEIGHTS_FILE, text.CORPUS_FILE, text.MODEL_FILE):
         assert _sha256(again / name) == _sha256(model_dir / name), name
     assert index_version(again) == index_version(model_dir)
+    assert json.loads(done.stdout) == [served.infer(served.parse_input(p.encode())).hex() for p in prompts]
     meta = json.loads((model_dir / text.MODEL_FILE).read_bytes())
     assert meta["weights"]["sha256"] == _sha256(model_dir / text.WEIGHTS_FILE)
     assert meta["training_set"]["contributions"] == list(range(1, 13))
