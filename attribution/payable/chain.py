@@ -156,15 +156,17 @@ def _arg(value: Any, param: Mapping[str, Any]) -> Any:
 
 
 @functools.cache
-def _error_table() -> dict[bytes, tuple[str, str, tuple[dict[str, Any], ...]]]:
-    """4-byte selector -> (contract, error name, inputs) over the predeploys' ABIs."""
-    table: dict[bytes, tuple[str, str, tuple[dict[str, Any], ...]]] = {}
+def _error_table() -> dict[bytes, tuple[tuple[str, str, tuple[dict[str, Any], ...]], ...]]:
+    """4-byte selector -> every (contract, error name, inputs) declaring it in the predeploys' ABIs
+    (one error can be declared by several contracts, with different argument names)."""
+    table: dict[bytes, tuple[tuple[str, str, tuple[dict[str, Any], ...]], ...]] = {}
     for contract in CONTRACTS:
         for entry in load_artifact(contract).abi:
             if entry.get("type") != "error":
                 continue
             signature = f"{entry['name']}({','.join(_canonical_type(i) for i in entry['inputs'])})"
-            table.setdefault(keccak(signature.encode())[:4], (contract, entry["name"], tuple(entry["inputs"])))
+            selector = keccak(signature.encode())[:4]
+            table[selector] = (*table.get(selector, ()), (contract, entry["name"], tuple(entry["inputs"])))
     return table
 
 
@@ -188,10 +190,12 @@ def decode_revert(data: bytes | str | None, contract: str | None = None) -> Cont
             return ContractRevert("Panic", {"code": hex(abi_decode(["uint256"], body)[0])}, contract)
         known = _error_table().get(selector)
         if known is not None:
-            owner, name, inputs = known
+            # The called contract's declaration first (its argument names); without
+            # one, a contract is named only when it is the only one declaring the error.
+            owner, name, inputs = next((k for k in known if k[0] == contract), known[0])
             values = abi_decode([_canonical_type(i) for i in inputs], body)
             args = {i["name"] or f"arg{n}": _arg(v, i) for n, (i, v) in enumerate(zip(inputs, values))}
-            return ContractRevert(name, args, contract or owner)
+            return ContractRevert(name, args, contract or (owner if len(known) == 1 else None))
     except (DecodingError, ValueError, OverflowError):
         pass  # a body that does not match its selector: reported raw below
     if not data:
