@@ -343,6 +343,64 @@ def test_a_full_queue_answers_503_with_retry_after(economy: Economy_, tmp_path: 
     asyncio.run(scenario())
 
 
+class OpposedModel(GatedModel):
+    """A served model under which every contribution opposes the output."""
+
+    def attribute(self, data: bytes, output: bytes) -> Any:
+        return {cid: -abs(float(score)) - 1.0 for cid, score in self.inner.attribute(data, output).items()}
+
+
+def test_an_output_nothing_supports_is_answered_and_not_settled(economy: Economy_, tmp_path: Path) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    journal = Journal(tmp_path / "journal")
+    store = ContentStore(tmp_path / "content")
+    service = InferenceService(OpposedModel(economy.served), ServiceConfig(economy.model_id),
+                               Economy(economy.node.http), journal, store, None, Metrics())
+    data = economy.test_inputs[7]
+    inference_id = economy.request(data)
+
+    async def scenario() -> tuple[int, dict[str, Any], dict[str, Any]]:
+        async with TestClient(TestServer(service.app())) as client:
+            response = await client.post("/v1/inferences", json={"inferenceId": inference_id, "input": "0x" + data.hex()})
+            body = await response.json()
+            status = await (await client.get(f"/v1/inferences/{inference_id}")).json()
+            return response.status, body, status
+
+    code, body, status = asyncio.run(scenario())
+    assert code == 200, body
+    record = QueryRecord(economy.model_id, economy.served.index_version, data,
+                         economy.served.infer(economy.served.parse_input(data)))
+    assert body == {"inferenceId": inference_id, "output": "0x" + record.output.hex(),
+                    "queryHash": "0x" + record.query_hash.hex(), "attributionHash": None, "contributions": [],
+                    "settlement": "none"}
+    assert status["settlement"]["state"] == "none" and "refunded" in status["settlement"]["reason"]
+    assert store.get(record.query_hash) == record.encode()
+    assert economy.user.inference(inference_id).status == "Requested"
+
+
+def test_settles_are_sent_together_and_mined_in_nonce_order(economy: Economy_, tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+    inputs = economy.test_inputs[11:14]
+    ids = [economy.request(data) for data in inputs]
+    running = ServiceProcess(economy, journal, "--batch-window", "5", "--batch-size", "3")
+    try:
+        for inference_id, data in zip(ids, inputs):
+            assert running.post(inference_id, data).status_code == 200
+        for inference_id in ids:
+            wait_for(lambda i=inference_id: running.status(i)["settlement"]["state"] == "settled", "the batch")
+    finally:
+        running.stop()
+    events = [json.loads(line) for line in (journal / "journal.jsonl").read_text().splitlines()]
+    order = [(e["state"], e["inferenceId"]) for e in events if e["state"] in ("settle_sent", "settled")]
+    # Every settle of the batch was in flight before the first receipt was read.
+    assert order == [("settle_sent", i) for i in ids] + [("settled", i) for i in ids]
+    nonces = [e["nonce"] for e in events if e["state"] == "settle_sent"]
+    assert nonces == list(range(nonces[0], nonces[0] + 3))
+    blocks = [e["settleBlock"] for e in events if e["state"] == "settled"]
+    assert blocks == sorted(blocks)
+
+
 # ---------------------------------------------------------------- crashes
 
 
@@ -450,14 +508,14 @@ def test_serve_refuses_to_start_without_a_key_or_a_registered_model(economy: Eco
     argv = [sys.executable, "-m", "attribution.cli", "serve", "--model-dir", str(economy.model_dir), "--rpc",
             economy.node.http, "--journal", str(tmp_path / "journal"), "--listen", "127.0.0.1:0"]
     env = {k: v for k, v in os.environ.items() if k != "OPENLEDGER_PRIVATE_KEY"}
-    no_key = subprocess.run([*argv, "--model-id", str(economy.model_id)], cwd=REPO, env=env, capture_output=True,
+    no_key = subprocess.run(check=False, args=[*argv, "--model-id", str(economy.model_id)], cwd=REPO, env=env, capture_output=True,
                             text=True, timeout=120)
     assert no_key.returncode == 2
     assert "openledger-attribution serve: error: no signing key: set OPENLEDGER_PRIVATE_KEY" in no_key.stderr
     env["OPENLEDGER_PRIVATE_KEY"] = "0x" + economy.provider_key.hex()
-    unknown = subprocess.run([*argv, "--model-id", "999"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    unknown = subprocess.run(check=False, args=[*argv, "--model-id", "999"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert unknown.returncode == 1  # a revert: the command line's chain-error status
     assert "openledger-attribution serve: error: ModelRegistry reverted: UnknownModel(modelId=999)" in unknown.stderr
-    bad_listen = subprocess.run([*argv[:-1], "localhost", "--model-id", "1"], cwd=REPO, env=env, capture_output=True,
+    bad_listen = subprocess.run([*argv[:-1], "localhost", "--model-id", "1"], check=False, cwd=REPO, env=env, capture_output=True,
                                 text=True, timeout=120)
     assert bad_listen.returncode == 2 and "--listen must be HOST:PORT, got 'localhost'" in bad_listen.stderr
