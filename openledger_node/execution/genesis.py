@@ -140,6 +140,12 @@ class AiEconomySpec(_Spec):
     provider_unbonding_delay: int = Field(8 * 24 * 3600, alias="providerUnbondingDelay")
     slash_bps: int = Field(5_000, alias="slashBps")
     disputer_reward_bps: int = Field(2_000, alias="disputerRewardBps")
+    # The stake-weighted dispute vote: its length (also the time then left to
+    # prove a winning hash), the share of active stake that must vote, and what a
+    # losing voter forfeits of the stake it voted with.
+    dispute_voting_period: int = Field(3600, alias="disputeVotingPeriod")
+    dispute_quorum_bps: int = Field(3_334, alias="disputeQuorumBps")
+    voter_slash_bps: int = Field(1_000, alias="voterSlashBps")
 
     @field_validator("min_provider_stake", "dispute_bond", mode="before")
     @classmethod
@@ -305,9 +311,10 @@ def ai_predeploys(ai: AiEconomySpec, gov: GovernanceSpec) -> tuple[Predeploy, ..
         Predeploy(
             "AttributionStaking",
             ATTRIBUTION_STAKING_ADDRESS,
-            ("address", "address", "uint256", "uint256", "uint64", "uint16", "uint16"),
-            (admin, hexa(PAYABLE_AI_ADDRESS), ai.min_provider_stake, ai.dispute_bond,
-             ai.provider_unbonding_delay, ai.slash_bps, ai.disputer_reward_bps),
+            ("address", "address", "(uint256,uint256,uint64,uint64,uint16,uint16,uint16,uint16)"),
+            (admin, hexa(PAYABLE_AI_ADDRESS),
+             (ai.min_provider_stake, ai.dispute_bond, ai.provider_unbonding_delay, ai.dispute_voting_period,
+              ai.dispute_quorum_bps, ai.slash_bps, ai.disputer_reward_bps, ai.voter_slash_bps)),
         ),
         Predeploy("WOPEN", WOPEN_ADDRESS),
         Predeploy(

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from eth_account import Account
 from web3 import Web3
+from web3.logs import DISCARD
 
 from attribution.split import attribution_hash
 from contracts import load_artifact
@@ -51,6 +52,13 @@ class Actor:
         receipt = self.w3.eth.wait_for_transaction_receipt(self.w3.eth.send_raw_transaction(signed.raw_transaction))
         assert receipt["status"] == 1
         return receipt
+
+    def fund(self, to: str, value: int) -> None:
+        tx = {"from": self.address, "to": to, "value": value, "gas": 21_000, "chainId": self.w3.eth.chain_id,
+              "gasPrice": self.w3.eth.gas_price, "nonce": self.w3.eth.get_transaction_count(self.address, "pending")}
+        signed = self.account.sign_transaction(tx)
+        receipt = self.w3.eth.wait_for_transaction_receipt(self.w3.eth.send_raw_transaction(signed.raw_transaction))
+        assert receipt["status"] == 1
 
 
 def test_genesis_places_ai_economy_and_governance_succeeds(node: NodeProcess) -> None:
@@ -124,3 +132,70 @@ def test_inference_lifecycle_pays_contributors_succeeds(node: NodeProcess) -> No
     paid_gas = receipt["gasUsed"] * receipt["effectiveGasPrice"]
     assert w3.eth.get_balance(contributor_a.address) == before + share_a - paid_gas
     assert payable.functions.claimable(contributor_a.address).call() == 0
+
+
+def test_dispute_overturned_by_provider_vote_succeeds(node: NodeProcess) -> None:
+    """A wrong settlement on the devnet genesis: a staked provider disputes it with
+    the corrected hash (its stake votes for it at once), outweighs the settling
+    provider's stake, and after the vote anyone resolves with the corrected record
+    hash and split, which PayableAI then finalizes at once."""
+    w3 = Web3(Web3.HTTPProvider(node.http))
+    keys = dev_private_keys()
+    owner, contributor, provider, verifier, user, anyone = (
+        Actor(w3, Web3.keccak(text=f"dispute e2e account {n}")) for n in range(6))
+    funders = Actor(w3, keys[4]), Actor(w3, keys[5])
+    for actor, amount, funder in ((owner, 20, 0), (contributor, 20, 0), (user, 20, 0), (anyone, 20, 0),
+                                  (provider, 1_100, 0), (verifier, 3_200, 1)):
+        funders[funder].fund(actor.address, amount * OPEN)
+    datanets = bind(w3, "DatanetRegistry", DATANET_REGISTRY_ADDRESS)
+    models = bind(w3, "ModelRegistry", MODEL_REGISTRY_ADDRESS)
+    payable = bind(w3, "PayableAI", PAYABLE_AI_ADDRESS)
+    staking = bind(w3, "AttributionStaking", ATTRIBUTION_STAKING_ADDRESS)
+
+    owner.send(datanets.functions.createDatanet("ipfs://disputed", 0))
+    datanet_id = datanets.functions.datanetCount().call()
+    ids = []
+    for n in range(2):
+        receipt = contributor.send(datanets.functions.contribute(datanet_id, Web3.keccak(text=f"dispute {n}"), ""))
+        ids.append(int(datanets.events.ContributionSubmitted().process_receipt(receipt, errors=DISCARD)[0]["args"]["contributionId"]))
+    fee = OPEN
+    owner.send(models.functions.registerModel(Web3.keccak(b"w"), "ipfs://m", [datanet_id], fee, 1_000))
+    model_id = models.functions.modelCount().call()
+    minimum = staking.functions.minProviderStake().call()
+    provider.send(staking.functions.stake(), value=minimum)
+    verifier.send(staking.functions.stake(), value=3 * minimum)
+
+    receipt = user.send(payable.functions.requestInference(model_id, Web3.keccak(b"input")), value=fee)
+    inference_id = payable.events.InferenceRequested().process_receipt(receipt, errors=DISCARD)[0]["args"]["inferenceId"]
+    provider.send(payable.functions.settle(inference_id, Web3.keccak(b"wrong record"), [ids[0]], [WEIGHT_DENOMINATOR]))
+    corrected_query = Web3.keccak(b"corrected record")
+    corrected = attribution_hash(model_id, corrected_query, [(ids[1], WEIGHT_DENOMINATOR)])
+    bond = staking.functions.disputeBond().call()
+    receipt = verifier.send(staking.functions.dispute(inference_id, corrected), value=bond)
+    opened = staking.events.DisputeOpened().process_receipt(receipt, errors=DISCARD)[0]["args"]
+    votes = [dict(e["args"]) for e in staking.events.Voted().process_receipt(receipt, errors=DISCARD)]
+    assert [(v["voter"], v["weight"]) for v in votes] == [(provider.address, minimum), (verifier.address, 3 * minimum)]
+
+    assert opened["votingEndsAt"] == w3.eth.get_block(receipt["blockNumber"])["timestamp"] + \
+        staking.functions.votingPeriod().call()
+    # Blocks sealed faster than one a second run ahead of the clock, so the clock is
+    # moved until a block reaches the end of the vote.
+    for _ in range(5):
+        behind = opened["votingEndsAt"] - w3.eth.get_block("latest")["timestamp"]
+        if behind <= 0:
+            break
+        w3.provider.make_request("evm_increaseTime", [behind])
+        w3.provider.make_request("evm_mine", [])
+    assert w3.eth.get_block("latest")["timestamp"] >= opened["votingEndsAt"]
+    receipt = anyone.send(staking.functions.resolve(opened["disputeId"], corrected_query, [ids[1]],
+                                                    [WEIGHT_DENOMINATOR]))
+    resolved = staking.events.DisputeResolved().process_receipt(receipt, errors=DISCARD)[0]["args"]
+    assert (resolved["overturned"], resolved["attributionHash"]) == (True, corrected)
+    assert (resolved["leadingVotes"], resolved["totalVotes"]) == (3 * minimum, 4 * minimum)
+    assert not staking.functions.isActiveProvider(provider.address).call()  # slashed below the minimum
+    assert staking.functions.claimable(verifier.address).call() > bond
+
+    anyone.send(payable.functions.finalize(inference_id, [ids[1]], [WEIGHT_DENOMINATOR]))
+    rewarded = payable.events.ContributionRewarded().get_logs(from_block=w3.eth.block_number)
+    assert [(r["args"]["contributionId"], r["args"]["contributor"]) for r in rewarded] == [
+        (ids[1], contributor.address)]

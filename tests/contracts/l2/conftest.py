@@ -40,7 +40,6 @@ OPEN = 10**18
 WEIGHT_DENOMINATOR = 1_000_000
 BPS = 10_000
 ADMIN_ROLE = b"\x00" * 32  # DEFAULT_ADMIN_ROLE
-RESOLVER_ROLE = keccak(text="RESOLVER_ROLE")
 
 # Deployment parameters of the test system.
 PROTOCOL_SHARE_BPS = 500
@@ -51,6 +50,9 @@ DISPUTE_BOND = 10 * OPEN
 UNBONDING_DELAY = 8 * 86_400
 SLASH_BPS = 5_000
 DISPUTER_REWARD_BPS = 2_000
+VOTING_PERIOD = 3 * 86_400
+QUORUM_BPS = 3_334
+VOTER_SLASH_BPS = 1_000
 MODEL_FEE = 3 * OPEN + 12_345  # not a round number, so rounding shows
 MODEL_OWNER_SHARE_BPS = 2_000
 
@@ -62,6 +64,10 @@ D_NONE, D_OPEN, D_UPHELD, D_OVERTURNED = range(4)  # PayableAI.DisputeState
 S_NONE, S_OPEN, S_OVERTURNED, S_UPHELD = range(4)  # AttributionStaking.DisputeStatus
 
 QUERY_HASH = keccak(text="query record")  # the query hash settle posts unless a test gives one
+
+# AttributionStaking's constructor Params, in order.
+STAKING_PARAMS = (MIN_PROVIDER_STAKE, DISPUTE_BOND, UNBONDING_DELAY, VOTING_PERIOD, QUORUM_BPS, SLASH_BPS,
+                  DISPUTER_REWARD_BPS, VOTER_SLASH_BPS)
 
 _CONTENT = itertools.count(1)  # never reset: content hashes stay unique across snapshots
 
@@ -135,8 +141,8 @@ def _start_anvil(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
 class L2Env(AnvilControl):
     """web3.py on anvil with the AI-economy contracts deployed.
 
-    Accounts: ``admin`` (deployer; DEFAULT_ADMIN_ROLE and RESOLVER_ROLE, as the
-    timelock would hold them in genesis), ``treasury``, ``provider`` (staked
+    Accounts: ``admin`` (deployer; DEFAULT_ADMIN_ROLE, as the timelock holds it
+    in genesis), ``treasury``, ``provider`` (staked
     MIN_PROVIDER_STAKE), ``model_owner``, ``datanet_owner``, ``curator``,
     ``contributors`` (4), ``requester``, ``disputer``, ``outsider``.
 
@@ -299,10 +305,35 @@ class L2Env(AnvilControl):
         """Mine a block just after the settlement's dispute window (unless time is already past it)."""
         self.mine_at(max(self.now() + 1, self.inference(inference_id)["disputeDeadline"] + 1))
 
-    def open_dispute(self, inference_id: int, disputer: str | None = None, at: int | None = None) -> int:
-        receipt = self.send(self.staking.functions.dispute(inference_id, b"\xbb" * 32), disputer or self.disputer,
+    def open_dispute(self, inference_id: int, disputer: str | None = None, at: int | None = None,
+                     claimed: bytes = b"\xbb" * 32) -> int:
+        receipt = self.send(self.staking.functions.dispute(inference_id, claimed), disputer or self.disputer,
                             value=DISPUTE_BOND, at=at)
         return int(self.events(receipt, self.staking, "DisputeOpened")[0]["disputeId"])
+
+    def staked_provider(self, amount: int = MIN_PROVIDER_STAKE) -> str:
+        """A new account staking ``amount`` (an active provider when it reaches the minimum)."""
+        account = self.fresh_account(amount + 100 * OPEN)
+        self.send(self.staking.functions.stake(), account, value=amount)
+        return account
+
+    def vote(self, dispute_id: int, voter: str, attribution: bytes) -> Any:
+        return self.send(self.staking.functions.vote(dispute_id, attribution), voter)
+
+    def dispute_record(self, dispute_id: int) -> dict[str, Any]:
+        keys = ("inferenceId", "modelId", "disputer", "provider", "bond", "status", "votingEndsAt",
+                "correctionEndsAt", "settledAttributionHash", "claimedAttributionHash", "decisiveHash",
+                "quorumStake", "totalVotes", "leadingHash", "leadingVotes")
+        return dict(zip(keys, self.staking.functions.disputeInfo(dispute_id).call(), strict=True))
+
+    def after_vote(self, dispute_id: int) -> None:
+        """Mine a block at the end of the dispute's vote (unless time is already past it)."""
+        self.mine_at(max(self.now() + 1, self.dispute_record(dispute_id)["votingEndsAt"]))
+
+    def resolve(self, dispute_id: int, query: bytes = b"\x00" * 32, ids: Sequence[int] = (),
+                weights: Sequence[int] = (), sender: str | None = None) -> Any:
+        call = self.staking.functions.resolve(dispute_id, query, list(ids), list(weights))
+        return self.send(call, sender or self.outsider)
 
     def claimable(self, account: str) -> int:
         return int(self.payable.functions.claimable(account).call())
@@ -331,8 +362,7 @@ def deploy_economy(w3: Web3, deployer: str, admin: str, treasury: str) -> tuple[
     staking_address = create_address(deployer, nonce + 1)
     payable = deploy(w3, "PayableAI", deployer, admin, datanets.address, models.address, staking_address, treasury,
                      PROTOCOL_SHARE_BPS, SETTLEMENT_PERIOD, DISPUTE_WINDOW)
-    staking = deploy(w3, "AttributionStaking", deployer, admin, payable.address, MIN_PROVIDER_STAKE, DISPUTE_BOND,
-                     UNBONDING_DELAY, SLASH_BPS, DISPUTER_REWARD_BPS)
+    staking = deploy(w3, "AttributionStaking", deployer, admin, payable.address, STAKING_PARAMS)
     assert staking.address == staking_address
     return datanets, models, payable, staking
 

@@ -3,10 +3,13 @@ and an evm_revert:
 
 - the fee split sums exactly to the fee, for random fees, shares and weights,
   and follows the documented rounding rule (remainder to the model owner);
-- no double claim: over random sequences of requests, settlements, disputes,
+- no double claim: over random sequences of requests, settlements, disputes
+  decided by provider votes (overturned or upheld, losing voters slashed),
   finalizations, claims and refunds, nobody ever claims more than was
-  credited to them, and the contract's balance always equals escrowed +
-  pending + claimable;
+  credited to them, PayableAI's balance always equals escrowed + pending +
+  claimable, and AttributionStaking's always equals active + unbonding stake +
+  open bonds + claimable, with every slashed wei and every resolved bond
+  credited to the disputer or the treasury;
 - no settlement of a foreign contribution: a split that includes any
   contribution that is pending, rejected, unknown, or in a datanet the model
   was not trained on is always rejected, with the error naming the first
@@ -19,6 +22,7 @@ import itertools
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from eth_utils.crypto import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +31,8 @@ if TYPE_CHECKING:
 
 OPEN = 10**18
 DENOM = 1_000_000
+MIN_PROVIDER_STAKE = 100 * OPEN  # conftest
+DISPUTE_BOND = 10 * OPEN  # conftest
 MAX_FEE = 2**80 - 1
 C_NONE, C_PENDING, C_ACCEPTED, C_REJECTED = range(4)
 
@@ -102,7 +108,8 @@ OPS = st.lists(
 
 
 class Ledger:
-    """What the test expects PayableAI to owe: credits from events, claims from events."""
+    """What the test expects PayableAI to owe (credits and claims from events),
+    and what AttributionStaking must hold (stake paid in, slashes, bonds)."""
 
     def __init__(self, l2: L2Env) -> None:
         self.l2 = l2
@@ -111,6 +118,61 @@ class Ledger:
         self.requested: list[int] = []
         self.settled: dict[int, tuple[list[int], list[int]]] = {}
         self.accounts = [*l2.contributors, l2.model_owner, l2.treasury]
+        self.queries = itertools.count(1)
+        # Two more providers that vote; the fixture's provider (100 OPEN) settles.
+        self.big = l2.staked_provider(300 * OPEN)
+        self.small = l2.staked_provider(120 * OPEN)
+        f = l2.staking.functions
+        self.stake_in = int(f.totalActiveStake().call() + f.totalUnbonding().call())
+        self.stake_slashed = 0
+        self.bonds_resolved = 0
+        self.staking_claimed = 0
+
+    def dispute(self, inference_id: int, mode: int) -> None:
+        """Dispute a settlement with a corrected split of another query, let the
+        providers vote (mode picks who votes what), resolve and release the votes."""
+        l2, f = self.l2, self.l2.staking.functions
+        ids, weights = [l2.accepted[mode % len(l2.accepted)]], [DENOM]
+        query = keccak(text=f"corrected query {next(self.queries)}")
+        corrected = l2.attribution_hash(l2.model_id, query, ids, weights)
+        settled = l2.inference(inference_id)["attributionHash"]
+        dispute_id = l2.open_dispute(inference_id, at=l2.now() + 1, claimed=corrected)
+        votes = {0: {self.big: corrected},  # 300 : 100, overturned
+                 1: {},  # the provider's 100 alone, upheld
+                 2: {self.big: corrected, self.small: settled},  # 300 : 220, overturned
+                 3: {self.small: corrected, self.big: settled}}[mode % 4]  # 120 : 400, upheld
+        for voter, attribution in votes.items():
+            l2.vote(dispute_id, voter, attribution)
+        l2.after_vote(dispute_id)
+        receipt = l2.resolve(dispute_id, query, ids, weights)
+        self.bonds_resolved += DISPUTE_BOND
+        [resolved] = l2.events(receipt, l2.staking, "DisputeResolved")
+        assert resolved["overturned"] == (mode % 4 in (0, 2))
+        for event in l2.events(receipt, l2.staking, "ProviderSlashed"):
+            self.stake_slashed += event["amount"]
+            self.top_up(l2.provider)
+        if resolved["overturned"]:
+            self.settled[inference_id] = (ids, weights)
+        # An upheld settlement is finalized with its original split.
+        for voter in votes:
+            released = l2.send(f.releaseVote(dispute_id, voter), l2.outsider)
+            [event] = l2.events(released, l2.staking, "VoteReleased")
+            self.stake_slashed += event["slashed"]
+            assert (event["slashed"] > 0) == (votes[voter] != resolved["decisiveHash"])
+            self.top_up(voter)
+
+    def top_up(self, provider: str) -> None:
+        """Stake back to the minimum, so the account keeps settling and voting."""
+        missing = MIN_PROVIDER_STAKE - self.l2.staking.functions.providerInfo(provider).call()[0]
+        if missing > 0:
+            self.l2.send(self.l2.staking.functions.stake(), provider, value=missing)
+            self.stake_in += missing
+
+    def claim_staking(self, account: str) -> None:
+        amount = self.l2.staking.functions.claimable(account).call()
+        if amount:
+            self.l2.send(self.l2.staking.functions.claim(), account)
+            self.staking_claimed += amount
 
     def finalize(self, inference_id: int) -> None:
         ids, weights = self.settled.pop(inference_id)
@@ -139,6 +201,14 @@ class Ledger:
             assert self.l2.claimable(account) == self.credited[account] - self.claimed[account]
         assert f.totalClaimable().call() == sum(self.credited.values()) - sum(self.claimed.values())
         assert self.l2.balance(self.l2.payable.address) == self.l2.payable_accounted()
+        s = self.l2.staking.functions
+        active, unbonding, bonds, claimable = (s.totalActiveStake().call(), s.totalUnbonding().call(),
+                                               s.totalOpenBonds().call(), s.totalClaimable().call())
+        assert self.l2.balance(self.l2.staking.address) == active + unbonding + bonds + claimable
+        # Slashed stake leaves the stakes and reappears, with every resolved bond, as claimable balances.
+        assert active + unbonding == self.stake_in - self.stake_slashed
+        assert claimable + self.staking_claimed == self.stake_slashed + self.bonds_resolved
+        assert bonds == 0  # every dispute is resolved within its operation
 
 
 @PROPERTY
@@ -176,17 +246,11 @@ def test_claim_random_operation_sequences_no_double_claim_succeeds(
                 record = l2.inference(inference_id)
                 if record["disputeState"] != 0 or l2.now() >= record["disputeDeadline"]:
                     continue
-                dispute_id = l2.open_dispute(inference_id, at=l2.now() + 1)
-                ids = [l2.accepted[pick % len(l2.accepted)]]
-                overturn = pick % 2 == 0
-                l2.send(l2.staking.functions.resolveDispute(dispute_id, overturn, b"\xcc" * 32, ids, [DENOM]),
-                        l2.admin)
-                if overturn:
-                    ledger.settled[inference_id] = (ids, [DENOM])
-                # An upheld settlement is finalized with its original split.
+                ledger.dispute(inference_id, pick)
             elif op in ("claim", "claim_twice"):
                 account = ledger.accounts[pick % len(ledger.accounts)]
                 ledger.claim(account)
+                ledger.claim_staking((l2.disputer, l2.treasury)[pick % 2])
                 if op == "claim_twice":
                     ledger.claim(account)  # the second claim finds nothing
             elif op == "advance":
@@ -198,8 +262,11 @@ def test_claim_random_operation_sequences_no_double_claim_succeeds(
         for account in ledger.accounts:
             ledger.claim(account)
             ledger.claim(account)
+        for account in (l2.disputer, l2.treasury):
+            ledger.claim_staking(account)
         ledger.check()
         assert l2.payable.functions.totalClaimable().call() == 0
+        assert l2.staking.functions.totalClaimable().call() == 0
         assert sum(ledger.claimed.values()) == sum(ledger.credited.values())
     finally:
         l2.revert(snapshot)
@@ -241,9 +308,13 @@ def test_settle_random_invalid_contribution_reverts(l2: L2Env, data: st.DataObje
             good_ids = sorted(good)
             good_weights = l2.even_weights(len(good_ids))
             l2.settle(inference_id, good_ids, good_weights)
-            dispute_id = l2.open_dispute(inference_id)
-            resolve: Any = l2.staking.functions.resolveDispute(dispute_id, True, b"\xcc" * 32, ids, weights)
+            # A majority of the voted stake backs the invalid split's hash.
+            bad_hash = l2.attribution_hash(model_id, b"\xcc" * 32, ids, weights)
+            dispute_id = l2.open_dispute(inference_id, claimed=bad_hash)
+            l2.vote(dispute_id, l2.staked_provider(300 * OPEN), bad_hash)
+            l2.after_vote(dispute_id)
+            resolve: Any = l2.staking.functions.resolve(dispute_id, b"\xcc" * 32, ids, weights)
             expected = "ContributionNotAccepted" if record[2] != C_ACCEPTED else "ForeignContribution"
-            l2.assert_reverts(resolve, l2.admin, expected, source=l2.payable)
+            l2.assert_reverts(resolve, l2.outsider, expected, source=l2.payable)
     finally:
         l2.revert(snapshot)
