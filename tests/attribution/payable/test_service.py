@@ -324,6 +324,8 @@ def test_a_full_queue_answers_503_with_retry_after(economy: Economy_, tmp_path: 
             running = asyncio.ensure_future(post(0))
             while not model.entered.is_set():
                 await asyncio.sleep(0.02)
+            twice = await post(0)
+            assert twice.status == 409 and (await twice.json())["error"]["code"] == "in_progress"
             queued = asyncio.ensure_future(post(1))
             while service._queue is None or service._queue.qsize() < 1:
                 await asyncio.sleep(0.02)
