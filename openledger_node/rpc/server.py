@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import orjson
@@ -90,6 +90,7 @@ _NOT_PLAIN_HEADERS = frozenset({
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
 HAND_OVER = object()  # a request the plain path leaves to aiohttp
+HEADS_KEPT = 256  # request heads whose parse is kept (at most 2 MiB)
 # File descriptors kept for LevelDB, the journal and logs beyond the connections.
 RESERVED_FDS = 128
 
@@ -268,7 +269,7 @@ class _Guard(asyncio.Protocol):
         self._make_inner = make_inner
         self.inner: RequestHandler | None = None  # aiohttp's handler, once handed over
         self.transport: asyncio.Transport | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None  # aiohttp's requests' read deadline
         self._admitted = False
         self.upgraded = False
         # The plain path's state: bytes not yet answered, a request being
@@ -277,8 +278,14 @@ class _Guard(asyncio.Protocol):
         self._busy = False
         self._write_paused = False
         self._read_paused = False
-        self._idle: asyncio.TimerHandle | None = None
         self._closed = False  # closed or closing: nothing more is answered
+        # Its deadlines, kept as times that one watchdog timer looks at, so
+        # that a request costs no timer of its own: since when a request has
+        # been awaited from the client (None: none is), since when the
+        # connection has had nothing to do.
+        self._waiting_since: float | None = None
+        self._idle_since = 0.0
+        self._watch: asyncio.TimerHandle | None = None
 
     # asyncio.Protocol
 
@@ -296,7 +303,9 @@ class _Guard(asyncio.Protocol):
         if sock is not None:  # dead peers are noticed, as aiohttp's handler sets it
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        self._arm()  # the first request must arrive in time too
+        loop = asyncio.get_running_loop()
+        self._waiting_since = loop.time()  # the first request must arrive in time too
+        self._watch = loop.call_at(self._waiting_since + server.limits.read_timeout, self._check)
 
     def data_received(self, data: bytes) -> None:
         if not self._admitted:
@@ -306,9 +315,8 @@ class _Guard(asyncio.Protocol):
                 self._arm()
             self.inner.data_received(data)
             return
-        self._cancel_idle()
-        if self._timer is None and not self._busy:
-            self._arm()
+        if self._waiting_since is None and not self._busy:
+            self._waiting_since = asyncio.get_running_loop().time()  # a request begins
         self._buffer += data
         if self._busy:
             if len(self._buffer) > self.server.limits.max_body_bytes + MAX_HEAD_BYTES and not self._read_paused:
@@ -325,7 +333,9 @@ class _Guard(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        self._cancel_idle()
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         if self._admitted:
             if self.transport is not None:
                 self.server.open_connections.pop(self.transport, None)
@@ -362,7 +372,7 @@ class _Guard(asyncio.Protocol):
             assert isinstance(request, tuple)
             size, body, close = request
             del self._buffer[:size]
-            self._disarm()  # the request has fully arrived
+            self._waiting_since = None  # the request has fully arrived
             answer = server.answer(body, None)
             if answer is None or isinstance(answer, str):
                 self._respond(answer, close)
@@ -370,14 +380,15 @@ class _Guard(asyncio.Protocol):
             self._busy = True
             asyncio.ensure_future(self._respond_later(answer, close))
             return
-        if self.transport is not None and self.inner is None and not self._busy and not self._closed:
-            if self._buffer:
-                if self._timer is None:
-                    self._arm()
-            else:
-                self._arm_idle()
+        if self.inner is None and not self._busy and not self._closed:
+            now = asyncio.get_running_loop().time()
+            if not self._buffer:
+                self._idle_since = now
+            elif self._waiting_since is None:
+                self._waiting_since = now  # the next request has begun to arrive
             if self._read_paused:
                 self._read_paused = False
+                assert self.transport is not None
                 self.transport.resume_reading()
 
     async def _respond_later(self, answer: Awaitable[str | None], close: bool) -> None:
@@ -399,11 +410,40 @@ class _Guard(asyncio.Protocol):
             transport.close()
             self._closed = True
 
+    def _check(self) -> None:
+        """The watchdog: close a client whose request does not arrive within
+        the read timeout, or a keep-alive connection idle for the idle timeout.
+        It never sleeps longer than the read timeout, so a request that
+        begins while it sleeps is still timed from its start."""
+        self._watch = None
+        if self._closed or self.inner is not None or self.transport is None:
+            return
+        limits = self.server.limits
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._busy:  # an answer being computed is not the client's delay
+            due = now + limits.read_timeout
+        elif self._waiting_since is not None:
+            due = self._waiting_since + limits.read_timeout
+            if now >= due:
+                self._expired()
+                return
+        else:
+            due = self._idle_since + limits.idle_timeout
+            if now >= due:
+                self._closed = True
+                self.transport.close()
+                return
+            due = min(due, now + limits.read_timeout)
+        self._watch = loop.call_at(due, self._check)
+
     def _hand_over(self) -> None:
         """From the request at the front of the buffer on, aiohttp answers."""
         transport = self.transport
         assert transport is not None
-        self._cancel_idle()
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         inner = self.inner = self._make_inner()
         inner.connection_made(transport)
         if self._write_paused:
@@ -413,28 +453,10 @@ class _Guard(asyncio.Protocol):
             transport.resume_reading()
         data = bytes(self._buffer)
         self._buffer.clear()
-        if self._timer is None:
-            self._arm()
+        self._arm()
         inner.data_received(data)
 
-    def _arm_idle(self) -> None:
-        """A keep-alive connection with no request in it is closed after the idle timeout."""
-        self._cancel_idle()
-        loop = asyncio.get_running_loop()
-        self._idle = loop.call_later(self.server.limits.idle_timeout, self._idle_expired)
-
-    def _cancel_idle(self) -> None:
-        if self._idle is not None:
-            self._idle.cancel()
-            self._idle = None
-
-    def _idle_expired(self) -> None:
-        self._idle = None
-        if self.transport is not None and not self._busy and not self._buffer and not self._closed:
-            self._closed = True
-            self.transport.close()
-
-    # the read deadline
+    # the read deadline of requests aiohttp answers
 
     def request_read(self) -> None:
         """The request in progress has fully arrived."""
@@ -497,11 +519,17 @@ def _loads(body: bytes) -> Any:
 
 
 def _has_float(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_has_float(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_float(v) for v in value)
-    return isinstance(value, float)
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            pending.extend(item.values())
+        elif kind is list:
+            pending.extend(item)
+        elif kind is float:
+            return True
+    return False
 
 
 def _dumps(value: Any) -> str:
@@ -595,6 +623,7 @@ class RpcServer:
         }
         self._on_stop: list[Callable[[], None]] = []
         self._hosts_seen: dict[bytes, bool] = {}  # Host header -> allowed (the plain path's cache)
+        self._heads: dict[bytes, object] = {}  # request head -> what plain_request made of it
         self._date_second = -1
         self._date = b""
         # The CORS middleware's Vary, on every answer where origins are listed.
@@ -797,7 +826,26 @@ class RpcServer:
         end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD_BYTES + 4)
         if end < 0:
             return HAND_OVER if len(buffer) > MAX_HEAD_BYTES else None
-        lines = bytes(buffer[:end]).split(b"\r\n")
+        head = bytes(buffer[:end])
+        # A client sends the same head for every request of a kind (the body
+        # length aside): each is parsed once.
+        parsed = self._heads.get(head)
+        if parsed is None:
+            parsed = self._plain_head(head)
+            if len(self._heads) >= HEADS_KEPT:
+                self._heads.clear()
+            self._heads[head] = parsed
+        if parsed is HAND_OVER:
+            return HAND_OVER
+        length, close = cast(tuple[int, bool], parsed)
+        size = end + 4 + length
+        if len(buffer) < size:
+            return None
+        return size, bytes(buffer[end + 4:size]), close
+
+    def _plain_head(self, head: bytes) -> tuple[int, bool] | object:
+        """(Content-Length, Connection: close) of a plain request's head, or HAND_OVER."""
+        lines = head.split(b"\r\n")
         if lines[0] != b"POST / HTTP/1.1":
             return HAND_OVER
         length = host = content_type = None
@@ -834,10 +882,7 @@ class RpcServer:
             return HAND_OVER
         if content_type.split(b";")[0].strip().lower() not in _JSON_CONTENT_TYPES or not self._host_ok(host):
             return HAND_OVER
-        size = end + 4 + length
-        if len(buffer) < size:
-            return None
-        return size, bytes(buffer[end + 4:size]), close
+        return length, close
 
     def _host_ok(self, host: bytes) -> bool:
         allowed = self._hosts_seen.get(host)
