@@ -460,6 +460,32 @@ def test_a_settlement_already_on_chain_is_reconciled_not_resent(economy: Economy
     assert "openledger_settlements_total 1\n" in metrics
 
 
+def test_a_settle_sent_before_a_crash_is_awaited_by_its_hash(economy: Economy_, tmp_path: Path) -> None:
+    """The crash this stands for: the settle was sent and journaled, the process died before its receipt."""
+    data = economy.test_inputs[14]
+    inference_id = economy.request(data)
+    expected = attribute_query(economy.served, economy.model_id, data)
+    sent = economy.provider.settle(inference_id, expected.query_hash, expected.ids, expected.weights, wait=False)
+    journal = Journal(tmp_path / "journal")
+    journal.record(inference_id, "answered", queryHash="0x" + expected.query_hash.hex(),
+                   attributionHash="0x" + expected.attribution_hash.hex(), output="0x" + expected.record.output.hex(),
+                   contributionIds=list(expected.ids), weights=list(expected.weights))
+    journal.record(inference_id, "settle_sent", settleTx="0x" + sent.tx_hash.hex(), nonce=sent.nonce)
+    journal.close()
+    receipt = economy.provider.wait(sent)
+
+    running = ServiceProcess(economy, tmp_path / "journal", "--batch-window", "0")
+    try:
+        status = wait_for(lambda: (s := running.status(inference_id))["settlement"]["state"] == "settled" and s,
+                          "the receipt of the earlier settle")
+    finally:
+        running.stop()
+    assert status["settlement"]["settleTx"] == "0x" + sent.tx_hash.hex()
+    assert status["settlement"]["settleBlock"] == receipt["blockNumber"]
+    assert economy.provider.w3.eth.get_transaction_count(economy.provider.address) == sent.nonce + 1
+    assert len(settled_events(economy, inference_id)) == 1
+
+
 # ---------------------------------------------------------------- metrics and schema
 
 
