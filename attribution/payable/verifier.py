@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from eth_hash.auto import keccak
 
 from attribution.errors import AttributionError
-from attribution.payable.chain import Economy, load_account
+from attribution.payable.chain import ContractRevert, Economy, load_account
 from attribution.payable.content import ContentError, ContentNotFound, fetch_content
 from attribution.payable.models import (
     Attribution,
@@ -116,8 +116,9 @@ class DisputeView:
     dispute_id: int
     inference_id: int
     open: bool
-    vote_ends: int
-    voted: bool  # whether this verifier's account has voted
+    voting_ends_at: int
+    """Votes are accepted while the block timestamp is below this; resolve from then on."""
+    voted: bool  # whether this verifier's account has voted (a disputing provider's vote is cast for it)
 
 
 class VerifierChain(Protocol):
@@ -141,9 +142,15 @@ class VerifierChain(Protocol):
         """Post the bond and open a dispute; returns the dispute id."""
         ...
 
+    def is_active_provider(self) -> bool:
+        """Whether the verifier's own account may vote."""
+        ...
+
     def vote(self, dispute_id: int, attribution_hash: bytes) -> None: ...
 
-    def resolve(self, dispute_id: int, query_hash: bytes, ids: Sequence[int], weights: Sequence[int]) -> None: ...
+    def resolve(self, dispute_id: int, query_hash: bytes, ids: Sequence[int], weights: Sequence[int]) -> bool:
+        """Decide an ended dispute; whether the settlement was overturned."""
+        ...
 
 
 Fetcher = Callable[[bytes], bytes | None]
@@ -219,7 +226,7 @@ class Check:
     inference_id: int
     verdict: str
     """"agrees", "disputed", "differs" (wrong, but no longer disputable), "unverifiable",
-    "pending" (record not fetchable yet), "voted", "resolved"."""
+    "pending" (record not fetchable yet), "voted", "resolved", "unresolved" (resolve refused)."""
     detail: str = ""
     event: str = ""  # "settled" | "overturned" | "dispute"
     block: int | None = None
@@ -360,16 +367,21 @@ class Verifier:
                 self.state.disputes.pop(str(dispute_id), None)
             return Check(inference_id, "pending" if result.retry else "unverifiable", result.problem,
                          event="dispute", dispute_id=dispute_id)
-        if self.chain.timestamp() <= view.vote_ends:
-            if view.voted:
+        if self.chain.timestamp() < view.voting_ends_at:
+            if view.voted or not self.chain.is_active_provider():
                 return None
             self.chain.vote(dispute_id, ours.attribution_hash)
             return Check(inference_id, "voted", event="dispute", recomputed_hash=ours.attribution_hash,
                          dispute_id=dispute_id)
-        self.chain.resolve(dispute_id, ours.query_hash, ours.ids, ours.weights)
+        try:
+            overturned = self.chain.resolve(dispute_id, ours.query_hash, ours.ids, ours.weights)
+        except ContractRevert as exc:
+            # Another hash won and nobody proved it yet: from its correction deadline on,
+            # the same call voids it; until then the dispute stays on the list.
+            return Check(inference_id, "unresolved", str(exc), event="dispute", dispute_id=dispute_id)
         self.state.disputes.pop(str(dispute_id), None)
-        return Check(inference_id, "resolved", event="dispute", recomputed_hash=ours.attribution_hash,
-                     dispute_id=dispute_id)
+        return Check(inference_id, "resolved", "overturned" if overturned else "upheld", event="dispute",
+                     recomputed_hash=ours.attribution_hash, dispute_id=dispute_id)
 
     # -- one pass
 
@@ -496,19 +508,24 @@ class EconomyChain:
     def dispute_view(self, dispute_id: int) -> DisputeView:
         info = self.economy.dispute_info(dispute_id)
         voted = False
-        if self.economy.account is not None and any(e.get("name") == "voteOf" for e in self.economy.staking.abi):
-            voted = any(self.economy.call("AttributionStaking", "voteOf", dispute_id, self.economy.address))
+        if self.economy.account is not None:
+            ballot = self.economy.call("AttributionStaking", "ballot", dispute_id, self.economy.address)
+            voted = bytes(ballot[0]) != bytes(32)
         return DisputeView(dispute_id, int(info["inferenceId"]), info["status"] == "Open",
-                           int(info.get("votingEnds", info.get("voteEnds", 0))), voted)
+                           int(info["votingEndsAt"]), voted)
 
     def dispute(self, inference_id: int, claimed_hash: bytes) -> int:
         return self.economy.dispute(inference_id, claimed_hash)
 
+    def is_active_provider(self) -> bool:
+        return self.economy.account is not None and self.economy.is_active_provider()
+
     def vote(self, dispute_id: int, attribution_hash: bytes) -> None:
         self.economy.vote(dispute_id, attribution_hash)
 
-    def resolve(self, dispute_id: int, query_hash: bytes, ids: Sequence[int], weights: Sequence[int]) -> None:
-        self.economy.resolve(dispute_id, query_hash, ids, weights)
+    def resolve(self, dispute_id: int, query_hash: bytes, ids: Sequence[int], weights: Sequence[int]) -> bool:
+        receipt = self.economy.resolve(dispute_id, query_hash, ids, weights)
+        return bool(self.economy._event("AttributionStaking", "DisputeResolved", receipt)["overturned"])
 
 
 # ------------------------------------------------------------------ content

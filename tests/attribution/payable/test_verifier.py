@@ -135,10 +135,11 @@ def verify_cli(s: Economy_, state: Path, *extra: str, model_id: int | None = Non
     )
 
 
-def in_process(s: Economy_, state_dir: Path, sources: list[str] | None = None) -> Verifier:
-    chain = EconomyChain(Economy(s.node.http, Account.from_key(s.verifier_key)))
+def in_process(s: Economy_, state_dir: Path, sources: list[str] | None = None, *, key: bytes | None = None,
+               vote: bool = False) -> Verifier:
+    chain = EconomyChain(Economy(s.node.http, Account.from_key(key or s.verifier_key)))
     state = VerifierState.load(state_dir, chain.chain_id(), s.model_id)
-    return Verifier(chain, s.served, s.model_id, content_fetcher(sources or [str(s.content_dir)]), state)
+    return Verifier(chain, s.served, s.model_id, content_fetcher(sources or [str(s.content_dir)]), state, vote=vote)
 
 
 def test_verify_agrees_with_honest_and_disputes_perturbed_settlement_succeeds(setup: Economy_, tmp_path: Path) -> None:
@@ -263,7 +264,43 @@ def test_verify_skips_an_endpoint_serving_other_bytes_succeeds(setup: Economy_, 
     assert [c.verdict for c in checks if c.inference_id == inference_id] == ["agrees"]
 
 
+def test_verify_vote_overturns_a_wrong_settlement_and_slashes_its_provider_succeeds(
+        setup: Economy_, tmp_path: Path) -> None:
+    keys = dev_private_keys()
+    Economy(setup.node.http, Account.from_key(setup.verifier_key)).stake(1_000 * OPEN)
+    Economy(setup.node.http, Account.from_key(keys[8])).stake(1_000 * OPEN)
+    watcher = in_process(setup, tmp_path / "watcher")  # the disputer, a staked provider: its vote is cast with the dispute
+    voter = in_process(setup, tmp_path / "voter", key=keys[8], vote=True)
+    watcher.run_once()
+    voter.run_once()
+    stake_before = setup.provider.provider_info()["stake"]
+
+    inference_id, truth = settle(setup, setup.inputs[9], perturb=True)
+    (disputed,) = [c for c in watcher.run_once() if c.inference_id == inference_id]
+    assert disputed.verdict == "disputed"
+    # The voter sees the settlement already disputed, and votes its own hash in the dispute.
+    assert [c.verdict for c in voter.run_once() if c.inference_id == inference_id] == ["differs", "voted"]
+    assert [c for c in voter.run_once() if c.inference_id == inference_id] == []  # once
+    ballot = setup.provider.call("AttributionStaking", "ballot", disputed.dispute_id, Account.from_key(keys[8]).address)
+    assert bytes(ballot[0]) == truth.attribution_hash
+
+    setup.node.rpc("evm_increaseTime", int(setup.provider.call("AttributionStaking", "votingPeriod")))
+    setup.node.rpc("evm_mine")
+    (resolved,) = [c for c in voter.run_once() if c.inference_id == inference_id]
+    assert (resolved.verdict, resolved.detail, resolved.dispute_id) == ("resolved", "overturned", disputed.dispute_id)
+    after = setup.provider.inference(inference_id)
+    assert (after.dispute_state, after.query_hash, after.attribution_hash) == (
+        "Overturned", truth.query_hash, truth.attribution_hash)
+    slash_bps = int(setup.provider.call("AttributionStaking", "slashBps"))
+    assert setup.provider.provider_info()["stake"] == stake_before - stake_before * slash_bps // 10_000
+    # The replacement split is checked like any settlement, and agrees.
+    assert [(c.event, c.verdict) for c in watcher.run_once() if c.inference_id == inference_id] == [
+        ("overturned", "agrees")]
+
+
 def test_verify_after_the_dispute_window_does_not_dispute_succeeds(setup: Economy_, tmp_path: Path) -> None:
+    if not setup.provider.is_active_provider():  # slashed by an overturn above
+        setup.provider.stake(1_000 * OPEN)
     verifier = in_process(setup, tmp_path)
     verifier.run_once()
     inference_id, _ = settle(setup, setup.inputs[7], perturb=True)
