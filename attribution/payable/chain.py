@@ -78,6 +78,8 @@ POLICIES = {"open": 0, "curated": 1}
 _ERROR_STRING = bytes.fromhex("08c379a0")  # Error(string)
 _PANIC = bytes.fromhex("4e487b71")  # Panic(uint256)
 _LOG_CHUNK = 10_000  # blocks per eth_getLogs request
+# geth's answers (ours use the same wording) to a nonce another sender of the key already used.
+_STALE_NONCE = ("nonce too low", "nonce too high", "already known", "replacement transaction underpriced")
 
 
 # ------------------------------------------------------------------ errors
@@ -418,7 +420,7 @@ class Economy:
             except (Web3RPCError, ValueError) as exc:
                 message = _rpc_message(exc)
                 self._release_nonce(nonce)
-                if attempt == 0 and "nonce" in message.lower():
+                if attempt == 0 and any(m in message.lower() for m in _STALE_NONCE):
                     self.resync_nonce()
                     continue
                 raise ChainError(f"{contract}.{function}: the node refused the transaction: {message}") from None
@@ -474,10 +476,11 @@ class Economy:
             return nonce
 
     def _release_nonce(self, nonce: int) -> None:
-        """Give back the last nonce taken when its transaction never reached the node."""
+        """Give back a nonce whose transaction never reached the node. When later
+        nonces were taken meanwhile, the counter is re-read from the node at the
+        next send (its pending count stops at the gap, so the gap is filled)."""
         with self._nonce_lock:
-            if self._next_nonce == nonce + 1:
-                self._next_nonce = nonce
+            self._next_nonce = nonce if self._next_nonce == nonce + 1 else None
 
     def resync_nonce(self) -> int:
         """Reset the local nonce counter from the node's pending count."""
@@ -630,6 +633,10 @@ class Economy:
         """Resolve a dispute whose vote ended (the split travels with an overturn, ignored otherwise)."""
         return self.send("AttributionStaking", "resolve", dispute_id, bytes(query_hash),
                          [int(c) for c in contribution_ids], [int(w) for w in weights])
+
+    def release_vote(self, dispute_id: int, voter: str | None = None) -> Any:
+        """Release a voter's stake locked by a resolved dispute's vote (default: the sender's)."""
+        return self.send("AttributionStaking", "releaseVote", dispute_id, to_checksum_address(voter or self.address))
 
     def dispute_info(self, dispute_id: int) -> dict[str, Any]:
         raw = self.call("AttributionStaking", "disputeInfo", dispute_id)

@@ -116,6 +116,17 @@ def test_settles_racing_in_one_block_fail_with_the_decoded_reason(node: NodeProc
     inference = provider.inference(inference_id)
     assert (inference.status, inference.provider, inference.query_hash) == ("Settled", provider.address, query_hash)
 
+    # A dispute of it: the bond is checked by name, then the dispute is opened and readable.
+    bond = int(user.call("AttributionStaking", "disputeBond"))
+    with pytest.raises(ContractRevert) as info:
+        user.dispute(inference_id, keccak(b"other split"), bond=1)
+    assert (info.value.name, info.value.arguments) == ("IncorrectBond", {"sent": 1, "required": bond})
+    dispute_id = user.dispute(inference_id, keccak(b"other split"))
+    opened = user.dispute_info(dispute_id)
+    assert (opened["inferenceId"], opened["disputer"], opened["provider"], opened["status"]) == (
+        inference_id, user.address, provider.address, "Open")
+    assert provider.inference(inference_id).dispute_state == "Open"
+
 
 def test_decode_revert_names_strings_panics_and_unknown_data() -> None:
     assert str(decode_revert(bytes.fromhex("08c379a0") + encode(["string"], ["no"]))) == "reverted: Error(message=no)"
