@@ -108,6 +108,15 @@ class DeadlineComputation(PragueComputation):
         super().__init__(state, message, transaction_context)
         # Read once per frame: the thread-local lookup on every opcode cost more than the clock.
         self._deadline_at: float | None = getattr(_deadline, "at", None)
+        # Which positions are JUMPDESTs rather than PUSH data depends on the
+        # code alone: the answers py-evm's code stream works out one jump at a
+        # time are kept for every later frame running the same code.
+        code = bytes(message.code)
+        positions = _JUMP_ANALYSIS.get(code)
+        if positions is None:
+            positions = _JUMP_ANALYSIS[code] = (set(), set())
+        stream = cast(Any, self.code)
+        stream.valid_positions, stream.invalid_positions = positions
 
     def consume_gas(self, amount: int, reason: str) -> None:
         at = self._deadline_at
@@ -177,6 +186,17 @@ class CallState(SimulationState):
 
     transaction_executor_class = CallExecutor
 
+    def get_code(self, address: Address) -> bytes:
+        # Code by its hash never changes: the database read is made once per
+        # process for the contracts that calls keep running (an override's code
+        # is stored under its own hash, so the cache stays right).
+        code_hash = self.get_code_hash(address)
+        code = _CODE_BY_HASH.get(code_hash)
+        if code is None:
+            code = bytes(super().get_code(address))
+            _CODE_BY_HASH[code_hash] = code
+        return code
+
     def delta_balance(self, address: Address, delta: int) -> None:
         # A zero change would only write the account back as it is (py-evm
         # reads, copies and re-encodes it); emptiness, not existence, is what
@@ -191,6 +211,10 @@ class CallVM(OpenLedgerVM):
 
 
 _FREE_CALL_HEADERS: LRU[bytes, BlockHeaderAPI] = LRU(64)
+# Contract code (up to 24 KiB each) kept by hash, and the jump analysis of the
+# code that frames ran, for the contracts that calls keep running.
+_CODE_BY_HASH: LRU[bytes, bytes] = LRU(256)
+_JUMP_ANALYSIS: LRU[bytes, tuple[set[int], set[int]]] = LRU(256)
 
 
 def free_call_header(header: BlockHeaderAPI) -> BlockHeaderAPI:
