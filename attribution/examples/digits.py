@@ -325,12 +325,14 @@ def index_digest(index_dir: Path) -> str:
 
 
 def build_index(model_dir: Path, *, batch_size: int = 64, shard_size: int = 4096, rank_in: int | None = None,
-                rank_out: int | None = None, preconditioner: str = "ekfac", fisher: str = "empirical",
-                damping: float | None = None, normalize: bool = False, progress: bool | None = False) -> None:
+                rank_out: int | None = None, preconditioner: str | None = None, fisher: str | None = None,
+                samples: int | None = None, damping: float | None = None, seed: int | None = None,
+                normalize: bool = False, progress: bool | None = False) -> None:
     """Build the gradient index of a trained digits model directory (its index/)
     from the tagged training set, and record the index's digest and scoring
     options in model.json. `batch_size` and `shard_size` change neither the
-    index's content nor any score."""
+    index's content nor any score; the others are `openledger-attribution index`'s
+    (`seed` is the projection's), the engine's defaults where None."""
     from attribution.arguments import (
         IndexArguments,
         PreconditionerArguments,
@@ -347,9 +349,17 @@ def build_index(model_dir: Path, *, batch_size: int = 64, shard_size: int = 4096
         projection = replace(projection, rank_in=rank_in)
     if rank_out is not None:
         projection = replace(projection, rank_out=rank_out)
-    pre_args = PreconditionerArguments(kind=preconditioner, fisher=fisher)
+    if seed is not None:
+        projection = replace(projection, seed=seed)
+    pre_args = PreconditionerArguments()
+    if preconditioner is not None:
+        pre_args = replace(pre_args, kind=preconditioner)
+    if fisher is not None:
+        pre_args = replace(pre_args, fisher=fisher)
     if damping is not None:
         pre_args = replace(pre_args, damping=damping)
+    if samples is not None:
+        pre_args = replace(pre_args, samples=samples)
     dataset = cast(Sequence[Any], TensorDataset(x.to(torch.float64) / MAX_INTENSITY, y))
     build_gradient_index(model, DigitsTask(), dataset, ids, directory / INDEX_DIR, projection_args=projection,
                          index_args=IndexArguments(shard_size=shard_size, batch_size=batch_size),

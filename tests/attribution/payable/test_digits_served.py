@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from attribution.arguments import PreconditionerArguments, ProjectionArguments
 from attribution.examples import digits
 from attribution.payable.models import (
     InputError,
@@ -190,3 +191,21 @@ def test_model_dir_problems_are_refused(tmp_path: Path, contributions: list[tupl
     (tmp_path / "other" / "model.json").write_text('{"kind": "audio"}')
     with pytest.raises(ModelDirError, match="unknown model kind 'audio'"):
         load_served_model(tmp_path / "other")
+
+
+def test_index_command_builds_the_same_index(tmp_path: Path, model_dirs: list[Path]) -> None:
+    """`openledger-attribution index --model-dir` with every option it passes on, at the engine's defaults."""
+    target = tmp_path / "model"
+    shutil.copytree(model_dirs[0], target)
+    shutil.rmtree(target / "index")
+    proj, pre = ProjectionArguments(), PreconditionerArguments()
+    run = subprocess.run(
+        [sys.executable, "-m", "attribution.cli", "index", "--model-dir", str(target), "--batch-size", "5",
+         "--shard-size", "100", "--rank-in", str(proj.rank_in), "--rank-out", str(proj.rank_out),
+         "--preconditioner", pre.kind, "--samples", str(pre.samples),
+         "--damping", str(pre.damping), "--seed", str(proj.seed)],
+        check=False, cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert index_version(target) == index_version(model_dirs[0])
+    assert f"0x{index_version(target).hex()}" in run.stdout
