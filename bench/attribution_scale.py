@@ -61,6 +61,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from scipy.stats import spearmanr
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -433,6 +434,14 @@ class Row:
     result: Result
     lds: float
     se: float
+    agreement: float  # mean over test points of the Spearman correlation with the first row's scores
+
+
+def agreement(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean over test points of the Spearman correlation between two methods'
+    scores of the training examples."""
+    rhos = [spearmanr(a[q].numpy(), b[q].numpy()).statistic for q in range(a.shape[0])]
+    return float(sum(0.0 if math.isnan(r) else r for r in rhos) / len(rhos))
 
 
 def run(cfg: Config, log: Callable[[str], None] = print) -> tuple[list[Row], dict[str, Any]]:
@@ -464,7 +473,7 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> tuple[list[Row], dic
     for runner in runners:
         result = _with_load(runner)
         mean, se = lds(result.scores, masks, truth)
-        rows.append(Row(result, mean, se))
+        rows.append(Row(result, mean, se, agreement(result.scores, rows[0].result.scores if rows else result.scores)))
         log(f"{result.label}: LDS {mean:.3f} ± {se:.3f}; build {result.build.seconds:.1f} s, "
             f"scoring {result.scoring.seconds:.1f} s")
     facts["load_end"] = os.getloadavg()
@@ -476,12 +485,12 @@ def mib(n: int) -> str:
 
 
 def format_table(rows: list[Row], cfg: Config) -> str:
-    lines = [("| method | projection size | LDS (mean ± s.e.) | build s | examples/s | scoring s | queries/s | "
-              "peak MiB (build / scoring) | load (1 min) |"),
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [("| method | projection size | LDS (mean ± s.e.) | Spearman with the first row | build s | examples/s | "
+              "scoring s | queries/s | peak MiB (build / scoring) | load (1 min) |"),
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in rows:
         r = row.result
-        lines.append(f"| {r.label} | {r.dim:,} | {row.lds:.3f} ± {row.se:.3f} | {r.build.seconds:,.1f} | "
+        lines.append(f"| {r.label} | {r.dim:,} | {row.lds:.3f} ± {row.se:.3f} | {row.agreement:.2f} | {r.build.seconds:,.1f} | "
                      f"{cfg.n_train / r.build.seconds:,.1f} | {r.scoring.seconds:,.1f} | "
                      f"{cfg.n_test / r.scoring.seconds:,.1f} | {mib(r.build.peak_bytes)} / {mib(r.scoring.peak_bytes)} | "
                      f"{r.load[0]:.1f}-{r.load[1]:.1f} |")
@@ -559,7 +568,9 @@ here, as it keeps no index). Peak memory is the resident memory above the
 process's level before the step (sampled every 20 ms). Every method ran on
 {cfg.threads} threads of a machine shared with other work, so its load average is beside
 each row: timings on this machine move by 2x or more with the load; read
-the ratios, which come from one run.
+the ratios, which come from one run. "Spearman with the first row": how each
+method ranks the training examples for a test point against ours at the
+first rank, averaged over the test points.
 
 Mode: `{mode}`. {machine_line()}; {datetime.date.today().isoformat()}; whole run {runtime:.0f} s.
 {facts_line(cfg, facts)}.
