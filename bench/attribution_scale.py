@@ -597,9 +597,17 @@ def main() -> None:
     cfg = replace(QUICK if args.quick else Config(), threads=args.threads)
     if args.m is not None:
         cfg = replace(cfg, m=args.m)
-    if args.ranks:
-        cfg = replace(cfg, ranks=tuple(int(r) for r in args.ranks.split(",")))
+    if args.ranks is not None:
+        try:
+            ranks = tuple(int(r) for r in args.ranks.split(","))
+        except ValueError:
+            p.error(f"--ranks must be comma separated integers, got {args.ranks!r}")
+        if min(ranks) < 1:
+            p.error(f"--ranks must be at least 1, got {args.ranks!r}")
+        cfg = replace(cfg, ranks=ranks)
     if args.trak_rank is not None:
+        if args.trak_rank < 1:
+            p.error(f"--trak-rank must be at least 1, got {args.trak_rank}")
         cfg = replace(cfg, trak_rank=args.trak_rank)
     if args.baselines is not None:
         cfg = replace(cfg, baselines=tuple(b for b in args.baselines.split(",") if b))
