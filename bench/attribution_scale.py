@@ -26,7 +26,9 @@ Methods, all scoring the fine-tuned model against the training set:
   true (sampled) Fisher, damping 0.1 x the mean eigenvalue), then `score`;
 - kronfluence EK-FAC on the full gradients (no projection: kronfluence has no
   random projection; it is the unprojected counterpart of ours), true Fisher,
-  its damping heuristic (0.1 x the mean eigenvalue);
+  scored twice from the same factors: with its damping heuristic (0.1 x each
+  module's mean eigenvalue) and with one damping for every module (0.1 x the
+  largest module's mean eigenvalue);
 - dattri TRAK (one model, dense Gaussian projection on the CPU, dattri's
   `BasicProjector`) at the projection size of ours at --trak-rank, its kernel
   damped by the same 0.1 x mean eigenvalue.
@@ -287,13 +289,18 @@ class Result:
     build: Step = field(default_factory=Step)
     scoring: Step = field(default_factory=Step)
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
+    short: str = ""  # name in the ratio lines (default: the label up to its colon)
+
+    def __post_init__(self) -> None:
+        self.short = self.short or self.label.split(":")[0]
 
 
-def _with_load(fn: Callable[[], Result]) -> Result:
+def _with_load(fn: Callable[[], list[Result]]) -> list[Result]:
     before = os.getloadavg()[0]
-    result = fn()
-    result.load = (before, os.getloadavg()[0])
-    return result
+    results = fn()
+    for result in results:
+        result.load = (before, os.getloadavg()[0])
+    return results
 
 
 # ---------------------------------------------------------------- methods
@@ -330,7 +337,7 @@ def logra_dim(cfg: Config, rank: int) -> int:
         return collector.dim
 
 
-def run_kronfluence(cfg: Config, model: nn.Module, data: Splits) -> Result:
+def run_kronfluence(cfg: Config, model: nn.Module, data: Splits) -> list[Result]:
     from kronfluence.analyzer import Analyzer, prepare_model
     from kronfluence.arguments import FactorArguments
     from kronfluence.arguments import ScoreArguments as KfScoreArguments
@@ -354,23 +361,37 @@ def run_kronfluence(cfg: Config, model: nn.Module, data: Splits) -> Result:
     task = KfMarginTask()
     prepared = prepare_model(copy.deepcopy(model), task)
     train_set, test_set = TensorDataset(data.x_tr, data.y_tr), TensorDataset(data.x_te, data.y_te)
-    build, scoring = Step(), Step()
+    build = Step()
     torch.manual_seed(0)  # the sampled labels of the true Fisher
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
         analyzer = Analyzer("scale", prepared, task, cpu=True, disable_tqdm=True, output_dir=tmp)
         with measured(build):
             analyzer.fit_all_factors("ekfac", train_set, per_device_batch_size=cfg.baseline_batch_size,
                                      factor_args=FactorArguments(strategy="ekfac"))
-        with measured(scoring):
-            analyzer.compute_pairwise_scores("scores", "ekfac", test_set, train_set,
-                                             per_device_query_batch_size=min(cfg.n_test, 50),
-                                             per_device_train_batch_size=cfg.baseline_batch_size,
-                                             score_args=KfScoreArguments(damping_factor=None))
-        raw = analyzer.load_pairwise_scores("scores")["all_modules"]
-    # kronfluence scores the loss-like change g_m^T H^-1 g_i: up-weighting example i
-    # moves the measurement by minus that, so the sign flips to ours.
-    return Result("kronfluence", "kronfluence 1.0: EK-FAC on full gradients (true Fisher), damping 0.1 x mean eigenvalue",
-                  parameter_count(model), -raw.to(torch.float64), build, scoring)
+        # kronfluence's heuristic damps each module by 0.1 x ITS mean corrected
+        # eigenvalue; the second row damps every module by one value, 0.1 x the
+        # largest module's mean, which tells the heuristic's part from the method's.
+        module_means = [float(v.mean()) for v in analyzer.load_all_factors("ekfac")["lambda_matrix"].values()]
+        dampings = {
+            "kronfluence": (None, "damping 0.1 x each module's mean eigenvalue (its heuristic)", "heuristic"),
+            "kronfluence_global": (0.1 * max(module_means),
+                                   "one damping for all modules, 0.1 x the largest module mean", "one damping"),
+        }
+        for key, (damping, text, short) in dampings.items():
+            scoring = Step()
+            with measured(scoring):
+                analyzer.compute_pairwise_scores(key, "ekfac", test_set, train_set,
+                                                 per_device_query_batch_size=min(cfg.n_test, 50),
+                                                 per_device_train_batch_size=cfg.baseline_batch_size,
+                                                 score_args=KfScoreArguments(damping_factor=damping))
+            raw = analyzer.load_pairwise_scores(key)["all_modules"]
+            # kronfluence scores the loss-like change g_m^T H^-1 g_i: up-weighting example i
+            # moves the measurement by minus that, so the sign flips to ours.
+            results.append(Result(key, f"kronfluence 1.0: EK-FAC on full gradients (true Fisher), {text}",
+                                  parameter_count(model), -raw.to(torch.float64), build, scoring,
+                                  short=f"kronfluence 1.0 ({short})"))
+    return results
 
 
 def run_trak(cfg: Config, model: nn.Module, data: Splits, proj_dim: int) -> Result:
@@ -464,14 +485,13 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> tuple[list[Row], dic
     facts["truth_s"] = time.perf_counter() - t
     log(f"ground truth: {cfg.m} fine-tunings on halves in {facts['truth_s']:.0f} s")
 
-    runners: list[Callable[[], Result]] = [lambda r=r: run_ours(cfg, model, data, r) for r in cfg.ranks]
+    runners: list[Callable[[], list[Result]]] = [lambda r=r: [run_ours(cfg, model, data, r)] for r in cfg.ranks]
     if "kronfluence" in cfg.baselines:
         runners.append(lambda: run_kronfluence(cfg, model, data))
     if "trak" in cfg.baselines:
-        runners.append(lambda: run_trak(cfg, model, data, logra_dim(cfg, cfg.trak_rank)))
-    rows = []
-    for runner in runners:
-        result = _with_load(runner)
+        runners.append(lambda: [run_trak(cfg, model, data, logra_dim(cfg, cfg.trak_rank))])
+    rows: list[Row] = []
+    for result in (r for runner in runners for r in _with_load(runner)):
         mean, se = lds(result.scores, masks, truth)
         rows.append(Row(result, mean, se, agreement(result.scores, rows[0].result.scores if rows else result.scores)))
         log(f"{result.label}: LDS {mean:.3f} ± {se:.3f}; build {result.build.seconds:.1f} s, "
@@ -507,7 +527,7 @@ def ratio_lines(rows: list[Row], cfg: Config) -> list[str]:
             ours = by_key[f"ours_{rank}"]
             lds_ratio = ours.lds / base.lds if base.lds > 0 else float("nan")
             out.append(
-                f"ours r = {rank} / {base.result.label.split(':')[0]}: LDS {lds_ratio:.2f}x "
+                f"ours r = {rank} / {base.result.short}: LDS {lds_ratio:.2f}x "
                 f"({ours.lds:.3f} vs {base.lds:.3f}), build throughput "
                 f"{base.result.build.seconds / ours.result.build.seconds:,.1f}x, scoring throughput "
                 f"{base.result.scoring.seconds / ours.result.scoring.seconds:,.1f}x")
@@ -555,7 +575,10 @@ heuristic; `full_layer_size=0`, so every layer is projected: the library's
 default keeps layers of up to 8,192 gradient entries whole, which here adds
 about 9,900 exact columns at every rank) then `score`; kronfluence EK-FAC runs on the
 full gradients (kronfluence has no random projection; it is the unprojected
-counterpart of ours) with the true (sampled) Fisher and its damping heuristic;
+counterpart of ours) with the true (sampled) Fisher, scored twice from the same
+factors: with its damping heuristic (0.1 x each module's mean eigenvalue) and
+with one damping for all modules (0.1 x the largest module's mean eigenvalue;
+its build is the same fit, shown on both rows);
 dattri's TRAK (one model, no ensemble) projects the full per-example gradients
 with dattri's CPU projector (a dense Gaussian matrix, regenerated block by
 block for each batch) to the projection size of ours at r = {cfg.trak_rank} (larger
