@@ -613,6 +613,8 @@ def main() -> None:
     p.add_argument("--m", type=int, help="random halves fine-tuned for the ground truth")
     p.add_argument("--ranks", help="LoGra ranks of ours, comma separated")
     p.add_argument("--trak-rank", type=int, help="TRAK runs at the projection size of ours at this rank")
+    p.add_argument("--damping", type=float,
+                   help=f"relative damping of ours and of TRAK's kernel (default {Config().damping:g})")
     p.add_argument("--baselines", help=f"comma separated subset of {','.join(BASELINE_MODULES)} ('' for none)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--write-docs", action="store_true")
@@ -632,6 +634,10 @@ def main() -> None:
         if args.trak_rank < 1:
             p.error(f"--trak-rank must be at least 1, got {args.trak_rank}")
         cfg = replace(cfg, trak_rank=args.trak_rank)
+    if args.damping is not None:
+        if not args.damping > 0:
+            p.error(f"--damping must be positive, got {args.damping:g}")
+        cfg = replace(cfg, damping=args.damping)
     if args.baselines is not None:
         cfg = replace(cfg, baselines=tuple(b for b in args.baselines.split(",") if b))
     if cfg.m < 3:

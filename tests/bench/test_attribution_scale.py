@@ -84,6 +84,7 @@ def test_tiny_run_scores_every_method_with_one_sign_convention() -> None:
     (["--m", "2"], "--m must be at least 3"),
     (["--ranks", "8,x"], "--ranks must be comma separated integers, got '8,x'"),
     (["--ranks", "0"], "--ranks must be at least 1, got '0'"),
+    (["--damping", "0"], "--damping must be positive, got 0"),
 ])
 def test_command_line_refuses_bad_arguments(argv: list[str], message: str) -> None:
     result = subprocess.run([sys.executable, str(REPO / "bench" / "attribution_scale.py"), *argv], check=False, cwd=REPO,
