@@ -590,8 +590,8 @@ all {cfg.n_train} training examples (kronfluence recomputes the training gradien
 here, as it keeps no index). Peak memory is the resident memory above the
 process's level before the step (sampled every 20 ms). Every method ran on
 {cfg.threads} threads of a machine shared with other work, so its load average is beside
-each row: timings on this machine move by 2x or more with the load; read
-the ratios, which come from one run. "Spearman with the first row": how each
+each row: timings on this machine move by 2x to 20x with the load (ours'
+many single-example passes the most); compare them only within one run. "Spearman with the first row": how each
 method ranks the training examples for a test point against ours at the
 first rank, averaged over the test points.
 
