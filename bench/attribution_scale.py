@@ -327,7 +327,9 @@ def projection_args(rank: int) -> ProjectionArguments:
     # Every layer projected (full_layer_size=0): the library's default keeps layers of
     # up to 8,192 gradient entries whole, which here would add ~9,900 exact columns
     # to every size and leave no size a dense projection could match.
-    return ProjectionArguments(rank_in=rank, rank_out=rank, full_layer_size=0)
+    # (An engine without the setting projects every layer already.)
+    whole = {"full_layer_size": 0} if "full_layer_size" in ProjectionArguments.__dataclass_fields__ else {}
+    return ProjectionArguments(rank_in=rank, rank_out=rank, **whole)
 
 
 def logra_dim(cfg: Config, rank: int) -> int:
