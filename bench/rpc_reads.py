@@ -15,11 +15,15 @@ Reads: `eth_call` (the token's `balanceOf`), `eth_getBalance`,
 `eth_blockNumber` (almost nothing but the web layer and dispatch) and a batch
 of 10 `eth_getBalance` (per call inside the batch).
 
+`--before TREE`: also run our node from another checkout (an earlier commit,
+extracted with `git archive`) as a third system, for before/after figures
+measured in the same run; the last column is then its CPU over ours.
+
 `--profile DIR`: after the measured rounds, record our node with py-spy
 while it answers one more round of each read: collapsed stacks of the thread
 holding the GIL (where the Python CPU goes), one file per read in DIR.
 
-Usage: python bench/rpc_reads.py [--requests 2000] [--repeat 3] [--profile DIR]
+Usage: python bench/rpc_reads.py [--requests 2000] [--repeat 3] [--before TREE] [--profile DIR]
 Needs anvil from npm (`npm ci` installs it into node_modules/.bin).
 """
 
@@ -32,13 +36,18 @@ import platform
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_hash.auto import keccak
@@ -50,11 +59,13 @@ from bench.rpc_load import (
     CLIENTS,
     Server,
     deploy_token,
+    free_port,
     rpc,
     run_anvil,
     run_ours,
     token_address,
     wait_for_code,
+    wait_ready,
 )
 from openledger_node.execution.genesis import dev_private_keys
 
@@ -83,6 +94,26 @@ def reads(token: str, holder: str) -> list[Read]:
         Read("eth_blockNumber", call("eth_blockNumber", []), 1),
         Read(f"batch of {BATCH} eth_getBalance", batch, BATCH),
     ]
+
+
+@contextmanager
+def run_tree(tree: Path) -> Iterator[Server]:
+    """Our node as another checkout has it, with this one's interpreter and
+    packages: the same configuration as `run_ours`."""
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(tree), OPENLEDGER__LOG__LEVEL="warning")
+    with tempfile.TemporaryDirectory() as data_dir:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "sequencer", "--config", str(tree / "configs" / "devnet.toml"),
+             "--data-dir", data_dir, "--block-time", "1", "--rpc-port", str(port)],
+            cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(url, proc)
+            yield Server(url, psutil.Process(proc.pid))
+        finally:
+            proc.terminate()
+            proc.wait(30)
 
 
 async def send(session: aiohttp.ClientSession, url: str, body: Any) -> None:
@@ -154,22 +185,24 @@ async def bench(args: argparse.Namespace, servers: dict[str, Server]) -> None:
         if args.profile:
             await profile(servers["ours"], session, workload, args)
 
+    names = list(servers)
     width = max(len(read.name) for read in workload) + 2
-    print(f"\nserver CPU ms per call, min/median/max of {args.repeat} rounds of {args.requests} requests")
-    header = f"{'read':<{width}}{'anvil':>22}{'ours':>22}{'anvil/ours':>12}"
-    print(header + "\n" + "-" * len(header))
-    for read in workload:
-        anvil, ours = samples[(read.name, "anvil")], samples[(read.name, "ours")]
-        ratio = statistics.median(s.cpu_ms for s in anvil) / statistics.median(s.cpu_ms for s in ours)
-        print(f"{read.name:<{width}}{spread([s.cpu_ms for s in anvil]):>22}{spread([s.cpu_ms for s in ours]):>22}"
-              f"{ratio:>11.2f}x")
-    print(f"\nwall ms per call ({CLIENTS} clients), min/median/max")
-    print(header + "\n" + "-" * len(header))
-    for read in workload:
-        anvil, ours = samples[(read.name, "anvil")], samples[(read.name, "ours")]
-        ratio = statistics.median(s.wall_ms for s in anvil) / statistics.median(s.wall_ms for s in ours)
-        print(f"{read.name:<{width}}{spread([s.wall_ms for s in anvil]):>22}{spread([s.wall_ms for s in ours]):>22}"
-              f"{ratio:>11.2f}x")
+    cpu_title = f"server CPU ms per call, min/median/max of {args.repeat} rounds of {args.requests} requests"
+    for figure, title in (("cpu_ms", cpu_title),
+                          ("wall_ms", f"wall ms per call ({CLIENTS} clients), min/median/max")):
+        print(f"\n{title}")
+        header = f"{'read':<{width}}" + "".join(f"{name:>22}" for name in names) + f"{'anvil/ours':>12}"
+        if "before" in servers:
+            header += f"{'before/ours':>13}"
+        print(header + "\n" + "-" * len(header))
+        for read in workload:
+            values = {name: [getattr(s, figure) for s in samples[(read.name, name)]] for name in names}
+            median = {name: statistics.median(v) for name, v in values.items()}
+            line = f"{read.name:<{width}}" + "".join(f"{spread(values[name]):>22}" for name in names)
+            line += f"{median['anvil'] / median['ours']:>11.2f}x"
+            if "before" in servers:
+                line += f"{median['before'] / median['ours']:>12.2f}x"
+            print(line)
 
 
 async def profile(server: Server, session: aiohttp.ClientSession, workload: list[Read],
@@ -195,13 +228,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per read per round")
     parser.add_argument("--repeat", type=int, default=3, help="rounds (each read on each system once a round)")
+    parser.add_argument("--before", metavar="TREE", help="also run our node from this checkout, as 'before'")
     parser.add_argument("--profile", metavar="DIR", help="record our node with py-spy afterwards, into DIR")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{CLIENTS} concurrent clients; {args.requests} requests per read per round, {args.repeat} rounds")
-    with run_anvil() as anvil, run_ours() as ours:
-        asyncio.run(bench(args, {"anvil": anvil, "ours": ours}))
+    with ExitStack() as stack:
+        servers = {"anvil": stack.enter_context(run_anvil()), "ours": stack.enter_context(run_ours())}
+        if args.before:
+            servers["before"] = stack.enter_context(run_tree(Path(args.before).resolve()))
+        asyncio.run(bench(args, servers))
     print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
