@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from attribution.payable.chain import (
 )
 from attribution.split import attribution_hash
 from openledger_node.execution.genesis import dev_private_keys
+from openledger_node.primitives import DATANET_REGISTRY_ADDRESS
 from tests.rpc.helpers import NodeProcess, start_node
 
 OPEN = 10**18
@@ -35,6 +37,19 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     running = start_node(tmp_path_factory.mktemp("chain") / "data", block_time=1.0, mode="interval")
     yield running
     running.stop()
+
+
+@contextmanager
+def one_block(economy: Economy) -> Iterator[None]:
+    """Whatever is sent inside goes into one block: interval mining is off until
+    the block is mined on leaving (then a block a second again)."""
+    rpc = economy.w3.provider.make_request
+    rpc("evm_setIntervalMining", [0])
+    try:
+        yield
+        rpc("evm_mine", [])
+    finally:
+        rpc("evm_setIntervalMining", [1])
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +66,15 @@ def test_requests_in_flight_from_one_key_take_consecutive_nonces_succeeds(node: 
                                                                          market: dict[str, int]) -> None:
     user = Economy(node.http, Account.from_key(KEYS[5]))
     start = user.w3.eth.get_transaction_count(user.address)
-    sent = [user.send("PayableAI", "requestInference", market["model"], keccak(bytes([i])), value=OPEN, wait=False)
-            for i in range(6)]
+    with one_block(user):
+        sent = [user.send("PayableAI", "requestInference", market["model"], keccak(bytes([i])), value=OPEN, wait=False)
+                for i in range(6)]
     assert [s.nonce for s in sent] == list(range(start, start + 6))
     receipts = user.wait_all(sent)
     assert all(r["status"] == 1 for r in receipts)
-    # They really were in flight together: fewer blocks than transactions.
-    assert len({r["blockNumber"] for r in receipts}) < len(receipts)
+    # They really were in flight together: all six in one block, in nonce order.
+    assert len({r["blockNumber"] for r in receipts}) == 1
+    assert [r["transactionIndex"] for r in receipts] == sorted(r["transactionIndex"] for r in receipts)
     requested = [user.payable.events.InferenceRequested().process_receipt(r)[0]["args"] for r in receipts]
     assert [e["inputHash"] for e in requested] == [keccak(bytes([i])) for i in range(6)]
     assert [e["requester"] for e in requested] == [user.address] * 6
@@ -102,8 +119,9 @@ def test_settles_racing_in_one_block_fail_with_the_decoded_reason(node: NodeProc
     ids, weights = [market["a"], market["b"]], [600_000, 400_000]
     query_hash = keccak(b"record")
     # Both pass gas estimation (neither is mined yet); the second loses in the block.
-    first = provider.settle(inference_id, query_hash, ids, weights, wait=False)
-    second = provider.settle(inference_id, query_hash, ids, weights, wait=False)
+    with one_block(provider):
+        first = provider.settle(inference_id, query_hash, ids, weights, wait=False)
+        second = provider.settle(inference_id, query_hash, ids, weights, wait=False)
     receipt = provider.wait(first)
     settled = provider.settled_events(receipt["blockNumber"], receipt["blockNumber"], model_id=market["model"])
     assert [(s.inference_id, s.contribution_ids, s.weights) for s in settled] == [(inference_id, tuple(ids), tuple(weights))]
@@ -165,3 +183,41 @@ def test_load_account_from_env_or_keystore(tmp_path: Path, monkeypatch: pytest.M
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(AccountError, match="is not a JSON keystore"):
         load_account(keystore=tmp_path / "bad.json")
+
+
+@pytest.fixture(scope="module")
+def anvil_with_registry(node: NodeProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """anvil sealing every second, with our DatanetRegistry's runtime code (no
+    immutables, empty storage, as in our genesis) at the same predeploy address."""
+    from tests.anvil import start_anvil, stop_anvil
+
+    process, url = start_anvil(tmp_path_factory.mktemp("anvil") / "anvil.log", ["--block-time", "1"])
+    try:
+        code = node.rpc("eth_getCode", "0x" + bytes(DATANET_REGISTRY_ADDRESS).hex(), "latest")
+        Economy(url).w3.provider.make_request("anvil_setCode", ["0x" + bytes(DATANET_REGISTRY_ADDRESS).hex(), code])
+        yield url
+    finally:
+        stop_anvil(process)
+
+
+@pytest.mark.parametrize("chain", ["openledger", "anvil"])
+def test_registry_reverts_decode_the_same_on_our_node_and_anvil(chain: str, node: NodeProcess,
+                                                                anvil_with_registry: str) -> None:
+    url = node.http if chain == "openledger" else anvil_with_registry
+    owner, stranger = Economy(url, Account.from_key(KEYS[1])), Economy(url, Account.from_key(KEYS[2]))
+    datanet_id = owner.create_datanet("ipfs://curated", "curated")
+    contribution_id = stranger.contribute(datanet_id, keccak(b"race " + chain.encode()), "")
+    with pytest.raises(ContractRevert) as info:
+        stranger.accept(contribution_id)
+    assert (info.value.contract, info.value.name, info.value.arguments) == (
+        "DatanetRegistry", "NotCuratorOrOwner", {"datanetId": datanet_id, "caller": stranger.address})
+    # Two accepts in flight: both pass estimation, the later one fails in its block.
+    with one_block(owner):
+        first, second = (owner.send("DatanetRegistry", "acceptContribution", contribution_id, wait=False)
+                         for _ in range(2))
+    owner.wait(first)
+    with pytest.raises(ContractRevert) as info:
+        owner.wait(second)
+    assert (info.value.name, info.value.arguments) == (
+        "ContributionNotPending", {"contributionId": contribution_id, "status": "Accepted"})
+    assert owner.contribution(contribution_id).status == "Accepted"
