@@ -21,7 +21,7 @@ ALLOWED: dict[str, set[str]] = {
     "openledger_node": {"contracts"},
     "sequencer": {"openledger_node"},
     "bridge": {"openledger_node", "contracts"},
-    "attribution": {"openledger_node"},
+    "attribution": {"openledger_node", "contracts"},  # the Payable-AI client reads the predeploys' ABIs
     "validator": {"openledger_node"},
     "node": {"openledger_node", "sequencer", "validator", "bridge", "attribution", "contracts"},
 }
