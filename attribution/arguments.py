@@ -6,7 +6,7 @@ field is a JSON scalar.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from attribution.errors import AttributionError
 
@@ -35,9 +35,21 @@ class ProjectionArguments:
         },
     )
 
+    full_layer_size: int = field(
+        default=8192,
+        metadata={
+            "help": "A layer whose whole gradient has at most this many entries (d_in x d_out, the bias "
+            "column included) is stored unprojected, whatever the ranks: small layers then lose nothing "
+            "to the sketch and their preconditioner is the exact one; 0 projects every layer. (Indexes "
+            "written before this setting existed read as 0.)"
+        },
+    )
+
     def __post_init__(self) -> None:
         if self.rank_in < 1 or self.rank_out < 1:
             raise AttributionError(f"projection ranks must be >= 1, got {self.rank_in}, {self.rank_out}")
+        if self.full_layer_size < 0:
+            raise AttributionError(f"full_layer_size must be >= 0, got {self.full_layer_size}")
         if self.dtype not in _DTYPES:
             raise AttributionError(f"projection dtype must be one of {_DTYPES}, got {self.dtype!r}")
 
@@ -45,10 +57,11 @@ class ProjectionArguments:
 @dataclass(frozen=True)
 class PreconditionerArguments:
     damping: float = field(
-        default=0.03,
+        default=0.1,
         metadata={
             "help": "Relative damping: lambda = damping * mean eigenvalue of the layer's "
-            "projected Fisher, so the setting does not depend on the gradient scale."
+            "projected Fisher, so the setting does not depend on the gradient scale (0.1 is "
+            "kronfluence's heuristic)."
         },
     )
     kind: str = field(
@@ -61,12 +74,13 @@ class PreconditionerArguments:
         },
     )
     fisher: str = field(
-        default="empirical",
+        default="auto",
         metadata={
             "help": "Gradients that estimate the Fisher: 'empirical' (the training labels' gradients, "
-            "the index rows themselves) or 'sampled' (targets drawn from the model's own predictions: "
+            "the index rows themselves), 'sampled' (targets drawn from the model's own predictions: "
             "the true Fisher, i.e. the Gauss-Newton matrix of a cross-entropy loss; needs "
-            "Task.compute_train_logits and one more forward/backward pass per sample)."
+            "Task.compute_train_logits and one more forward/backward pass per sample), or 'auto' "
+            "(sampled when the task defines compute_train_logits, else empirical)."
         },
     )
     samples: int = field(
@@ -83,13 +97,22 @@ class PreconditionerArguments:
             raise AttributionError(f"damping must be >= 0, got {self.damping}")
         if self.kind not in ("fisher", "identity", "ekfac"):
             raise AttributionError(f"preconditioner kind must be 'fisher', 'ekfac' or 'identity', got {self.kind!r}")
-        if self.fisher not in ("empirical", "sampled"):
-            raise AttributionError(f"fisher must be 'empirical' or 'sampled', got {self.fisher!r}")
+        if self.fisher not in ("auto", "empirical", "sampled"):
+            raise AttributionError(f"fisher must be 'auto', 'empirical' or 'sampled', got {self.fisher!r}")
         if self.samples < 1:
             raise AttributionError(f"samples must be >= 1, got {self.samples}")
 
+    def for_task(self, task: object) -> PreconditionerArguments:
+        """These arguments with fisher='auto' resolved for `task`: 'sampled'
+        when it defines compute_train_logits, else 'empirical'."""
+        if self.fisher != "auto":
+            return self
+        sampled = callable(getattr(task, "compute_train_logits", None))
+        return replace(self, fisher="sampled" if sampled else "empirical")
+
     @property
     def uses_sampled_targets(self) -> bool:
+        """Whether the build draws targets; 'auto' must be resolved first (`for_task`)."""
         return self.kind != "identity" and self.fisher == "sampled"
 
 

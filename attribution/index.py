@@ -90,7 +90,8 @@ class IndexManifest:
 
     @property
     def projection_arguments(self) -> ProjectionArguments:
-        return ProjectionArguments(**self.projection)
+        # Manifests written before full_layer_size existed projected every layer.
+        return ProjectionArguments(**{"full_layer_size": 0, **self.projection})
 
 
 class _ShardWriter:
@@ -474,7 +475,11 @@ class _PreconditionerBuild:
                     bar.update(rows.shape[0])
                 return
             for start, stop, batch in _batches(dataset, batch_size, collate_fn, device):
-                sampled = [self._sampled_rows(batch, start, stop, sample) for sample in range(self.args.samples)]
+                # Draws of their own (samples..2 samples-1): eigenvalues taken on the
+                # draws that fitted the eigenbases come out too small off its top
+                # directions (the basis fits those draws' noise).
+                draws = range(self.args.samples, 2 * self.args.samples)
+                sampled = [self._sampled_rows(batch, start, stop, sample) for sample in draws]
                 self.ekfac.update_eigenvalues(_example_major(sampled))
                 bar.update(stop - start)
 
@@ -508,6 +513,7 @@ def build_index(
     count; the model's mode (eval/train) is left as the caller set
     it, so turn dropout off first if the index must be reproducible.
     """
+    preconditioner_args = preconditioner_args.for_task(task)
     ids = torch.as_tensor(contribution_ids, dtype=torch.int64)
     n = len(dataset)
     if ids.shape != (n,):

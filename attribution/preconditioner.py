@@ -17,7 +17,11 @@ of it is block-diagonal across tracked layers (as in TRAK, LoGra and EK-FAC).
   target; `samples` draws per example are averaged. The draw of example i,
   sample s, position t comes from a generator seeded by (seed, s, i) alone, so
   it does not depend on the batch the example lands in. Costs one more forward
-  and backward pass per sample while the index is built.
+  and backward pass per sample while the index is built. EK-FAC takes its
+  eigenvalues on draws of their own (samples `samples`..2 `samples`-1), not on
+  the draws that fitted its eigenbases, whose noise the bases fit.
+- ``"auto"`` (the default): ``"sampled"`` when the task defines
+  `compute_train_logits`, else ``"empirical"`` (`PreconditionerArguments.for_task`).
 
 **How F is represented and inverted** (`PreconditionerArguments.kind`), per
 tracked layer l with projected gradient G (r_out x r_in, the layer's block of a

@@ -162,7 +162,10 @@ def rows_on_grid(rows: torch.Tensor, specs: Sequence[LayerSpec]) -> torch.Tensor
     out = rows.to(torch.float64).clone()
     for s in specs:
         sl = slice(s.offset, s.offset + s.dim)
-        out[:, sl] = quantize(out[:, sl], ROW_BITS, dims=(1,))[0]
+        # + 0.0 turns -0.0 into 0.0: an unprojected layer has exact zeros (a
+        # zero input times a negative gradient) whose sign BLAS leaves to the
+        # batch shape, and the stored bytes must not depend on it.
+        out[:, sl] = quantize(out[:, sl], ROW_BITS, dims=(1,))[0] + 0.0
     return out
 
 
@@ -188,9 +191,12 @@ class LayerProjector:
         if projection is not None:
             # The factors are fixed-point (PROJECTION_BITS on one grid per
             # matrix), so that products with them are exact (exact.py).
+            # A small layer is kept whole: identity factors (exact, same code path).
+            whole = d_in * d_out <= projection.full_layer_size
+            rank_in, rank_out = (d_in, d_out) if whole else (projection.rank_in, projection.rank_out)
             seed = _layer_seed(projection.seed, index)
-            self.p_in = quantize(_factor(d_in, projection.rank_in, 2 * seed, torch.float64), PROJECTION_BITS)[0].to(device)
-            self.p_out = quantize(_factor(d_out, projection.rank_out, 2 * seed + 1, torch.float64), PROJECTION_BITS)[0].to(device)
+            self.p_in = quantize(_factor(d_in, rank_in, 2 * seed, torch.float64), PROJECTION_BITS)[0].to(device)
+            self.p_out = quantize(_factor(d_out, rank_out, 2 * seed + 1, torch.float64), PROJECTION_BITS)[0].to(device)
             dim = self.p_in.shape[1] * self.p_out.shape[1]
         else:
             dim = d_in * d_out

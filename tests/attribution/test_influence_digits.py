@@ -24,7 +24,7 @@ from attribution import (
 
 from .conftest import ClassificationTask, Digits
 
-PROJ = ProjectionArguments(rank_in=16, rank_out=8, seed=0)
+PROJ = ProjectionArguments(rank_in=16, rank_out=8, seed=0, full_layer_size=0)  # project every layer
 N_DUP = 20
 
 
@@ -66,20 +66,24 @@ def test_top_examples_share_the_query_class(
     assert rate >= min_rate  # chance is about 0.1
 
 
-@pytest.mark.parametrize("ranks,min_pearson,min_spearman", [((64, 32), 0.98, 0.98), ((32, 10), 0.3, 0.3)])
+@pytest.mark.parametrize("ranks,full_layer_size,min_pearson,min_spearman",
+                         [((64, 32), 0, 0.98, 0.98), ((32, 10), 0, 0.3, 0.3), ((4, 4), 8192, 0.9999, 0.9999)])
 def test_projected_scores_rank_like_exact_gradients(
     tmp_path: Path, digits: Digits, digits_model: nn.Module, task: ClassificationTask,
-    ranks: tuple[int, int], min_pearson: float, min_spearman: float,
+    ranks: tuple[int, int], full_layer_size: int, min_pearson: float, min_spearman: float,
 ) -> None:
     """Without a preconditioner, LoGra scores are a sketch of the exact
     (TracIn-style) gradient dot products. At ranks (64, 32) only layer 1's
     inputs (65 wide) are projected and the sketch is near exact; at (32, 10) the
     Kronecker sketch of the output side is noisy (the price of never forming the
-    full gradient), yet still clearly correlated."""
+    full gradient), yet still clearly correlated. With the default
+    full_layer_size both layers (65 x 32 and 33 x 10) are small enough to be
+    stored whole, whatever the ranks: the scores are the exact ones up to the
+    fixed-point grids."""
     data = TensorDataset(digits.x_train, digits.y_train)
     build_index(
         digits_model, task, data, list(range(len(data))), tmp_path,
-        projection_args=ProjectionArguments(rank_in=ranks[0], rank_out=ranks[1]),
+        projection_args=ProjectionArguments(rank_in=ranks[0], rank_out=ranks[1], full_layer_size=full_layer_size),
         preconditioner_args=PreconditionerArguments(kind="identity"), progress=False,
     )
     queries = (digits.x_query[:10], digits.y_query[:10])

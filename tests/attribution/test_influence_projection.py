@@ -11,16 +11,20 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from attribution import (
+    AttributionError,
     DenseRandomProjection,
     GradientCollector,
+    IndexManifest,
+    LayerSpec,
     ProjectionArguments,
     UnsupportedModuleError,
     collect_gradients,
     gradient_dot_product,
     per_example_gradients,
 )
+from attribution.projection import rows_on_grid
 
-ARGS = ProjectionArguments(rank_in=3, rank_out=4, seed=7, dtype="float64")
+ARGS = ProjectionArguments(rank_in=3, rank_out=4, seed=7, dtype="float64", full_layer_size=0)  # project every layer
 
 
 def _weights_of(model: nn.Module, n_out: int, seed: int = 1) -> torch.Tensor:
@@ -185,3 +189,44 @@ def test_conv2d_valid_padding_string() -> None:
     torch.manual_seed(6)
     model = nn.Sequential(nn.Conv2d(2, 5, 2, padding="valid"), nn.Flatten(), nn.Linear(5 * 16, 3)).double()
     check_against_kron(model, torch.randn(4, 2, 5, 5, dtype=torch.float64))
+
+
+def test_small_layers_are_stored_whole() -> None:
+    """A layer whose gradient has at most `full_layer_size` entries gets identity
+    factors whatever the ranks: its block of a row is the exact per-example
+    gradient (up to the fixed-point grids); a bigger layer is projected."""
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 3)).double()
+    layers = [model[0], model[2]]
+    x = torch.randn(8, 5, dtype=torch.float64)
+    loss = per_example_loss_fn(model)
+    args = ProjectionArguments(rank_in=3, rank_out=2, seed=7, dtype="float64", full_layer_size=21)  # 7 x 3 = 21, 6 x 6 = 36
+    with GradientCollector(model, layers, args) as collector:
+        rows = collector.gradients(loss(x, model))
+        specs = collector.specs
+    assert [s.dim for s in specs] == [2 * 3, 3 * 7]
+    whole = torch_func_grads(model, layers, x)[1].reshape(8, -1)
+    block = rows[:, specs[1].offset : specs[1].offset + specs[1].dim]
+    torch.testing.assert_close(block, whole, rtol=1e-5, atol=1e-6 * whole.abs().max().item())
+    assert ProjectionArguments().full_layer_size == 8192
+    with pytest.raises(AttributionError, match="full_layer_size must be >= 0"):
+        ProjectionArguments(full_layer_size=-1)
+
+
+def test_stored_rows_have_no_negative_zeros() -> None:
+    """An unprojected layer has exact zeros (a zero input times a negative
+    gradient) whose sign BLAS picks by batch shape; the stored bytes must not
+    depend on it."""
+    spec = LayerSpec("l", "linear", 2, 2, False, 0, 4)
+    rows = rows_on_grid(torch.tensor([[-0.0, 1.5, -0.0, -2.0]], dtype=torch.float64), [spec])
+    assert rows.tolist() == [[0.0, 1.5, 0.0, -2.0]]
+    assert not torch.signbit(rows[rows == 0]).any()
+
+
+def test_manifest_without_full_layer_size_reads_as_every_layer_projected() -> None:
+    """Indexes written before full_layer_size existed projected every layer."""
+    old = IndexManifest("f", {"rank_in": 3, "rank_out": 4, "seed": 7, "dtype": "float32"}, [], 0, [], 0)
+    assert old.projection_arguments.full_layer_size == 0
+    new = IndexManifest("f", {"rank_in": 3, "rank_out": 4, "seed": 7, "dtype": "float32", "full_layer_size": 100},
+                        [], 0, [], 0)
+    assert new.projection_arguments.full_layer_size == 100

@@ -32,7 +32,7 @@ from attribution.task import example_uniforms, sampled_train_loss
 
 from .conftest import ClassificationTask, Digits
 
-PROJ = ProjectionArguments(rank_in=8, rank_out=4, seed=1)
+PROJ = ProjectionArguments(rank_in=8, rank_out=4, seed=1, full_layer_size=0)  # project every layer
 N = 200
 
 
@@ -192,6 +192,53 @@ def test_draws_do_not_depend_on_batching(tmp_path: Path, digits: Digits, digits_
     assert not torch.allclose(e.inverses[1], b.inverses[1], rtol=1e-2)
 
 
+def test_sampled_ekfac_takes_its_eigenvalues_on_draws_of_their_own(tmp_path: Path, digits: Digits,
+                                                                    digits_model: nn.Module) -> None:
+    """The eigenbases come from draw 0, the eigenvalues from draw 1: on the
+    draws that fitted the bases the eigenvalues would come out too small off
+    the top directions."""
+    _build(tmp_path, digits, digits_model, PreconditionerArguments(kind="ekfac", fisher="sampled", samples=1))
+    pre = load_preconditioner(tmp_path)
+    x, y = digits.x_train[:N], digits.y_train[:N]
+    layers = [m for m in digits_model.modules() if isinstance(m, nn.Linear)]
+
+    def draw(sample: int) -> torch.Tensor:
+        with GradientCollector(digits_model, layers, PROJ) as collector, torch.enable_grad():
+            loss = sampled_train_loss(LogitsTask(), (x, y), digits_model, range(N), seed=0, sample=sample)
+            return collector.gradients(loss).to(torch.float64)
+
+    own, first = draw(1), draw(0)
+    for s, qa, qs, lam in zip(pre.specs, pre.q_in, pre.q_out, pre.eigenvalues):
+        basis = torch.kron(qs, qa)
+        expected, other = ((basis.T @ (b.T @ b / N) @ basis).diagonal()
+                           for b in (own[:, s.offset : s.offset + s.dim], first[:, s.offset : s.offset + s.dim]))
+        assert torch.allclose(lam.reshape(-1), expected, rtol=1e-3, atol=1e-5 * float(expected.max()))
+        assert not torch.allclose(lam.reshape(-1), other, rtol=1e-2, atol=1e-3 * float(other.max()))
+
+
+def test_default_fisher_is_sampled_when_the_task_has_logits(tmp_path: Path, digits: Digits,
+                                                            digits_model: nn.Module) -> None:
+    """fisher='auto' (the default): the sampled Fisher for a task that defines
+    compute_train_logits, the empirical one otherwise; the build is the same
+    bytes as naming that Fisher."""
+    default = PreconditionerArguments()
+    assert (default.kind, default.fisher, default.samples, default.damping) == ("ekfac", "auto", 1, 0.1)
+    assert default.for_task(LogitsTask()).fisher == "sampled"
+    assert default.for_task(ClassificationTask()).fisher == "empirical"
+    assert PreconditionerArguments(fisher="empirical").for_task(LogitsTask()).fisher == "empirical"
+
+    def build(path: Path, task: ClassificationTask, pre: PreconditionerArguments) -> bytes:
+        build_index(digits_model, task, _data(digits), list(range(N)), path, projection_args=PROJ,
+                    index_args=IndexArguments(shard_size=64, batch_size=32), preconditioner_args=pre, progress=False)
+        return (path / "preconditioner.safetensors").read_bytes()
+
+    auto_logits = build(tmp_path / "a", LogitsTask(), default)
+    assert auto_logits == build(tmp_path / "s", LogitsTask(), PreconditionerArguments(fisher="sampled"))
+    auto_plain = build(tmp_path / "p", ClassificationTask(), default)
+    assert auto_plain == build(tmp_path / "e", ClassificationTask(), PreconditionerArguments(fisher="empirical"))
+    assert auto_plain != auto_logits
+
+
 def test_example_uniforms_are_keyed_by_example() -> None:
     both = example_uniforms([3, 5], 4, seed=1, sample=0)
     assert torch.equal(example_uniforms([5, 3], 4, seed=1, sample=0), both.flip(0))
@@ -255,7 +302,7 @@ def test_sampled_fisher_needs_logits_and_writes_nothing(tmp_path: Path, digits: 
     ("kwargs", "needle"),
     [
         ({"kind": "kfac"}, "kind must be"),
-        ({"fisher": "true"}, "fisher must be"),
+        ({"fisher": "true"}, "fisher must be 'auto', 'empirical' or 'sampled'"),
         ({"samples": 0}, "samples must be >= 1"),
         ({"damping": float("nan")}, "damping must be >= 0"),
     ],
