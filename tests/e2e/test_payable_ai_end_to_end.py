@@ -14,11 +14,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +32,8 @@ from attribution.payable.models import ServedModel, attribute_query, load_served
 from attribution.payable.record import QueryRecord
 from attribution.split import split_fee
 from openledger_node.execution.genesis import dev_private_keys
-from tests.rpc.helpers import NodeProcess, start_node
+from tests.processes import stop_process_group
+from tests.rpc.helpers import NodeProcess, start_node, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 OPEN = 10**18
@@ -74,7 +73,7 @@ class Service:
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
-        self.url = wait_for(self._url, "the service to listen", timeout=120)
+        self.url = wait_until(self._url, what="the service to listen", timeout=120)
 
     def _url(self) -> str | None:
         if self.process.poll() is not None:
@@ -89,24 +88,7 @@ class Service:
         return response.json()  # type: ignore[no-any-return]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
+        stop_process_group(self.process, timeout=20)
 
 
 @dataclass
@@ -123,8 +105,7 @@ class World:
     inputs: list[bytes]
 
     def advance(self, seconds: int) -> None:
-        self.node.rpc("evm_increaseTime", seconds)
-        self.node.rpc("evm_mine")
+        self.node.advance_time(seconds)
 
     def request(self, data: bytes) -> int:
         (line,) = cli(USER, self.node.http, "request", "--model-id", str(self.model_id), "--input-hex", data.hex())
@@ -209,14 +190,14 @@ def test_honest_inference_is_settled_finalized_and_claimed_to_the_wei(world: Wor
     record = requests.get(f"{world.honest.url}/content/{answer['queryHash']}", timeout=10).content
     assert QueryRecord.decode(record) == truth.record
 
-    event = wait_for(lambda: settled(world, inference_id), "the settlement")
+    event = wait_until(lambda: settled(world, inference_id), what="the settlement", timeout=60)
     assert (event.query_hash, event.attribution_hash) == (truth.query_hash, truth.attribution_hash)
     lines = [line for line in world.verify(VERIFIER, "watcher") if line["inferenceId"] == inference_id]
     assert [line["verdict"] for line in lines] == ["agrees"]
 
     before = {address: world.chain.claimable(address) for address in set(world.contributions.values())}
     world.advance(int(world.chain.call("PayableAI", "disputeWindow")) + 1)
-    wait_for(lambda: world.chain.inference(inference_id).status == "Finalized", "the service to finalize")
+    wait_until(lambda: world.chain.inference(inference_id).status == "Finalized", what="the service to finalize", timeout=60)
     expected = shares(world, truth.ids, truth.weights)
     assert expected and all(amount > 0 for amount in expected.values())
     for address, was in before.items():
@@ -248,7 +229,7 @@ def test_dishonest_settlement_is_disputed_outvoted_slashed_and_replaced(world: W
     truth = attribute_query(world.served, world.model_id, data)
     assert answer["output"] == "0x" + truth.record.output.hex()
     assert answer["attributionHash"] != "0x" + truth.attribution_hash.hex()
-    event = wait_for(lambda: settled(world, inference_id), "the dishonest settlement")
+    event = wait_until(lambda: settled(world, inference_id), what="the dishonest settlement", timeout=60)
     assert event.provider == Account.from_key(DISHONEST).address
     dishonest_stake = world.chain.provider_info(event.provider)["stake"]
 

@@ -106,6 +106,15 @@ class NodeProcess:
             raise RpcFailure(reply["error"])
         return reply["result"]
 
+    def advance_time(self, seconds: int) -> None:
+        """Mine one block `seconds` after the latest block's timestamp (dev
+        networks). Relative to the chain, not to the wall clock: blocks sealed
+        faster than one a second run ahead of the clock, so evm_increaseTime
+        alone can land short of a deadline counted from such a block."""
+        latest = int(self.rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+        self.rpc("evm_setNextBlockTimestamp", latest + seconds)
+        self.rpc("evm_mine")
+
     def error(self, method: str, *params: Any) -> RpcFailure:
         """The error of a call that must fail."""
         reply = self.request(method, list(params))

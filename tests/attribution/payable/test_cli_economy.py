@@ -225,8 +225,7 @@ def test_payable_ai_loop_through_the_cli_succeeds(node: NodeProcess, workdir: Pa
     attribution = attribute_query(load_served_model(model_dir), model_id, image)
     economy.settle(inference_id, attribution.query_hash, attribution.ids, attribution.weights)
     window = economy.inference(inference_id).dispute_deadline - w3.eth.get_block("latest")["timestamp"]
-    node.rpc("evm_increaseTime", window + 1)
-    node.rpc("evm_mine")
+    node.advance_time(window + 1)
     economy.finalize(inference_id, attribution.ids, attribution.weights)
 
     pool = 2 * OPEN - 2 * OPEN * 500 // 10_000 - 2 * OPEN * 2_000 // 10_000

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from attribution.payable.service import InferenceService, ServiceConfig, openapi
 from attribution.payable.settler import Metrics
 from attribution.split import split_fee
 from openledger_node.execution.genesis import dev_private_keys
-from tests.rpc.helpers import NodeProcess, start_node
+from tests.rpc.helpers import NodeProcess, start_node, wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 OPEN = 10**18
@@ -62,8 +62,7 @@ class Economy_:
         return self.user.request_inference(model_id or self.model_id, input_hash(data), FEE)
 
     def advance(self, seconds: int) -> None:
-        self.node.rpc("evm_increaseTime", seconds)
-        self.node.rpc("evm_mine")
+        self.node.advance_time(seconds)
 
 
 @pytest.fixture(scope="module")
@@ -146,16 +145,6 @@ def service(economy: Economy_, tmp_path_factory: pytest.TempPathFactory) -> Iter
     running.stop()
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def settled_events(economy: Economy_, inference_id: int) -> list[Any]:
     return [s for s in economy.user.settled_events(model_id=economy.model_id) if s.inference_id == inference_id]
 
@@ -187,23 +176,23 @@ def test_paid_inference_is_answered_settled_and_finalized(economy: Economy_, ser
     record_bytes = requests.get(f"{service.url}/content/{answer['queryHash']}", timeout=10).content
     assert QueryRecord.decode(record_bytes) == expected.record
 
-    settled = wait_for(lambda: settled_events(economy, inference_id), "the settle transaction")
+    settled = wait_until(lambda: settled_events(economy, inference_id), what="the settle transaction", timeout=60)
     assert len(settled) == 1
     event = settled[0]
     assert (event.query_hash, event.attribution_hash) == (expected.query_hash, expected.attribution_hash)
     assert list(zip(event.contribution_ids, event.weights)) == expected.split
     assert event.provider == economy.provider.address
-    status = wait_for(lambda: (s := service.status(inference_id))["settlement"]["state"] == "settled" and s,
-                      "the journal to record the settlement")
+    status = wait_until(lambda: (s := service.status(inference_id))["settlement"]["state"] == "settled" and s,
+                      what="the journal to record the settlement", timeout=60)
     assert status["settlement"]["settleTx"] == "0x" + event.transaction_hash.hex()
     assert status["settlement"]["disputeDeadline"] == event.dispute_deadline
 
     before = {cid: economy.user.contribution(cid).contributor for cid in expected.ids}
     claimable_before = {a: economy.user.claimable(a) for a in set(before.values())}
     economy.advance(economy.dispute_window + 5)
-    wait_for(lambda: economy.user.inference(inference_id).status == "Finalized", "finalize", timeout=30)
-    status = wait_for(lambda: (s := service.status(inference_id))["settlement"]["state"] == "finalized" and s,
-                      "the journal to record finalization")
+    wait_until(lambda: economy.user.inference(inference_id).status == "Finalized", what="finalize", timeout=30)
+    status = wait_until(lambda: (s := service.status(inference_id))["settlement"]["state"] == "finalized" and s,
+                      what="the journal to record finalization", timeout=60)
     assert status["settlement"]["finalizeTx"].startswith("0x")
     _, _, amounts = split_fee(FEE, 500, OWNER_SHARE_BPS, list(expected.weights))
     paid: dict[str, int] = {}
@@ -390,7 +379,7 @@ def test_settles_are_sent_together_and_mined_in_nonce_order(economy: Economy_, t
         for inference_id, data in zip(ids, inputs):
             assert running.post(inference_id, data).status_code == 200
         for inference_id in ids:
-            wait_for(lambda i=inference_id: running.status(i)["settlement"]["state"] == "settled", "the batch")
+            wait_until(lambda i=inference_id: running.status(i)["settlement"]["state"] == "settled", what="the batch", timeout=60)
     finally:
         running.stop()
     events = [json.loads(line) for line in (journal / "journal.jsonl").read_text().splitlines()]
@@ -423,7 +412,7 @@ def test_kill_9_between_answer_and_settlement_settles_exactly_once(economy: Econ
 
     second = ServiceProcess(economy, journal, "--batch-window", "0")
     try:
-        wait_for(lambda: second.status(inference_id)["settlement"]["state"] == "settled", "settlement after restart")
+        wait_until(lambda: second.status(inference_id)["settlement"]["state"] == "settled", what="settlement after restart", timeout=60)
         status, code, _ = error_of(second.post(inference_id, data))
         assert (status, code) == (409, "already_served")
         time.sleep(1.5)  # a few settler passes: nothing is sent again
@@ -448,8 +437,8 @@ def test_a_settlement_already_on_chain_is_reconciled_not_resent(economy: Economy
 
     running = ServiceProcess(economy, tmp_path / "journal", "--batch-window", "0")
     try:
-        status = wait_for(lambda: (s := running.status(inference_id))["settlement"]["state"] == "settled" and s,
-                          "reconciliation")
+        status = wait_until(lambda: (s := running.status(inference_id))["settlement"]["state"] == "settled" and s,
+                          what="reconciliation", timeout=60)
         metrics = requests.get(f"{running.url}/metrics", timeout=10).text
     finally:
         running.stop()
@@ -476,8 +465,8 @@ def test_a_settle_sent_before_a_crash_is_awaited_by_its_hash(economy: Economy_, 
 
     running = ServiceProcess(economy, tmp_path / "journal", "--batch-window", "0")
     try:
-        status = wait_for(lambda: (s := running.status(inference_id))["settlement"]["state"] == "settled" and s,
-                          "the receipt of the earlier settle")
+        status = wait_until(lambda: (s := running.status(inference_id))["settlement"]["state"] == "settled" and s,
+                          what="the receipt of the earlier settle", timeout=60)
     finally:
         running.stop()
     assert status["settlement"]["settleTx"] == "0x" + sent.tx_hash.hex()
@@ -505,7 +494,7 @@ def test_metrics_count_what_happened(economy: Economy_, service: ServiceProcess)
     inference_id = economy.request(data)
     assert service.post(inference_id, data).status_code == 200
     assert service.post(inference_id, data).status_code == 409
-    wait_for(lambda: service.status(inference_id)["settlement"]["state"] == "settled", "settlement")
+    wait_until(lambda: service.status(inference_id)["settlement"]["state"] == "settled", what="settlement", timeout=60)
     response = requests.get(f"{service.url}/metrics", timeout=10)
     assert response.headers["Content-Type"].startswith("text/plain")
     after = _parse_metrics(response.text)

@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,8 @@ from attribution.payable.models import attribute_query, load_served_model
 from attribution.payable.record import QueryRecord, input_hash
 from attribution.split import WEIGHT_DENOMINATOR, split_fee
 from openledger_node.execution.genesis import dev_private_keys
-from tests.rpc.helpers import NodeProcess, start_node
+from tests.processes import stop_process_group
+from tests.rpc.helpers import NodeProcess, start_node, wait_until
 
 CLI = str(Path(sys.executable).parent / "openledger-attribution")
 OPEN = 10**18
@@ -108,7 +107,7 @@ class Service:
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(argv, cwd=journal.parent, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
-        self.url = wait_for(lambda: self._url(), "the service to listen", timeout=90)
+        self.url = wait_until(lambda: self._url(), what="the service to listen", timeout=90)
 
     def _url(self) -> str | None:
         if self.process.poll() is not None:
@@ -121,13 +120,7 @@ class Service:
         return requests.post(f"{self.url}/v1/inferences", json=body, timeout=60)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(15)
+        stop_process_group(self.process, timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -135,16 +128,6 @@ def service(loop: Loop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
     running = Service(loop, tmp_path_factory.mktemp("text-journal") / "journal")
     yield running
     running.stop()
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_an_echoed_phrase_is_paid_to_its_contributor(loop: Loop, service: Service) -> None:
@@ -167,14 +150,13 @@ def test_an_echoed_phrase_is_paid_to_its_contributor(loop: Loop, service: Servic
     record = QueryRecord.decode(requests.get(f"{service.url}/content/{answer['queryHash']}", timeout=10).content)
     assert (record.input, record.output) == (prompt, output)
 
-    settled = wait_for(lambda: [s for s in loop.user.settled_events(model_id=loop.model_id)
-                                if s.inference_id == inference_id], "the settle transaction")
+    settled = wait_until(lambda: [s for s in loop.user.settled_events(model_id=loop.model_id)
+                                if s.inference_id == inference_id], what="the settle transaction", timeout=60)
     assert list(zip(settled[0].contribution_ids, settled[0].weights)) == expected.split
     contributor = loop.user.contribution(beekeeper).contributor
     before = loop.user.claimable(contributor)
-    loop.node.rpc("evm_increaseTime", loop.dispute_window + 5)
-    loop.node.rpc("evm_mine")
-    wait_for(lambda: loop.user.inference(inference_id).status == "Finalized", "finalize", timeout=30)
+    loop.node.advance_time(loop.dispute_window + 5)
+    wait_until(lambda: loop.user.inference(inference_id).status == "Finalized", what="finalize", timeout=30)
     _, _, amounts = split_fee(FEE, 500, OWNER_SHARE_BPS, list(expected.weights))
     owed = sum(amount for cid, amount in zip(expected.ids, amounts)
                if loop.user.contribution(cid).contributor == contributor)

@@ -284,8 +284,7 @@ def test_verify_vote_overturns_a_wrong_settlement_and_slashes_its_provider_succe
     ballot = setup.provider.call("AttributionStaking", "ballot", disputed.dispute_id, Account.from_key(keys[8]).address)
     assert bytes(ballot[0]) == truth.attribution_hash
 
-    setup.node.rpc("evm_increaseTime", int(setup.provider.call("AttributionStaking", "votingPeriod")))
-    setup.node.rpc("evm_mine")
+    setup.node.advance_time(int(setup.provider.call("AttributionStaking", "votingPeriod")))
     (resolved,) = [c for c in voter.run_once() if c.inference_id == inference_id]
     assert (resolved.verdict, resolved.detail, resolved.dispute_id) == ("resolved", "overturned", disputed.dispute_id)
     after = setup.provider.inference(inference_id)
@@ -305,8 +304,7 @@ def test_verify_after_the_dispute_window_does_not_dispute_succeeds(setup: Econom
     verifier.run_once()
     inference_id, _ = settle(setup, setup.inputs[7], perturb=True)
     window = int(setup.provider.call("PayableAI", "disputeWindow"))
-    setup.node.rpc("evm_increaseTime", window + 1)
-    setup.node.rpc("evm_mine")
+    setup.node.advance_time(window + 1)
     (check,) = verifier.run_once()
     assert (check.inference_id, check.verdict) == (inference_id, "differs")
     assert "dispute window closed" in check.detail
