@@ -400,9 +400,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rank-out", metavar="N", type=_positive_int(1), help=f"projection rank of output gradients (default {proj.rank_out})")
     p.add_argument("--preconditioner", choices=("fisher", "ekfac", "identity"),
                    help=f"full per-layer Fisher, EK-FAC (Kronecker factors, for large ranks), or none (default {pre.kind})")
-    p.add_argument("--fisher", choices=("empirical", "sampled"),
+    p.add_argument("--fisher", choices=("auto", "empirical", "sampled"),
                    help="Fisher from the training labels' gradients, or from targets sampled from the model "
-                        f"(the setup's task must define compute_train_logits; default {pre.fisher})")
+                        "(the setup's task must define compute_train_logits); auto: sampled when the task "
+                        f"defines it, empirical otherwise (default {pre.fisher})")
     p.add_argument("--samples", metavar="N", type=_positive_int(1), help=f"sampled targets per example (default {pre.samples})")
     p.add_argument("--damping", metavar="X", type=float, help=f"relative damping of the preconditioner (default {pre.damping})")
     p.add_argument("--shard-size", metavar="N", type=_positive_int(1), help=f"training examples per shard (default {idx.shard_size})")
