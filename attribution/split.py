@@ -192,7 +192,8 @@ def validate_split(
 
 
 def split_hash(ids: Sequence[int], weights: Sequence[int]) -> bytes:
-    """``keccak256(abi.encode(uint256[] ids, uint32[] weights))``: PayableAI's ``splitHash``."""
+    """``keccak256(abi.encode(uint256[] ids, uint32[] weights))``: a commitment to a split alone
+    (PayableAI commits to a split through the attribution hash, which adds the model and query)."""
     if len(ids) != len(weights):
         raise ValueError(f"{len(ids)} ids but {len(weights)} weights")
     return keccak(encode(["uint256[]", "uint32[]"], [list(ids), list(weights)]))
