@@ -88,6 +88,14 @@ class Setup:
 
 def set_up(root: Path, examples: int, per_contribution: int, shard_size: int) -> Setup:
     node = start_node(root / "node", mode="instant")
+    try:
+        return _economy(node, root, examples, per_contribution, shard_size)
+    except BaseException:
+        node.stop()
+        raise
+
+
+def _economy(node: NodeProcess, root: Path, examples: int, per_contribution: int, shard_size: int) -> Setup:
     keys = dev_private_keys()
     curator, alice, owner, provider, user = (Economy(node.http, Account.from_key(k)) for k in keys[4:9])
     datanet = curator.create_datanet("ipfs://digits-bench", "open")
@@ -179,8 +187,13 @@ def run_round(setup: Setup, service: ServiceProcess, n: int, in_flight: int, off
                    sorted(settled_at[i] - requested[i] for i in requested), cpu / n, wall / n,
                    settle_gas=gas_per_inference(setup, settle_tx))
     # Past the dispute window the settler finalizes; its gas is measured the same way.
-    setup.node.rpc("evm_increaseTime", setup.dispute_window + 5)
-    setup.node.rpc("evm_mine")
+    deadline = max(int(s["disputeDeadline"]) for s in statuses.values())
+    for _ in range(10):
+        latest = int(setup.user.w3.eth.get_block("latest")["timestamp"])
+        if latest > deadline:
+            break
+        setup.node.rpc("evm_increaseTime", deadline - latest + 2)
+        setup.node.rpc("evm_mine")
     finals = wait_until(lambda: (f := {i: service.status(i)["settlement"] for i in requested})
                         and all(s.get("finalizeTx") for s in f.values()) and f, what="finalization", timeout=300)
     result.finalize_gas = gas_per_inference(setup, {i: s["finalizeTx"] for i, s in finals.items()})
