@@ -277,7 +277,9 @@ def ray_table(args: argparse.Namespace) -> str:
     finally:
         sys.argv = argv
     print(out.getvalue())
-    return out.getvalue().strip()
+    # Its two tables (index build, scoring) print back to back: a blank line keeps them apart in Markdown.
+    queries = f"| {args.ray_queries} queries against"
+    return "\n".join(("\n" + line) if line.startswith(queries) else line for line in out.getvalue().strip().splitlines())
 
 
 def main() -> None:
