@@ -56,7 +56,7 @@ def test_ekfac_eigenvalues_are_the_fisher_in_the_kronecker_basis(tmp_path: Path,
                                                                   digits_model: nn.Module) -> None:
     """Lambda[o, i] = E[(Q_S^T G Q_A)[o, i]^2] is the diagonal of the full
     Fisher in the basis kron(Q_S, Q_A); apply() inverts that damped diagonal."""
-    args = PreconditionerArguments(kind="ekfac", damping=0.05)
+    args = PreconditionerArguments(kind="ekfac", fisher="empirical", damping=0.05)
     _build(tmp_path, digits, digits_model, args)
     pre = load_preconditioner(tmp_path)
     rows = load_index(tmp_path).gradients().to(torch.float64)
