@@ -187,15 +187,21 @@ class Settler:
             self.journal.record(entry.inference_id, "settle_sent", settleTx="0x" + sent.tx_hash.hex(), nonce=sent.nonce)
             in_flight.append((entry, sent))
         for entry, sent in in_flight:
-            try:
-                receipt = self.economy.wait(sent)
-            except ContractRevert as exc:
-                self._settle_reverted(entry, exc)
-                continue
-            except ChainError as exc:
-                self._failed(entry, "settle", exc)
-                continue
-            self._mark_settled(entry, receipt)
+            receipt = self._wait(entry, sent, "settle", self._settle_reverted)
+            if receipt is not None:
+                self._mark_settled(entry, receipt)
+
+    def _wait(self, entry: Entry, sent: Any, action: str,
+              reverted: Callable[[Entry, ContractRevert], None]) -> Any | None:
+        """The receipt of `sent`, or None after handing a revert to `reverted`
+        and any other chain error to the retry schedule."""
+        try:
+            return self.economy.wait(sent)
+        except ContractRevert as exc:
+            reverted(entry, exc)
+        except ChainError as exc:
+            self._failed(entry, action, exc)
+        return None
 
     def _await_previous(self, entry: Entry) -> bool:
         """A settle sent before (maybe by a previous run): True when its receipt settled the entry.
@@ -311,13 +317,8 @@ class Settler:
                 continue
             in_flight.append((entry, sent, extra))
         for entry, sent, extra in in_flight:
-            try:
-                receipt = self.economy.wait(sent)
-            except ContractRevert as exc:
-                self._finalize_reverted(entry, exc)
-                continue
-            except ChainError as exc:
-                self._failed(entry, "finalize", exc)
+            receipt = self._wait(entry, sent, "finalize", self._finalize_reverted)
+            if receipt is None:
                 continue
             self.journal.record(entry.inference_id, "finalized", finalizeTx="0x" + bytes(receipt["transactionHash"]).hex(),
                                 finalizeBlock=int(receipt["blockNumber"]), **extra)
