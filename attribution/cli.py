@@ -284,11 +284,12 @@ def cmd_score(args: argparse.Namespace) -> None:
         raise CliError(f"index at {args.index} does not match this setup: {exc}") from exc
     out = []
     for i in range(n):
-        scores = result.per_contribution_of(i)
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[: args.top_k]
+        # The split comes from the exact sums of positive scores, not from float64
+        # roundings; topContributions ranks the same sums.
+        exact = result.exact_positive_of(i)
+        ranked = sorted(((c, float(v)) for c, v in exact.items()), key=lambda kv: (-kv[1], kv[0]))[: args.top_k]
         qhash = query_hash(batch, i)
-        # The split comes from the exact sums, not from their float64 roundings.
-        weights, ahash = _settle(args.model_id, qhash, result.exact_per_contribution_of(i))
+        weights, ahash = _settle(args.model_id, qhash, exact)
         out.append(
             {
                 "query": i,
@@ -400,9 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rank-out", metavar="N", type=_positive_int(1), help=f"projection rank of output gradients (default {proj.rank_out})")
     p.add_argument("--preconditioner", choices=("fisher", "ekfac", "identity"),
                    help=f"full per-layer Fisher, EK-FAC (Kronecker factors, for large ranks), or none (default {pre.kind})")
-    p.add_argument("--fisher", choices=("auto", "empirical", "sampled"),
-                   help="Fisher from the training labels' gradients, or from targets sampled from the model "
-                        "(the setup's task must define compute_train_logits); auto: sampled when the task "
+    p.add_argument("--fisher", choices=("auto", "empirical", "sampled", "exact"),
+                   help="Fisher from the training labels' gradients, from targets sampled from the model, or "
+                        "its exact expectation over every class (few classes only; the last two need the "
+                        "setup's task to define compute_train_logits); auto: sampled when the task "
                         f"defines it, empirical otherwise (default {pre.fisher})")
     p.add_argument("--samples", metavar="N", type=_positive_int(1), help=f"sampled targets per example (default {pre.samples})")
     p.add_argument("--damping", metavar="X", type=float, help=f"relative damping of the preconditioner (default {pre.damping})")
@@ -416,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", required=True, type=Path, metavar="DIR")
     p.add_argument("--queries", required=True, type=Path, metavar="FILE", help="query file read by the setup's load_queries")
     p.add_argument("--model-id", required=True, type=_model_id, metavar="N", help="PayableAI model id (uint256)")
-    p.add_argument("--top-k", metavar="K", type=_positive_int(0), default=10, help="contributions listed per query")
+    p.add_argument("--top-k", metavar="K", type=_positive_int(0), default=10, help="contributions listed per query (ranked by the sum of their examples' positive scores, what the split pays)")
     p.add_argument("--normalize", action="store_true", help="divide each example's score by its gradient norm")
     p.add_argument("--query-batch-size", metavar="N", type=_positive_int(1), default=ScoreArguments().query_batch_size,
                    help="queries multiplied against a shard at once (memory only: the results do not depend on it)")

@@ -84,6 +84,8 @@ class ScoreResult:
     example_scores: torch.Tensor | None  # (queries, N) float64 when ScoreArguments.return_example_scores
     # The exact values behind the floats: query q's scores are integers times 2^score_exponents[q].
     contribution_units: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 0, dtype=torch.int64))  # (queries, C)
+    # Per contribution, the sum of its examples' positive scores only (what reward splits use).
+    positive_units: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 0, dtype=torch.int64))  # (queries, C)
     score_exponents: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.int64))  # (queries,)
 
     @property
@@ -104,6 +106,17 @@ class ScoreResult:
         """contribution id -> exact score (what the reward split is computed from)."""
         scale = Fraction(2) ** int(self.score_exponents[query])
         units = self.contribution_units[query].tolist()
+        return {int(c): u * scale for c, u in zip(self.contribution_ids.tolist(), units)}
+
+    def exact_positive_of(self, query: int) -> dict[int, Fraction]:
+        """contribution id -> exact sum of its examples' positive scores: the
+        input of the reward split. The signed sums cancel out as contributions
+        grow (near the optimum the training gradients sum to about zero, so a
+        contribution of thousands of varied examples nets out near zero, often
+        below zero for every contribution); the positive part credits each
+        contribution with the examples that supported the output."""
+        scale = Fraction(2) ** int(self.score_exponents[query])
+        units = self.positive_units[query].tolist()
         return {int(c): u * scale for c, u in zip(self.contribution_ids.tolist(), units)}
 
 
@@ -310,12 +323,14 @@ class ShardScores:
     top_units: torch.Tensor  # (nq, <=k) int64, best first
     top_rows: torch.Tensor  # (nq, <=k) int64 index rows
     contribution_units: torch.Tensor  # (nq, C) int64, every contribution of the index
+    positive_units: torch.Tensor  # (nq, C) int64, the sums of the positive scores only
     example_blocks: tuple[tuple[int, torch.Tensor], ...] = ()  # (first row, (nq, rows) int64)
 
     @staticmethod
     def empty(nq: int, contributions: int, device: torch.device | str = "cpu") -> ShardScores:
         return ShardScores(torch.empty(nq, 0, dtype=torch.int64, device=device),
                            torch.empty(nq, 0, dtype=torch.int64, device=device),
+                           torch.zeros(nq, contributions, dtype=torch.int64),
                            torch.zeros(nq, contributions, dtype=torch.int64))
 
     def add_block(self, block: torch.Tensor, first_row: int, id_column: torch.Tensor, k: int,
@@ -333,16 +348,20 @@ class ShardScores:
             top_units, top_rows = _top_k(torch.cat([top_units, candidates], dim=1),
                                          torch.cat([top_rows, columns + first_row], dim=1), k)
         block_cpu = block.cpu()
+        ids = id_column[first_row : first_row + block_cpu.shape[1]]
         sums = self.contribution_units.clone()
-        sums.index_add_(1, id_column[first_row : first_row + block_cpu.shape[1]], block_cpu)
+        sums.index_add_(1, ids, block_cpu)
+        positive = self.positive_units.clone()
+        positive.index_add_(1, ids, block_cpu.clamp_min(0))
         examples = self.example_blocks + ((first_row, block_cpu),) if keep_examples else self.example_blocks
-        return ShardScores(top_units, top_rows, sums, examples)
+        return ShardScores(top_units, top_rows, sums, positive, examples)
 
     def merge(self, other: ShardScores, k: int) -> ShardScores:
         device = self.top_units.device
         top_units, top_rows = _top_k(torch.cat([self.top_units, other.top_units.to(device)], dim=1),
                                      torch.cat([self.top_rows, other.top_rows.to(device)], dim=1), k)
         return ShardScores(top_units, top_rows, self.contribution_units + other.contribution_units.cpu(),
+                           self.positive_units + other.positive_units.cpu(),
                            self.example_blocks + tuple((r, b.cpu()) for r, b in other.example_blocks))
 
 
@@ -388,6 +407,7 @@ def finish(plan: ScorePlan, scores: ShardScores, contribution_ids: torch.Tensor,
         contribution_scores=from_units(scores.contribution_units, column),
         example_scores=example_scores,
         contribution_units=scores.contribution_units,
+        positive_units=scores.positive_units,
         score_exponents=units.clone(),
     )
 

@@ -433,7 +433,9 @@ class DigitsServedModel:
         return output[0]
 
     def attribute_batch(self, queries: list[tuple[bytes, bytes]], query_batch_size: int = 64) -> list[dict[int, Fraction]]:
-        """Exact per-contribution scores of several (input, output) queries at once."""
+        """Exact per-contribution scores of several (input, output) queries at
+        once: each contribution's sum of positive example scores, what the
+        reward split takes (`ScoreResult.exact_positive_of`)."""
         from attribution.arguments import ScoreArguments
 
         inputs = torch.cat([self.parse_input(data) for data, _ in queries])
@@ -441,7 +443,7 @@ class DigitsServedModel:
         args = ScoreArguments(top_k=1, query_batch_size=query_batch_size, normalize=self.normalize)
         with self._lock:
             result = self.scorer.score((inputs, targets), args)
-        return [result.exact_per_contribution_of(i) for i in range(len(queries))]
+        return [result.exact_positive_of(i) for i in range(len(queries))]
 
     def attribute(self, input: bytes, output: bytes) -> dict[int, Fraction]:
         return self.attribute_batch([(input, output)], query_batch_size=1)[0]

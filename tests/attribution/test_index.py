@@ -31,6 +31,7 @@ from attribution import (
     score_rows,
 )
 from attribution.scoring import plan_queries, query_gradients
+from attribution.split import reward_weights
 
 from .conftest import ClassificationTask, Digits, make_mlp
 
@@ -139,6 +140,8 @@ def test_streaming_equals_in_memory_and_top_k(tmp_path: Path, digits: Digits, di
     units = torch.round(result.example_scores * 2.0 ** -result.score_exponents.double().unsqueeze(1)).long()
     for j, cid in enumerate(result.contribution_ids.tolist()):
         assert torch.equal(result.contribution_units[:, j], units[:, ids == cid].sum(dim=1))
+        # the reward split's input: the same sum over the positive scores only
+        assert torch.equal(result.positive_units[:, j], units[:, ids == cid].clamp_min(0).sum(dim=1))
         expected = in_memory[:, ids == cid].sum(dim=1)
         torch.testing.assert_close(result.contribution_scores[:, j], expected, rtol=1e-8, atol=1e-9 * float(scale.max()))
     totals = result.per_contribution
@@ -158,6 +161,21 @@ def test_top_k_ties_go_to_lower_row(tmp_path: Path) -> None:
     assert result.per_contribution == {1: 3.0, 2: 3.0, 3: 0.5}
     # top_k larger than the index returns every row
     assert score_rows(load_index(tmp_path), torch.ones(1, 2, dtype=torch.float64), ScoreArguments(top_k=50)).top_k_indices.shape == (1, 5)
+
+
+def test_split_input_is_the_positive_part(tmp_path: Path) -> None:
+    """Contributions whose examples oppose the query as much as (or more than)
+    they support it net out at zero or below, yet are credited with their
+    supporting examples: the split's input is the sum of the positive scores."""
+    from attribution.projection import LayerSpec
+
+    spec = LayerSpec("l", "linear", 2, 1, False, 0, 2)
+    rows = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [2.0, 0.0], [-3.0, 0.0], [-0.5, 0.0]])
+    save_index(tmp_path, rows, [1, 1, 2, 2, 3], specs=[spec], projection_args=PROJ, model_fingerprint="x", shard_size=2)
+    result = score_rows(load_index(tmp_path), torch.tensor([[1.0, 0.0]], dtype=torch.float64), ScoreArguments(top_k=0))
+    assert result.per_contribution == {1: 0.0, 2: -1.0, 3: -0.5}
+    assert result.exact_positive_of(0) == {1: 1, 2: 2, 3: 0}
+    assert reward_weights(result.exact_positive_of(0)) == [(1, 333_333), (2, 666_667)]
 
 
 def test_mismatched_model_is_refused(tmp_path: Path, digits: Digits, digits_model: nn.Module) -> None:

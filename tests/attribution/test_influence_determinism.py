@@ -60,7 +60,7 @@ def settlements(result: ScoreResult) -> list[tuple[list[tuple[int, int]], bytes]
     out: list[tuple[list[tuple[int, int]], bytes] | None] = []
     for q in range(result.contribution_units.shape[0]):
         try:
-            weights = reward_weights(result.exact_per_contribution_of(q))
+            weights = reward_weights(result.exact_positive_of(q))
         except NoPositiveAttribution:
             out.append(None)
             continue
@@ -73,7 +73,7 @@ def assert_identical(a: Run, b: Run) -> None:
     assert a.preconditioner == b.preconditioner
     ra, rb = a.result, b.result
     for name in ("top_k_indices", "top_k_values", "top_k_contribution_ids", "contribution_ids", "contribution_scores",
-                 "contribution_units", "score_exponents", "example_scores"):
+                 "contribution_units", "positive_units", "score_exponents", "example_scores"):
         assert torch.equal(getattr(ra, name), getattr(rb, name)), name
     assert settlements(ra) == settlements(rb)
 

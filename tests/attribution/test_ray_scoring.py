@@ -68,7 +68,7 @@ def test_ray_scorer_equals_the_single_process_scorer(cluster: None, index_dir: P
     finally:
         scorer.shutdown()
     for name in ("top_k_indices", "top_k_values", "top_k_contribution_ids", "contribution_ids", "contribution_scores",
-                 "contribution_units", "score_exponents", "example_scores"):
+                 "contribution_units", "positive_units", "score_exponents", "example_scores"):
         assert torch.equal(getattr(got, name), getattr(expected, name)), name
     assert settlements(got) == settlements(expected)
     assert any(s is not None for s in settlements(got))

@@ -75,7 +75,7 @@ def _settlements(result: object) -> list[object]:
     out: list[object] = []
     for q in range(result.contribution_units.shape[0]):  # type: ignore[attr-defined]
         try:
-            weights = reward_weights(result.exact_per_contribution_of(q))  # type: ignore[attr-defined]
+            weights = reward_weights(result.exact_positive_of(q))  # type: ignore[attr-defined]
         except NoPositiveAttribution:
             out.append(None)
             continue
