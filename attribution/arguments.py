@@ -79,13 +79,16 @@ class PreconditionerArguments:
             "help": "Gradients that estimate the Fisher: 'empirical' (the training labels' gradients, "
             "the index rows themselves), 'sampled' (targets drawn from the model's own predictions: "
             "the true Fisher, i.e. the Gauss-Newton matrix of a cross-entropy loss; needs "
-            "Task.compute_train_logits and one more forward/backward pass per sample), or 'auto' "
-            "(sampled when the task defines compute_train_logits, else empirical)."
+            "Task.compute_train_logits and one more forward/backward pass per sample), 'exact' (the "
+            "expectation over every class, each class's gradient weighted by its predicted probability: "
+            "the Gauss-Newton matrix with no sampling noise; one prediction per example, C passes per "
+            "example for C classes, so for few classes), or 'auto' (sampled when the task defines "
+            "compute_train_logits, else empirical)."
         },
     )
     samples: int = field(
         default=1,
-        metadata={"help": "Targets drawn per training example for fisher='sampled'."},
+        metadata={"help": "Targets drawn per training example for fisher='sampled' (ignored by 'exact')."},
     )
     seed: int = field(
         default=0,
@@ -97,8 +100,8 @@ class PreconditionerArguments:
             raise AttributionError(f"damping must be >= 0, got {self.damping}")
         if self.kind not in ("fisher", "identity", "ekfac"):
             raise AttributionError(f"preconditioner kind must be 'fisher', 'ekfac' or 'identity', got {self.kind!r}")
-        if self.fisher not in ("auto", "empirical", "sampled"):
-            raise AttributionError(f"fisher must be 'auto', 'empirical' or 'sampled', got {self.fisher!r}")
+        if self.fisher not in ("auto", "empirical", "sampled", "exact"):
+            raise AttributionError(f"fisher must be 'auto', 'empirical', 'sampled' or 'exact', got {self.fisher!r}")
         if self.samples < 1:
             raise AttributionError(f"samples must be >= 1, got {self.samples}")
 
@@ -112,8 +115,9 @@ class PreconditionerArguments:
 
     @property
     def uses_sampled_targets(self) -> bool:
-        """Whether the build draws targets; 'auto' must be resolved first (`for_task`)."""
-        return self.kind != "identity" and self.fisher == "sampled"
+        """Whether the build takes targets from the model ('sampled' or 'exact');
+        'auto' must be resolved first (`for_task`)."""
+        return self.kind != "identity" and self.fisher in ("sampled", "exact")
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from attribution.errors import AttributionError, IndexMismatchError, IndexNotFou
 from attribution.exact import exponent_of
 from attribution.preconditioner import EkfacAccumulator, FisherAccumulator, Preconditioner
 from attribution.projection import GradientCollector, LayerSpec, rows_on_grid
-from attribution.task import Task, sampled_train_loss, tracked_modules_of, train_logits_of
+from attribution.task import Task, class_count, expected_train_loss, sampled_train_loss, tracked_modules_of, train_logits_of
 
 INDEX_FORMAT = "openledger-attribution-index"
 INDEX_VERSION = 2  # 2: fixed-point rows and preconditioner, row_exponents
@@ -417,6 +417,7 @@ class _PreconditionerBuild:
         self.fisher = FisherAccumulator(collector.specs, device) if args.kind == "fisher" else None
         self.ekfac = EkfacAccumulator(collector.specs, collector.factor_shapes, device) if args.kind == "ekfac" else None
         self.examples = 0
+        self.classes: int | None = None
 
     @property
     def factor_observer(self) -> Callable[[int, torch.Tensor, torch.Tensor], None] | None:
@@ -425,8 +426,20 @@ class _PreconditionerBuild:
             return self.ekfac.update_factors
         return None
 
+    def _draws(self, examples: list[Any], second: bool = False) -> range:
+        """The model-target rows per example: the sampled Fisher's draws
+        (EK-FAC's eigenvalues on draws of their own), or for the exact Fisher
+        the C classes (the same rows in both passes: nothing random to fit)."""
+        if self.args.fisher == "exact":
+            if self.classes is None:
+                self.classes = class_count(self.task, examples[0], self.model, 1)
+            return range(self.classes)
+        return range(self.args.samples, 2 * self.args.samples) if second else range(self.args.samples)
+
     def _sampled_rows(self, examples: list[Any], start: int, stop: int, sample: int, observe: Any = None) -> torch.Tensor:
         def loss_of(j: int, example: Any) -> torch.Tensor:
+            if self.args.fisher == "exact":
+                return expected_train_loss(self.task, example, self.model, 1, target=sample)
             return sampled_train_loss(self.task, example, self.model, range(start + j, start + j + 1),
                                       seed=self.args.seed, sample=sample)
 
@@ -451,7 +464,7 @@ class _PreconditionerBuild:
             factors.setdefault(layer, []).append((inputs, output_grads))
 
         sampled = [self._sampled_rows(batch, start, stop, sample, observe if self.ekfac is not None else None)
-                   for sample in range(self.args.samples)]
+                   for sample in self._draws(batch)]
         if self.fisher is not None:
             self.fisher.update(_example_major(sampled))
         if self.ekfac is not None:
@@ -475,11 +488,10 @@ class _PreconditionerBuild:
                     bar.update(rows.shape[0])
                 return
             for start, stop, batch in _batches(dataset, batch_size, collate_fn, device):
-                # Draws of their own (samples..2 samples-1): eigenvalues taken on the
-                # draws that fitted the eigenbases come out too small off its top
-                # directions (the basis fits those draws' noise).
-                draws = range(self.args.samples, 2 * self.args.samples)
-                sampled = [self._sampled_rows(batch, start, stop, sample) for sample in draws]
+                # Sampled: draws of their own (samples..2 samples-1), as eigenvalues
+                # taken on the draws that fitted the eigenbases come out too small
+                # off its top directions (the basis fits those draws' noise).
+                sampled = [self._sampled_rows(batch, start, stop, sample) for sample in self._draws(batch, second=True)]
                 self.ekfac.update_eigenvalues(_example_major(sampled))
                 bar.update(stop - start)
 
@@ -508,7 +520,8 @@ def build_index(
     manifest and the preconditioner; example i gets `contribution_ids[i]`.
 
     One forward and one backward pass per example (plus one per sample for the
-    sampled Fisher, and a second pass for EK-FAC, see preconditioner.py), so
+    sampled Fisher, C per example for the exact one, and a second pass for
+    EK-FAC, see preconditioner.py), so
     that the files are the same bytes whatever `index_args` and the thread
     count; the model's mode (eval/train) is left as the caller set
     it, so turn dropout off first if the index must be reproducible.

@@ -20,6 +20,14 @@ of it is block-diagonal across tracked layers (as in TRAK, LoGra and EK-FAC).
   and backward pass per sample while the index is built. EK-FAC takes its
   eigenvalues on draws of their own (samples `samples`..2 `samples`-1), not on
   the draws that fitted its eigenbases, whose noise the bases fit.
+- ``"exact"``: the same Gauss-Newton matrix with no sampling noise: for each
+  of the C classes c, the gradient with target c weighted by sqrt(C p_c) (p the
+  model's softmax), so an example's C rows average to its exact expectation
+  sum_c p_c g_c g_c^T. C passes per example instead of `samples`, and one
+  prediction per example: for classifiers with few classes, where one draw per
+  example leaves the small directions of F to noise (on the digits logistic
+  regression, a full block from one draw per example ranks far below EK-FAC,
+  and the exact block above it: docs/benchmarks.md).
 - ``"auto"`` (the default): ``"sampled"`` when the task defines
   `compute_train_logits`, else ``"empirical"`` (`PreconditionerArguments.for_task`).
 

@@ -46,7 +46,7 @@ class Task(Protocol):
     def tracked_modules(self, model: nn.Module) -> list[nn.Module]:
         return default_tracked_modules(model)
 
-    # Optional, for PreconditionerArguments(fisher="sampled") (not a protocol
+    # Optional, for PreconditionerArguments(fisher="sampled" or "exact") (not a protocol
     # member, so tasks without it still satisfy the protocol):
     #
     # def compute_train_logits(self, batch, model) -> Tensor | tuple[Tensor, Tensor]:
@@ -88,28 +88,61 @@ def train_logits_of(task: Any) -> Any:
     return method
 
 
+def _train_logits(task: Any, batch: Any, model: nn.Module, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The task's logits as (n, T, C) and its (n, T) mask or None."""
+    out = train_logits_of(task)(batch, model)
+    logits, mask = (out if isinstance(out, tuple) else (out, None))
+    if not isinstance(logits, torch.Tensor) or logits.dim() not in (2, 3) or logits.shape[0] != n:
+        raise AttributionError(
+            f"compute_train_logits must return (n, C) or (n, T, C) logits for n={n}, "
+            f"got {getattr(logits, 'shape', type(logits).__name__)}"
+        )
+    flat = logits.reshape(n, -1, logits.shape[-1])
+    if mask is not None and mask.shape != flat.shape[:2]:
+        raise AttributionError(f"compute_train_logits mask must have shape {tuple(flat.shape[:2])}, got {tuple(mask.shape)}")
+    return flat, mask
+
+
+def _masked_sum(losses: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    return (losses * mask.to(losses.dtype) if mask is not None else losses).sum()
+
+
 def sampled_train_loss(task: Any, batch: Any, model: nn.Module, example_indices: Sequence[int], *,
                        seed: int, sample: int) -> torch.Tensor:
     """Summed cross-entropy of the task's logits against targets drawn from the
     model's own softmax: its gradient's second moment is the true Fisher
     (Gauss-Newton) rather than the empirical one."""
-    method = train_logits_of(task)
-    out = method(batch, model)
-    logits, mask = (out if isinstance(out, tuple) else (out, None))
-    if not isinstance(logits, torch.Tensor) or logits.dim() not in (2, 3) or logits.shape[0] != len(example_indices):
-        raise AttributionError(
-            f"compute_train_logits must return (n, C) or (n, T, C) logits for n={len(example_indices)}, "
-            f"got {getattr(logits, 'shape', type(logits).__name__)}"
-        )
-    flat = logits.reshape(logits.shape[0], -1, logits.shape[-1])  # (n, T, C)
+    flat, mask = _train_logits(task, batch, model, len(example_indices))
     n, t, c = flat.shape
     with torch.no_grad():
         cdf = torch.softmax(flat.detach().to(torch.float64), dim=-1).cumsum(dim=-1)
         u = example_uniforms(example_indices, t, seed, sample).to(cdf.device)
         targets = torch.searchsorted(cdf, u.unsqueeze(-1)).squeeze(-1).clamp_max(c - 1)
     losses = F.cross_entropy(flat.reshape(n * t, c), targets.reshape(-1), reduction="none").reshape(n, t)
-    if mask is not None:
-        if mask.shape != (n, t):
-            raise AttributionError(f"compute_train_logits mask must have shape {(n, t)}, got {tuple(mask.shape)}")
-        losses = losses * mask.to(losses.dtype)
-    return losses.sum()
+    return _masked_sum(losses, mask)
+
+
+def class_count(task: Any, batch: Any, model: nn.Module, n: int) -> int:
+    """C, the number of classes of the task's logits (one forward pass, no gradient)."""
+    with torch.no_grad():
+        return int(_train_logits(task, batch, model, n)[0].shape[-1])
+
+
+def expected_train_loss(task: Any, batch: Any, model: nn.Module, n: int, *, target: int) -> torch.Tensor:
+    """Summed cross-entropy of the task's (n, C) logits against class `target`,
+    each example's term weighted by sqrt(C p_target) with p the model's own
+    softmax (held constant). Over the C targets, an example's gradients' second
+    moments add up to C times their expectation over the model's predictive
+    distribution: averaged over its C rows, the example's exact Gauss-Newton
+    matrix (fisher='exact'), with no sampling noise. One prediction per
+    example only: with T positions the C rows would mix the positions' terms,
+    and the exact expectation needs T x C passes (use fisher='sampled')."""
+    flat, mask = _train_logits(task, batch, model, n)
+    _, t, c = flat.shape
+    if t != 1:
+        raise AttributionError(f"fisher='exact' needs one prediction per example, got {t} positions (use 'sampled')")
+    with torch.no_grad():
+        weights = (c * torch.softmax(flat.detach().to(torch.float64), dim=-1)[..., target]).sqrt().to(flat.dtype)
+    targets = torch.full((n * t,), target, dtype=torch.int64, device=flat.device)
+    losses = F.cross_entropy(flat.reshape(n * t, c), targets, reduction="none").reshape(n, t)
+    return _masked_sum(losses * weights, mask)

@@ -28,7 +28,7 @@ from attribution import (
     load_preconditioner,
     score,
 )
-from attribution.task import example_uniforms, sampled_train_loss
+from attribution.task import example_uniforms, expected_train_loss, sampled_train_loss
 
 from .conftest import ClassificationTask, Digits
 
@@ -176,6 +176,39 @@ def test_sampled_fisher_converges_to_the_true_fisher(digits: Digits) -> None:
     assert error(empirical) > 4 * err_64
 
 
+def test_exact_fisher_is_the_true_fisher(tmp_path: Path, digits: Digits) -> None:
+    """fisher='exact' (every class, weighted by its probability): the full
+    block the index stores is (F + lambda I)^-1 for the analytic Gauss-Newton
+    matrix F, with no sampling noise, on any batch size."""
+    torch.manual_seed(0)
+    model = nn.Linear(64, 10).double()
+    x, y = digits.x_train[:N].double(), digits.y_train[:N]
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(60):
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    args = PreconditionerArguments(kind="fisher", fisher="exact", damping=0.1)
+    full = ProjectionArguments(rank_in=65, rank_out=10)
+    for batch_size in (7, 64):
+        build_index(model, LogitsTask(), TensorDataset(x, y), list(range(N)), tmp_path / str(batch_size),
+                    projection_args=full, index_args=IndexArguments(batch_size=batch_size), preconditioner_args=args,
+                    progress=False)
+    pre = load_preconditioner(tmp_path / "7")
+    true = _analytic_fisher(model, x)
+    expected = torch.linalg.inv(true + pre.dampings[0] * torch.eye(650, dtype=torch.float64))
+    assert pre.dampings[0] == pytest.approx(0.1 * float(torch.linalg.eigvalsh(true).clamp_min(0).mean()), rel=1e-6)
+    assert float((pre.inverses[0] - expected).norm() / expected.norm()) < 1e-5
+    assert (tmp_path / "7" / "preconditioner.safetensors").read_bytes() == \
+        (tmp_path / "64" / "preconditioner.safetensors").read_bytes()
+
+
+def test_exact_fisher_needs_one_prediction_per_example() -> None:
+    logits = torch.zeros(2, 3, 4, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(AttributionError, match="one prediction per example, got 3 positions"):
+        expected_train_loss(_FixedLogits(logits), None, nn.Identity(), 2, target=0)
+
+
 def test_draws_do_not_depend_on_batching(tmp_path: Path, digits: Digits, digits_model: nn.Module) -> None:
     args = PreconditionerArguments(kind="fisher", fisher="sampled", samples=3, damping=0.1)
     _build(tmp_path / "a", digits, digits_model, args, batch_size=7)
@@ -302,7 +335,7 @@ def test_sampled_fisher_needs_logits_and_writes_nothing(tmp_path: Path, digits: 
     ("kwargs", "needle"),
     [
         ({"kind": "kfac"}, "kind must be"),
-        ({"fisher": "true"}, "fisher must be 'auto', 'empirical' or 'sampled'"),
+        ({"fisher": "true"}, "fisher must be 'auto', 'empirical', 'sampled' or 'exact'"),
         ({"samples": 0}, "samples must be >= 1"),
         ({"damping": float("nan")}, "damping must be >= 0"),
     ],
