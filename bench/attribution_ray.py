@@ -127,7 +127,8 @@ def main() -> None:
     p.add_argument("--queries", type=int, default=64)
     p.add_argument("--build-examples", type=int, default=1024)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--threads", type=int, default=2, help="torch threads of the driver (single-process scorer)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads of the single-process scorer (1: one CPU, as each Ray worker has)")
     p.add_argument("--write-docs", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(args.threads)

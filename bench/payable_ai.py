@@ -269,7 +269,7 @@ def ray_table(args: argparse.Namespace) -> str:
 
     argv = sys.argv
     sys.argv = ["bench.attribution_ray", "--rows", str(args.ray_rows), "--queries", str(args.ray_queries),
-                "--repeats", str(args.repeats), "--build-examples", "256"]
+                "--repeats", str(args.repeats), "--build-examples", "256", "--threads", "1"]
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out):
