@@ -22,7 +22,9 @@ settings stay at the library's defaults.
 
 Methods, all scored from the model(s) trained on the full training set:
 - ours: `build_index` and `score` with no options (the library defaults; the
-  headline row), and the same with the relative damping tuned;
+  headline row), the same with the relative damping tuned, and the option for
+  small classifiers: the exact Gauss-Newton matrix as one full block per layer
+  (`fisher='exact'`, `kind='fisher'`; C passes per example), damping tuned;
 - kronfluence (EK-FAC, K-FAC): `fit_all_factors` and `compute_pairwise_scores`,
   the sampled Fisher (its default), damping 1e-8 (its default), its heuristic
   (`damping_factor=None`: 0.1 x the mean eigenvalue) and a tuned absolute value;
@@ -218,9 +220,10 @@ class Method:
     rows: tuple[tuple[str, Any], ...] = ()  # extra fixed-setting rows: (label, setting)
 
 
-def _ours_index(problem: Problem, model: nn.Module, tmp: str) -> None:
+def _ours_index(problem: Problem, model: nn.Module, tmp: str,
+                pre: PreconditionerArguments = PreconditionerArguments()) -> None:
     build_index(model, MarginTask(), TensorDataset(problem.x_tr, problem.y_tr), list(range(len(problem.y_tr))), tmp,
-                progress=False)
+                preconditioner_args=pre, progress=False)
 
 
 def _ours_score(problem: Problem, model: nn.Module, tmp: str) -> torch.Tensor:
@@ -230,34 +233,39 @@ def _ours_score(problem: Problem, model: nn.Module, tmp: str) -> torch.Tensor:
     return result.example_scores
 
 
-class OursCache:
-    """One index per model; a damping setting only re-derives the stored
-    per-layer damping from the stored eigenvalues, exactly as `build_index`
-    with that `damping` would (for EK-FAC the damping enters nothing else);
-    the seconds charged are the whole build plus scoring."""
+# The exact Gauss-Newton matrix, one full block per layer (every bench layer is
+# small enough to be stored unprojected): the option for small classifiers.
+EXACT_FULL = PreconditionerArguments(kind="fisher", fisher="exact")
 
-    def __init__(self) -> None:
-        self.dirs: dict[int, tempfile.TemporaryDirectory[str]] = {}
-        self.build_secs: dict[int, float] = {}
-        self.base: dict[int, Any] = {}
+
+class OursCache:
+    """One index per model and preconditioner option. EK-FAC: a damping setting
+    only re-derives the stored per-layer damping from the stored eigenvalues,
+    exactly as `build_index` with that `damping` would (for EK-FAC the damping
+    enters nothing else), and the seconds charged are the whole build plus
+    scoring. A full block stores its damped inverse, so each damping is its
+    own build (and is charged as one)."""
+
+    def __init__(self, base_args: PreconditionerArguments = PreconditionerArguments()) -> None:
+        self.base_args = base_args
+        self.dirs: dict[tuple[int, float | None], tempfile.TemporaryDirectory[str]] = {}
+        self.build_secs: dict[tuple[int, float | None], float] = {}
+        self.base: dict[tuple[int, float | None], Any] = {}
 
     def scores(self, problem: Problem, model: nn.Module, damping: float | None) -> tuple[torch.Tensor, float]:
-        key = id(model)
+        redamp = self.base_args.kind == "ekfac"
+        key = (id(model), None if redamp else damping)
         if key not in self.dirs:
             self.dirs[key] = tempfile.TemporaryDirectory()
+            args = self.base_args if redamp or damping is None else dataclasses.replace(self.base_args, damping=damping)
             t = time.perf_counter()
-            _ours_index(problem, model, self.dirs[key].name)
+            _ours_index(problem, model, self.dirs[key].name, args)
             self.build_secs[key] = time.perf_counter() - t
             self.base[key] = load_preconditioner(self.dirs[key].name)
         tmp, base = self.dirs[key].name, self.base[key]
-        default = PreconditionerArguments()
-        if damping is not None and damping != default.damping:
-            if base.kind != "ekfac":
-                raise SystemExit(f"re-damping needs an EK-FAC default, got {base.kind}")
-            args = dataclasses.replace(default, damping=damping)
+        if redamp:
+            args = dataclasses.replace(self.base_args, damping=self.base_args.damping if damping is None else damping)
             save_preconditioner(tmp, dataclasses.replace(base, dampings=[_damping(args, lam) for lam in base.eigenvalues]))
-        else:
-            save_preconditioner(tmp, base)
         t = time.perf_counter()
         s = _ours_score(problem, model, tmp)
         return s, self.build_secs[key] + time.perf_counter() - t
@@ -437,12 +445,15 @@ def _fmt(v: float | None) -> str:
     return "heuristic (0.1 x mean eigenvalue)" if v is None else f"{v:g}"
 
 
-def methods(family: str, ours: OursCache, kf: KronfluenceCache) -> list[Method]:
+def methods(family: str, ours: OursCache, ours_exact: OursCache, kf: KronfluenceCache) -> list[Method]:
     out = [
         Method("ours", "**ours, library defaults** (`build_index` with no options)", (None,),
                lambda _: "defaults", lambda p, ms, s: ours.scores(p, ms[0], s)),
         Method("ours_tuned", "ours, damping tuned", tuple(sorted(set(DAMPINGS_OURS))),
                lambda d: f"damping {d:g}", lambda p, ms, s: ours.scores(p, ms[0], s)),
+        Method("ours_exact", "ours, exact Gauss-Newton, full block per layer (`fisher='exact'`, `kind='fisher'`), "
+               "damping tuned", tuple(sorted(set(DAMPINGS_OURS))),
+               lambda d: f"damping {d:g}", lambda p, ms, s: ours_exact.scores(p, ms[0], s)),
     ]
     for strategy, name in (("ekfac", "EK-FAC"), ("kfac", "K-FAC")):
         out.append(Method(f"kf_{strategy}", f"kronfluence {name}", DAMPINGS_KRONFLUENCE,
@@ -481,10 +492,10 @@ def run_family(fam: Family, args: argparse.Namespace, data: tuple[torch.Tensor, 
     n_models = 1 if fam.key == "lr" else args.models
     counts = [1] + ([n_models] if n_models > 1 else [])
     models = [train(fam.key, x_tr, y_tr, seed=s, l2=fam.l2) for s in range(n_models)]
-    ours, kf = OursCache(), KronfluenceCache()
+    ours, ours_exact, kf = OursCache(), OursCache(EXACT_FULL), KronfluenceCache()
     rows = []
     try:
-        for method in methods(fam.key, ours, kf):
+        for method in methods(fam.key, ours, ours_exact, kf):
             if args.only and method.key not in args.only.split(","):
                 continue
             # results[(setting index, count)] = (val lds, eval lds, eval se, seconds)
@@ -516,12 +527,12 @@ def run_family(fam: Family, args: argparse.Namespace, data: tuple[torch.Tensor, 
                 if len(method.settings) == 1:
                     picks.append(("", 0))
                 else:
-                    if method.key != "ours_tuned":
+                    if method.key not in ("ours_tuned", "ours_exact"):
                         picks.append(("defaults", 0))
                     for label, setting in method.rows:
                         picks.append((label, method.settings.index(setting)))
                     best = max(range(len(method.settings)), key=lambda i: (results[(i, c)][0], -i))
-                    picks.append(("tuned" if method.key != "ours_tuned" else "", best))
+                    picks.append(("tuned" if method.key not in ("ours_tuned", "ours_exact") else "", best))
                 for label, si in picks:
                     v, e, se, took = results[(si, c)]
                     name = method.label + (f", {label}" if label else "")
@@ -529,6 +540,7 @@ def run_family(fam: Family, args: argparse.Namespace, data: tuple[torch.Tensor, 
                                  "models": c, "val": v, "lds": e, "se": se, "secs": took})
     finally:
         ours.close()
+        ours_exact.close()
         kf.close()
     return rows
 
