@@ -411,7 +411,10 @@ class Economy:
         except Web3RPCError as exc:
             raise ChainError(f"{contract}.{function}: {_rpc_message(exc)}") from None
         base = {"from": sender, "value": value, "gas": gas + gas // 5 + 10_000, "chainId": self._chain()}
-        for attempt in (0, 1):
+        # Another process sending from the same key (a second service, a CLI
+        # command) can take the nonce just read: resync and try again, a few times.
+        attempts = 4
+        for attempt in range(attempts):
             nonce = self._take_nonce()
             tx = fn.build_transaction({**base, "nonce": nonce})
             signed = account.sign_transaction(tx)
@@ -420,7 +423,7 @@ class Economy:
             except (Web3RPCError, ValueError) as exc:
                 message = _rpc_message(exc)
                 self._release_nonce(nonce)
-                if attempt == 0 and any(m in message.lower() for m in _STALE_NONCE):
+                if attempt < attempts - 1 and any(m in message.lower() for m in _STALE_NONCE):
                     self.resync_nonce()
                     continue
                 raise ChainError(f"{contract}.{function}: the node refused the transaction: {message}") from None

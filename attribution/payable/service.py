@@ -65,6 +65,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "in_progress": (409, "the inference is being computed for another request"),
     "already_settled": (409, "the inference is settled or finalized on chain"),
     "deadline_passed": (410, "the settlement deadline of the inference has passed"),
+    "deadline_too_close": (410, "too little time is left before the settlement deadline to settle an answer"),
     "chain_unavailable": (502, "the chain's JSON-RPC endpoint failed"),
     "model_busy": (503, "the worker queue is full: retry after Retry-After seconds"),
 }
@@ -89,12 +90,16 @@ class ServiceConfig:
     batch_size: int = 16
     batch_window: float = 0.5
     poll_interval: float = 1.0
+    # Chain seconds an inference must have left before its settlement deadline to
+    # be served: an answer that cannot be settled in time would be free (the
+    # requester is refunded after the deadline).
+    settle_margin: float = 60.0
 
     def check(self) -> None:
         for name, minimum in (("queue_size", 1), ("workers", 1), ("batch_size", 1)):
             if getattr(self, name) < minimum:
                 raise ValueError(f"{name} must be at least {minimum}, got {getattr(self, name)}")
-        for name in ("batch_window", "poll_interval"):
+        for name in ("batch_window", "poll_interval", "settle_margin"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
 
@@ -257,6 +262,11 @@ class InferenceService:
         if now > inference.deadline:
             raise ServiceError("deadline_passed", f"inference {inference_id}'s settlement deadline {inference.deadline} "
                                f"has passed (chain time {now})")
+        if now + self.config.settle_margin > inference.deadline:
+            raise ServiceError("deadline_too_close", f"inference {inference_id}'s settlement deadline {inference.deadline} "
+                               f"is {inference.deadline - now} s away (chain time {now}), less than this service's "
+                               f"settle margin of {self.config.settle_margin:g} s: an answer could not be settled "
+                               "in time (the fee is refunded to the requester after the deadline)")
         paid = await self._chain(self._requested_input_hash, inference_id)
         actual = input_hash(data)
         if actual != paid:
@@ -490,7 +500,7 @@ def openapi_schema() -> dict[str, Any]:
             "/v1/inferences": {"post": {
                 "summary": "Serve a paid inference",
                 "description": "The inference must be requested on chain for this service's model, with "
-                               "inputHash = keccak256(input), still Requested and before its deadline. The answer "
+                               "inputHash = keccak256(input), still Requested and at least the settle margin before its deadline. The answer "
                                "comes after the query record is stored and the settlement journaled.",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["inferenceId", "input"], "additionalProperties": False,
@@ -502,7 +512,7 @@ def openapi_schema() -> dict[str, Any]:
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Answer"}}}},
                     **errors("invalid_request", "malformed_input", "input_hash_mismatch", "payment_required",
                              "unknown_inference", "unknown_model", "already_served", "in_progress", "already_settled",
-                             "deadline_passed", "chain_unavailable"),
+                             "deadline_passed", "deadline_too_close", "chain_unavailable"),
                     "503": {"description": f"`model_busy`: {ERRORS['model_busy'][1]}",
                             "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
                             "content": {"application/json": {"schema": error}}},
@@ -620,6 +630,8 @@ def register_commands(subparsers: Any) -> None:
                    help="how long an answered inference waits for others to settle with")
     p.add_argument("--poll-interval", type=_seconds, default=ServiceConfig.poll_interval, metavar="S",
                    help="how often the settler checks the chain (finalization)")
+    p.add_argument("--settle-margin", type=_seconds, default=ServiceConfig.settle_margin, metavar="S",
+                   help="refuse inferences with fewer chain seconds than this left before their settlement deadline")
     p.set_defaults(func=cmd_serve)
 
 
@@ -627,7 +639,7 @@ def build_service(args: argparse.Namespace) -> InferenceService:
     account = load_account(keystore=args.keystore)
     served = load_served_model(args.model_dir)
     config = ServiceConfig(args.model_id, args.queue_size, args.workers, args.batch_size, args.batch_window,
-                           args.poll_interval)
+                           args.poll_interval, args.settle_margin)
     reader = Economy(args.rpc)
     model = reader.model(args.model_id)
     if int(model.owner, 16) == 0:

@@ -264,7 +264,11 @@ def test_requests_the_chain_does_not_back_are_refused(economy: Economy_, service
 def test_requests_past_their_deadline_are_refused(economy: Economy_, service: ServiceProcess) -> None:
     data = economy.test_inputs[3]
     late, refunded = economy.request(data), economy.request(data)
-    economy.advance(economy.settlement_period + 5)
+    # Inside the settle margin (60 s by default): an answer could not be settled in time.
+    economy.advance(economy.settlement_period - 30)
+    status, code, message = error_of(service.post(late, data))
+    assert (status, code) == (410, "deadline_too_close") and "settle margin of 60 s" in message
+    economy.advance(40)
     status, code, message = error_of(service.post(late, data))
     assert (status, code) == (410, "deadline_passed") and "settlement deadline" in message
     economy.user.refund(refunded)
