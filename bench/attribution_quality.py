@@ -600,7 +600,12 @@ Hessian on logistic regression only, 650 parameters), regularisation
 dattri TRAK (512 projected dimensions, its default), regularisation
 {{{_grid(REG_TRAK)}}} added to its XᵀX (a sum over the examples). Everything else stays at each library's defaults (kronfluence:
 the sampled Fisher, one draw; ours: whatever `build_index` does with no
-options, see docs/attribution.md). Seconds are the attribution cost on
+options, see docs/attribution.md). Ours has one more row, an option rather
+than the default: the exact Gauss-Newton matrix (`fisher='exact'`: every class
+as the target, weighted by its probability, C = 10 passes per example) as one
+full block per layer (`kind='fisher'`; both bench models' layers are small
+enough to be stored unprojected), its relative damping tuned on the same grid,
+each damping its own build. Seconds are the attribution cost on
 {args.threads} threads (index or factors, preconditioner, scoring of
 {args.val_points + args.test_points} queries; for the baselines the
 library call), not the retraining; for ensembles, k times the mean per model.
