@@ -148,7 +148,8 @@ def _fisher_of(rows: torch.Tensor) -> torch.Tensor:
     return rows.T @ rows / rows.shape[0]
 
 
-def test_sampled_fisher_converges_to_the_true_fisher(digits: Digits) -> None:
+def _softmax_regression(digits: Digits) -> tuple[nn.Linear, torch.Tensor, torch.Tensor]:
+    """A Linear(64, 10) partly trained on the first N digits, and those digits."""
     torch.manual_seed(0)
     model = nn.Linear(64, 10).double()
     x, y = digits.x_train[:N].double(), digits.y_train[:N]
@@ -157,6 +158,11 @@ def test_sampled_fisher_converges_to_the_true_fisher(digits: Digits) -> None:
         opt.zero_grad()
         F.cross_entropy(model(x), y).backward()
         opt.step()
+    return model, x, y
+
+
+def test_sampled_fisher_converges_to_the_true_fisher(digits: Digits) -> None:
+    model, x, y = _softmax_regression(digits)
     true = _analytic_fisher(model, x)
     exact = ProjectionArguments(rank_in=65, rank_out=10)
     draws = []
@@ -180,14 +186,7 @@ def test_exact_fisher_is_the_true_fisher(tmp_path: Path, digits: Digits) -> None
     """fisher='exact' (every class, weighted by its probability): the full
     block the index stores is (F + lambda I)^-1 for the analytic Gauss-Newton
     matrix F, with no sampling noise, on any batch size."""
-    torch.manual_seed(0)
-    model = nn.Linear(64, 10).double()
-    x, y = digits.x_train[:N].double(), digits.y_train[:N]
-    opt = torch.optim.Adam(model.parameters(), lr=0.05)
-    for _ in range(60):
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
+    model, x, y = _softmax_regression(digits)
     args = PreconditionerArguments(kind="fisher", fisher="exact", damping=0.1)
     full = ProjectionArguments(rank_in=65, rank_out=10)
     for batch_size in (7, 64):
