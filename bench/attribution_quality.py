@@ -559,7 +559,37 @@ def format_table(rows: list[dict[str, Any]], threads: int) -> str:
     return "\n".join(lines)
 
 
-def write_docs(table: str, args: argparse.Namespace, runtime: float, parallel: int = 1) -> None:
+def goal_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The comparisons the issue's goals name, read off the table's rows: our
+    defaults against kronfluence EK-FAC at its heuristic damping, and our
+    exact full block against dattri's strongest influence function (the
+    explicit Hessian where it runs, else CG), each tuned, with the cost ratio."""
+    def find(family: str, models: int, prefix: str) -> dict[str, Any] | None:
+        return next((r for r in rows if r["family"] == family and r["models"] == models
+                     and r["method"].startswith(prefix)), None)
+
+    out = []
+    for family in dict.fromkeys(r["family"] for r in rows):
+        for models in sorted({r["models"] for r in rows if r["family"] == family}):
+            parts = []
+            ours, kf = find(family, models, "**ours, library defaults**"), find(family, models, "kronfluence EK-FAC, heuristic")
+            if ours and kf:
+                parts.append(f"defaults {ours['lds']:.3f} vs kronfluence EK-FAC (heuristic) {kf['lds']:.3f} "
+                             f"({ours['lds'] - kf['lds']:+.3f})")
+            exact = find(family, models, "ours, exact")
+            ref = (find(family, models, "dattri influence, explicit Hessian, tuned")
+                   or find(family, models, "dattri influence, CG (10 iterations), tuned"))
+            if exact and ref:
+                name = ref["method"].removeprefix("dattri influence, ").removesuffix(", tuned")
+                parts.append(f"exact full block {exact['lds']:.3f} vs dattri {name} (tuned) {ref['lds']:.3f} "
+                             f"({exact['lds'] - ref['lds']:+.3f}) at {exact['secs'] / ref['secs']:.1f}x its seconds")
+            if parts:
+                out.append(f"- {family}, {models} model{'s' if models > 1 else ''}: " + "; ".join(parts) + ".")
+    return out
+
+
+def write_docs(table: str, args: argparse.Namespace, runtime: float, parallel: int = 1,
+               goals: str = "") -> None:
     whole = (f"whole run {runtime:.0f} s" if parallel == 1 else
              f"{parallel} processes side by side (one per model family), the longest {runtime:.0f} s")
     body = f"""{SECTION}
@@ -613,6 +643,10 @@ library call), not the retraining; for ensembles, k times the mean per model.
 {machine_line()}; {whole}.
 
 {table}
+
+The goals' comparisons, from the rows above:
+
+{goals}
 """
     print(f"wrote {replace_section(SECTION, body)}")
 
@@ -656,11 +690,13 @@ def main() -> None:
     print(machine_line())
     print(f"validation: {args.val_m} subsets x {args.val_points} points; evaluation: {args.m} subsets x "
           f"{args.test_points} points; whole run {runtime:.1f} s")
+    goals = "\n".join(goal_lines(rows))
     print(table)
+    print(goals)
     if args.save:
         Path(args.save).write_text(json.dumps({"args": vars(args), "rows": rows, "runtime": runtime}))
     if args.write_docs:
-        write_docs(table, args, runtime)
+        write_docs(table, args, runtime, goals=goals)
 
 
 def merge(args: argparse.Namespace) -> None:
@@ -673,9 +709,11 @@ def merge(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)  # the machine line names the runs' thread count
     rows = [row for r in runs for row in r["rows"]]
     table = format_table(rows, args.threads)
+    goals = "\n".join(goal_lines(rows))
     print(table)
+    print(goals)
     if args.write_docs:
-        write_docs(table, args, max(r["runtime"] for r in runs), parallel=len(runs))
+        write_docs(table, args, max(r["runtime"] for r in runs), parallel=len(runs), goals=goals)
 
 
 if __name__ == "__main__":
