@@ -287,7 +287,9 @@ def exact_gradient_scores(problem: Problem, model: nn.Module) -> torch.Tensor:
 # kronfluence ----------------------------------------------------------------
 
 
-def _kronfluence_task(margin_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Any:
+def _kronfluence_task(measurement: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Any:
+    """A kronfluence Task: summed cross-entropy training loss (labels drawn from
+    the model when kronfluence samples), `measurement(logits, y)` summed."""
     from kronfluence.task import Task as KronfluenceTask
 
     class KTask(KronfluenceTask):
@@ -300,8 +302,8 @@ def _kronfluence_task(margin_fn: Callable[[torch.Tensor, torch.Tensor], torch.Te
             return F.cross_entropy(logits, y, reduction="sum")
 
         def compute_measurement(self, batch: Any, model: nn.Module) -> torch.Tensor:
-            x, y = batch  # kronfluence's convention: a positive score helps, so the measurement is -margin
-            return -margin_fn(model(x), y).sum()
+            x, y = batch
+            return measurement(model(x), y).sum()
 
     return KTask()
 
@@ -322,7 +324,8 @@ class KronfluenceCache:
         key = (id(model), strategy)
         train_ds = TensorDataset(problem.x_tr, problem.y_tr)
         if key not in self.fitted:
-            task = _kronfluence_task(margins)
+            # kronfluence's convention: a positive score helps, so the measurement is -margin
+            task = _kronfluence_task(lambda logits, y: -margins(logits, y))
             wrapped = prepare_model(copy.deepcopy(model), task)
             analyzer = Analyzer(f"m{len(self.fitted)}", wrapped, task, cpu=True, disable_tqdm=True,
                                 output_dir=self.tmp.name, log_level=logging.WARNING)

@@ -78,7 +78,7 @@ from attribution import (
     build_index,
     score,
 )
-from bench.attribution_quality import MarginTask, lds, margins
+from bench.attribution_quality import MarginTask, _kronfluence_task, lds, margins
 from bench.docs import machine_line, replace_section
 
 SECTION = "## Attribution at scale (`bench/attribution_scale.py`)"
@@ -343,24 +343,8 @@ def run_kronfluence(cfg: Config, model: nn.Module, data: Splits) -> list[Result]
     from kronfluence.analyzer import Analyzer, prepare_model
     from kronfluence.arguments import FactorArguments
     from kronfluence.arguments import ScoreArguments as KfScoreArguments
-    from kronfluence.task import Task as KfTask
 
-    class KfMarginTask(KfTask):
-        def compute_train_loss(self, batch: Any, model: nn.Module, sample: bool = False) -> torch.Tensor:
-            x, y = batch
-            logits = model(x)
-            if sample:
-                with torch.no_grad():
-                    y = torch.multinomial(torch.softmax(logits.detach(), dim=-1), 1).flatten()
-            return F.cross_entropy(logits, y, reduction="sum")
-
-        def compute_measurement(self, batch: Any, model: nn.Module) -> torch.Tensor:
-            x, y = batch
-            return margins(model(x), y).sum()
-
-    logging.getLogger("kronfluence").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", category=FutureWarning, module="kronfluence")
-    task = KfMarginTask()
+    task = _kronfluence_task(margins)
     prepared = prepare_model(copy.deepcopy(model), task)
     train_set, test_set = TensorDataset(data.x_tr, data.y_tr), TensorDataset(data.x_te, data.y_te)
     build = Step()

@@ -120,9 +120,9 @@ class Server:
 
 
 @contextmanager
-def serving(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[Server]:
+def serving(argv: list[str], port: int, env: dict[str, str] | None = None, cwd: Path = REPO) -> Iterator[Server]:
     """Run a node process on `port` until the block exits; yield it once it answers."""
-    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, proc)

@@ -36,7 +36,6 @@ import platform
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,7 +46,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import psutil
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_hash.auto import keccak
@@ -63,9 +61,9 @@ from bench.rpc_load import (
     rpc,
     run_anvil,
     run_ours,
+    serving,
     token_address,
     wait_for_code,
-    wait_ready,
 )
 from openledger_node.execution.genesis import dev_private_keys
 
@@ -102,18 +100,10 @@ def run_tree(tree: Path) -> Iterator[Server]:
     packages: the same configuration as `run_ours`."""
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(tree), OPENLEDGER__LOG__LEVEL="warning")
-    with tempfile.TemporaryDirectory() as data_dir:
-        proc = subprocess.Popen(
+    with tempfile.TemporaryDirectory() as data_dir, serving(
             [sys.executable, "-m", "node.cli", "sequencer", "--config", str(tree / "configs" / "devnet.toml"),
-             "--data-dir", data_dir, "--block-time", "1", "--rpc-port", str(port)],
-            cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(url, proc)
-            yield Server(url, psutil.Process(proc.pid))
-        finally:
-            proc.terminate()
-            proc.wait(30)
+             "--data-dir", data_dir, "--block-time", "1", "--rpc-port", str(port)], port, env, cwd=tree) as server:
+        yield server
 
 
 async def send(session: aiohttp.ClientSession, url: str, body: Any) -> None:
