@@ -540,3 +540,18 @@ def test_serve_refuses_to_start_without_a_key_or_a_registered_model(economy: Eco
     bad_listen = subprocess.run([*argv[:-1], "localhost", "--model-id", "1"], check=False, cwd=REPO, env=env, capture_output=True,
                                 text=True, timeout=120)
     assert bad_listen.returncode == 2 and "--listen must be HOST:PORT, got 'localhost'" in bad_listen.stderr
+
+
+@pytest.mark.parametrize("value", ["-5", "nan", "inf", "soon"])
+def test_bad_settle_margin_is_refused_naming_the_flag(value: str, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from attribution.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--model-dir", str(tmp_path), "--model-id", "1", "--rpc", "http://127.0.0.1:1",
+              "--journal", str(tmp_path / "journal"), "--settle-margin", value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--settle-margin" in err and "seconds" in err and repr(value) in err
+    with pytest.raises(ValueError, match="settle_margin must be non-negative, got -1"):
+        ServiceConfig(1, settle_margin=-1).check()
