@@ -17,8 +17,10 @@ all the others of the process.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from eth.abc import AccountStorageDatabaseAPI, AtomicDatabaseAPI, DatabaseAPI
-from eth.constants import BLANK_ROOT_HASH
+from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
 from eth.db.account import AccountDB
 from eth.db.cache import CacheDB
 from eth.db.journal import JournalDB
@@ -29,7 +31,12 @@ from eth_typing import Address, Hash32
 from lru import LRU
 from trie.exceptions import MissingTrieNode
 
-from openledger_node.execution.mpt import get_value, update_trie
+from openledger_node.execution.mpt import (
+    decode_node,
+    encode_node,
+    get_value,
+    update_trie,
+)
 
 
 class BatchedStorageLookup(StorageLookup):
@@ -128,10 +135,81 @@ class OpenLedgerAccountStorageDB(AccountStorageDB):
         self._journal_storage = JournalDB(self._locked_changes)
 
 
+class _Account(NamedTuple):
+    """An account as the AccountDB keeps it between reads and writes: py-evm's
+    `Account` fields and its `copy(**changes)`, without the rlp Serializable's
+    per-instance validation and field machinery (a value transfer reads and
+    rewrites four accounts, and building and copying those objects was a sixth
+    of a transfer's execution)."""
+
+    nonce: int = 0
+    balance: int = 0
+    storage_root: bytes = BLANK_ROOT_HASH
+    code_hash: bytes = EMPTY_SHA3
+
+    def copy(self, **changes: Any) -> _Account:
+        return self._replace(**changes)
+
+
+def _int_bytes(value: int) -> bytes:
+    return value.to_bytes((value.bit_length() + 7) // 8, "big")
+
+
+def encode_account(account: _Account) -> bytes:
+    """The account's RLP, as `rlp.encode(account, sedes=Account)` gives it."""
+    return encode_node([_int_bytes(account.nonce), _int_bytes(account.balance), account.storage_root,
+                        account.code_hash])
+
+
+def decode_account(encoded: bytes) -> _Account:
+    fields = decode_node(encoded)
+    if not isinstance(fields, list) or len(fields) != 4 or not all(isinstance(f, bytes) for f in fields):
+        raise ValueError(f"malformed account RLP: 0x{bytes(encoded).hex()}")
+    nonce, balance, storage_root, code_hash = fields
+    return _Account(int.from_bytes(nonce, "big"), int.from_bytes(balance, "big"), storage_root, code_hash)
+
+
+class _AccountTrieReader:
+    """The account trie at the AccountDB's current root, read by address with
+    `mpt.get_value` (HexaryTrie.get's walk on a faster decoder); py-evm reads it
+    through HashTrie -> HexaryTrie. Read-only: the commit writes the trie itself
+    (`OpenLedgerAccountDB.make_state_root`)."""
+
+    def __init__(self, nodes: DatabaseAPI, trie: Any) -> None:
+        self._nodes = nodes
+        self._trie = trie  # py-evm's HashTrie, whose root_hash moves on commit
+
+    def __getitem__(self, address: bytes) -> bytes:
+        # b"" for an absent account, as HexaryTrie answers (and so, as there,
+        # every address is "in" the trie and deleting an absent one is allowed).
+        return get_value(self._nodes, self._trie.root_hash, keccak(address))
+
+
 class OpenLedgerAccountDB(AccountDB):
-    """AccountDB whose commit step updates the account trie in one batch."""
+    """AccountDB whose commit step updates the account trie in one batch, and
+    whose accounts are read and written with a lighter account object and codec
+    (the same RLP, so the same state roots)."""
 
     storage_db_class: type[AccountStorageDB] = OpenLedgerAccountStorageDB
+
+    def __init__(self, db: AtomicDatabaseAPI, state_root: Hash32 = BLANK_ROOT_HASH) -> None:
+        super().__init__(db, state_root)
+        self._trie_cache = CacheDB(_AccountTrieReader(self._batchtrie, self._trie))  # type: ignore[arg-type]
+        self._journaltrie = JournalDB(self._trie_cache)
+
+    def _get_account(self, address: Address, from_journal: bool = True) -> _Account:  # type: ignore[override]
+        cache = self._account_cache
+        if from_journal and address in cache:
+            return cache[address]
+        encoded = self._get_encoded_account(address, from_journal)
+        account = decode_account(encoded) if encoded else _Account()
+        if from_journal:
+            cache[address] = account  # type: ignore[assignment]
+        return account
+
+    def _set_account(self, address: Address, account: _Account) -> None:
+        self._account_cache[address] = account  # type: ignore[assignment]
+        self._journaltrie[address] = encode_account(account)
 
     def _get_address_store(self, address: Address) -> AccountStorageDatabaseAPI:
         if address in self._account_stores:
@@ -251,5 +329,5 @@ class SharedReadAccountDB(OpenLedgerAccountDB):
 
     def __init__(self, db: AtomicDatabaseAPI, state_root: Hash32 = BLANK_ROOT_HASH) -> None:
         super().__init__(db, state_root)
-        self._trie_cache = SharedReadCacheDB(self._trie_logger, state_root, SHARED_ACCOUNT_READS)
+        self._trie_cache = SharedReadCacheDB(self._trie_cache._db, state_root, SHARED_ACCOUNT_READS)
         self._journaltrie = JournalDB(self._trie_cache)

@@ -131,6 +131,11 @@ def _decode(data: bytes) -> Node:
     return _decode_list(data, start, start + length)
 
 
+# The node codec serves other RLP lists of byte strings too (accounts).
+encode_node = _encode
+decode_node = _decode
+
+
 # --- Hex-prefix paths ----------------------------------------------------------------
 
 
