@@ -117,10 +117,19 @@ def tx_type(tx: Transaction) -> int:
     return 0 if type_id is None else int(type_id)
 
 
+# Where `recover` keeps the bytes a transaction was decoded from (they passed
+# strict decoding, so they are its canonical encoding): sealing a block encodes
+# every transaction again for the transactions root and the store.
+_ENCODED = "_openledger_encoded"
+
+
 def encode_transaction(tx: Transaction) -> bytes:
     """Canonical encoding: the typed envelope, or the plain RLP list for legacy."""
     if isinstance(tx, DepositTransaction):
         return tx.encode()
+    encoded = vars(tx).get(_ENCODED)
+    if encoded is not None:
+        return encoded  # type: ignore[no-any-return]
     return bytes(tx.encode())
 
 
@@ -187,6 +196,7 @@ def recover(tx: SignedTransactionAPI, raw: bytes | None = None) -> Address:
     # py-evm's `sender` (and a typed transaction's `hash`) are cached properties
     # kept in the instance dictionary: fill them as they would fill themselves.
     vars(tx)["sender"] = sender
+    vars(tx)[_ENCODED] = bytes(raw)
     if raw[0] < 0x7F:
         vars(tx)["hash"] = Hash32(keccak(raw))
     return sender

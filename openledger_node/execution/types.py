@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import rlp
 from eth_bloom import BloomFilter  # type: ignore[attr-defined]
 
+from openledger_node.execution.rlp_encode import encode_rlp
 from openledger_node.primitives import DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, Address, Hash32
 
 
@@ -17,7 +19,7 @@ class Log:
     topics: tuple[bytes, ...]
     data: bytes
 
-    def to_rlp(self) -> list[object]:
+    def to_rlp(self) -> list[Any]:
         return [self.address, list(self.topics), self.data]
 
 
@@ -55,12 +57,12 @@ class Receipt:
         ]
         if self.tx_type == DEPOSIT_TX_TYPE:
             fields += [self.deposit_nonce or 0, 1]
-        body = bytes(rlp.encode(fields))
+        body = encode_rlp(fields)  # type: ignore[arg-type]
         return body if self.tx_type == LEGACY_TX_TYPE else bytes([self.tx_type]) + body
 
     def encode_stored(self) -> bytes:
         """Encoding in the chain store: consensus fields plus the RPC metadata."""
-        return bytes(rlp.encode(
+        return encode_rlp(
             [
                 self.tx_type,
                 self.status,
@@ -69,9 +71,9 @@ class Receipt:
                 self.gas_used,
                 self.effective_gas_price,
                 self.contract_address or b"",
-                b"" if self.deposit_nonce is None else rlp.encode(self.deposit_nonce),
+                b"" if self.deposit_nonce is None else encode_rlp(self.deposit_nonce),
             ]
-        ))
+        )
 
     @classmethod
     def decode_stored(cls, data: bytes) -> Receipt:

@@ -53,6 +53,7 @@ from openledger_node.execution.block import BlockOutput
 from openledger_node.execution.env import ParentBlock
 from openledger_node.execution.impersonation import stored_tx_hash
 from openledger_node.execution.l1_info import l1_info_of
+from openledger_node.execution.rlp_encode import encode_rlp
 from openledger_node.execution.transactions import (
     decode_transaction,
     encode_transaction,
@@ -294,9 +295,9 @@ class ChainStore:
             batch.put(b"n" + num, block_hash)
             batch.put(
                 b"b" + block_hash,
-                rlp.encode([[raw, sender] for raw, sender in zip(transactions, senders, strict=True)]),
+                encode_rlp([[raw, sender] for raw, sender in zip(transactions, senders, strict=True)]),
             )
-            batch.put(b"r" + block_hash, rlp.encode(stored_receipts))
+            batch.put(b"r" + block_hash, encode_rlp(stored_receipts))
             if origin is not None:
                 batch.put(b"l" + block_hash, origin)
             if tips is not None:
@@ -304,7 +305,7 @@ class ChainStore:
             first_log = 0
             for position, tx_hash in enumerate(tx_hashes):
                 batch.put(b"t" + tx_hash, num + block_hash + position.to_bytes(4, "big"))
-                batch.put(b"T" + tx_hash, rlp.encode(
+                batch.put(b"T" + tx_hash, encode_rlp(
                     [transactions[position], senders[position], stored_receipts[position], first_log]
                 ))
                 first_log += len(receipts[position].logs)
