@@ -66,6 +66,12 @@ class EthApi:
         return None if header is None else self.b.full_block(header)
 
     def _block(self, block: BlockId, full: bool) -> dict[str, Any] | None:
+        if not full:  # hashes only: nothing to decode, no receipts to read
+            header = self.b.header(block)
+            if header is None:
+                return None
+            raw, hashes = self.b.transaction_hashes(header)
+            return format_block(header, None, raw, None, False, hashes)
         fb = self._full(block)
         if fb is None:
             return None
@@ -73,8 +79,8 @@ class EthApi:
 
     @rpc("eth_getBlockTransactionCountByNumber", Param("block", p.block_number_or_tag))
     def tx_count_by_number(self, block: BlockId) -> str | None:
-        fb = self._full(block)
-        return None if fb is None else q(len(fb.transactions))
+        header = self.b.header(block)
+        return None if header is None else q(len(self.b.transaction_hashes(header)[0]))
 
     @rpc("eth_getBlockTransactionCountByHash", Param("hash", p.hash32))
     def tx_count_by_hash(self, block_hash: bytes) -> str | None:

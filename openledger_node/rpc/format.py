@@ -86,22 +86,43 @@ def format_header(header: PragueBlockHeader) -> dict[str, Any]:
     return out
 
 
+def _rlp_length(payload: int) -> int:
+    """Bytes of an RLP item (string or list) whose payload is `payload` bytes long,
+    a payload not a single byte below 0x80."""
+    return payload + 1 if payload < 56 else payload + 1 + (payload.bit_length() + 7) // 8
+
+
+def block_size(header: PragueBlockHeader, raw_transactions: Sequence[bytes]) -> int:
+    """Bytes of the block's RLP [header, transactions, uncles, withdrawals] (both
+    lists empty on this chain), as geth's `size`: a legacy transaction is an RLP
+    list of its own, a typed one a byte string, so the length comes from the
+    raw bytes without encoding anything."""
+    txs = sum(len(r) if r[0] >= 0xC0 else _rlp_length(len(r)) for r in raw_transactions)
+    return _rlp_length(len(rlp.encode(header)) + _rlp_length(txs) + 2)
+
+
 def format_block(
     header: PragueBlockHeader,
-    transactions: Sequence[Transaction],
+    transactions: Sequence[Transaction] | None,
     raw_transactions: Sequence[bytes],
     receipts: Sequence[Receipt] | None,
     full: bool,
+    hashes: Sequence[bytes] | None = None,
 ) -> dict[str, Any]:
+    """A block; without `full`, its transactions are their hashes, from
+    `hashes` when given (and `transactions`, the decoded ones, may be None)."""
     block = format_header(header)
-    size = len(rlp.encode([header, [rlp.decode(r) if r[0] >= 0xC0 else r for r in raw_transactions], [], []]))
-    block["size"] = q(size)
+    block["size"] = q(block_size(header, raw_transactions))
     if full:
+        assert transactions is not None
         block["transactions"] = [
             format_transaction(tx, header, index, receipts[index] if receipts else None)
             for index, tx in enumerate(transactions)
         ]
+    elif hashes is not None:
+        block["transactions"] = [d(h) for h in hashes]
     else:
+        assert transactions is not None
         block["transactions"] = [d(tx.hash) for tx in transactions]
     block["uncles"] = []
     if has_withdrawals(header):

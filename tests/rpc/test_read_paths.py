@@ -100,3 +100,38 @@ def test_dropped_transactions_reach_txpool_content_from(node: Node, signers: lis
         "0": {"hash": "0x" + victim.hex(), "reason": f"evicted: the pool is full and 0x{rich.hex()} pays more"}
     }
     assert node.metrics()["openledger_txpool_dropped_total"] == 1
+
+
+def test_a_block_with_hashes_only_decodes_no_transaction(
+    node: Node, signers: list[Signer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """eth_getBlockByNumber(n, false), what wallets and indexers poll, takes the
+    hashes (keccak of the raw bytes) and the size from the stored bytes: the
+    same answer as the full block's, without decoding a transaction."""
+    import rlp
+
+    from openledger_node.rpc import backend as backend_module
+
+    sent = [
+        node.pool.add_raw(signers[0].raw()),  # EIP-1559
+        node.pool.add_raw(signers[1].raw(type=0, gasPrice=10**10)),  # legacy: an RLP list in the block
+        node.pool.add_raw(signers[2].raw(type=1, gasPrice=10**10)),  # EIP-2930
+    ]
+    node.builder.build_block()
+    eth = EthApi(node.rpc_backend())
+    full = eth.get_block_by_number(BlockId(number=1), True)
+    stored = node.store.block_by_number(1)
+    as_list = [rlp.decode(r) if r[0] >= 0xC0 else r for r in stored.transactions]
+    header = node.store.header_by_number(1)
+    assert full["size"] == hex(len(rlp.encode([header, as_list, [], []])))
+
+    def refuse(*_args: Any) -> Any:
+        raise AssertionError("a hashes-only block decoded a transaction")
+
+    monkeypatch.setattr(backend_module, "_with_sender", refuse)
+    hashes = eth.get_block_by_number(BlockId(number=1), False)
+    assert hashes["transactions"] == [tx["hash"] for tx in full["transactions"]]
+    assert set(sent) <= {bytes.fromhex(h[2:]) for h in hashes["transactions"]}
+    assert {k: v for k, v in hashes.items() if k != "transactions"} == {
+        k: v for k, v in full.items() if k != "transactions"}
+    assert eth.tx_count_by_number(BlockId(number=1)) == hex(4)  # the L1-info deposit and the three
