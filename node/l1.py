@@ -182,14 +182,14 @@ class L1BlockProducer(DevClock):
         self.next_timestamp: int | None = None
         self._lock = threading.Lock()
 
-    def _timestamp(self, parent: BlockHeaderAPI, timestamp: int | None) -> int:
+    def _timestamp(self, parent: BlockHeaderAPI, timestamp: int | None, lead: float = 0.0) -> int:
         if timestamp is None:
             timestamp = self.next_timestamp
         if timestamp is not None:
             # As anvil: the clock goes on from a time that was asked for.
             self.time_offset = timestamp - int(self.clock())
         else:
-            timestamp = self.now()
+            timestamp = self.now(lead)
         timestamp = max(timestamp, int(parent.timestamp) + 1)
         if timestamp > MAX_TIMESTAMP:
             raise InvalidBlock(f"block timestamp {timestamp} exceeds the 64-bit limit {MAX_TIMESTAMP}")
@@ -226,24 +226,30 @@ class L1BlockProducer(DevClock):
         """The fork the next block runs (the genesis's schedule at the producer's clock)."""
         return str(self.schedule.fork_at(max(self.now(), int(self.store.head("unsafe").timestamp) + 1)).name)
 
-    def build_block(self, timestamp: int | None = None, deadline: float | None = None) -> MinedBlock:
+    def build_block(
+        self, timestamp: int | None = None, deadline: float | None = None, lead: float = 0.0
+    ) -> MinedBlock:
         """Mine, seal and store the next block on the head; past `deadline`
-        (time.monotonic()) it takes no more transactions, as the sequencer."""
-        return self._mine(timestamp, deadline, ())
+        (time.monotonic()) it takes no more transactions, and it is the block
+        of the time `lead` seconds from now, stored then, as the sequencer's."""
+        return self._mine(timestamp, deadline, (), lead)
 
     def patch_state(self, patches: tuple[AccountPatch, ...]) -> MinedBlock:
         """Seal dev state edits at once in a block of their own (openledger_node/devstate.py)."""
         return self._mine(None, None, patches)
 
-    def _mine(self, timestamp: int | None, deadline: float | None, patches: tuple[AccountPatch, ...]) -> MinedBlock:
+    def _mine(
+        self, timestamp: int | None, deadline: float | None, patches: tuple[AccountPatch, ...], lead: float = 0.0
+    ) -> MinedBlock:
         with self._lock:
             started = time.perf_counter()
+            due = self.due(lead)
             store = self.store
             parent = store.head("unsafe")
             header = next_header(
                 self.schedule,
                 parent,
-                timestamp=self._timestamp(parent, timestamp),
+                timestamp=self._timestamp(parent, timestamp, lead),
                 coinbase=self.coinbase,
                 gas_limit=int(parent.gas_limit),
                 prevrandao=self.prevrandao(parent),
@@ -259,11 +265,12 @@ class L1BlockProducer(DevClock):
                 skipped = self._fill(executor, int(header.base_fee_per_gas or 0), deadline)
             block = executor.seal()
             self.next_timestamp = None
+            held = self.hold(due)
             store.write_block(
                 _stored(block.header), block.raw_transactions, block.senders, block.receipts, overlay,
                 heads=HEADS, tips=block.tips(),
             )
-            result = MinedBlock(block, tuple(skipped), time.perf_counter() - started)
+            result = MinedBlock(block, tuple(skipped), time.perf_counter() - started - held)
         log.info(
             "mined block number=%d hash=0x%s fork=%s txs=%d gas=%d skipped=%d ms=%.1f",
             block.header.block_number, block.hash.hex(), executor.fork.name, len(block.transactions),

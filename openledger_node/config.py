@@ -89,8 +89,9 @@ class SequencerConfig(Section):
         "interval", description="interval: a block every block_time; instant: on arrival"
     )
     build_time_fraction: float = Field(
-        0.5, gt=0, le=1,
-        description="share of block_time a block may spend taking transactions; the rest wait for the next",
+        0.7, gt=0, le=1,
+        description="share of block_time a block may spend taking transactions; the rest wait for the next "
+        "(the build starts this long, plus its sealing time, before the block is due)",
     )
     fee_recipient: str = Field(
         "0x" + SEQUENCER_FEE_VAULT_ADDRESS.hex(),

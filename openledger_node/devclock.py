@@ -6,6 +6,7 @@ as anvil's `evm_mine`, `evm_revert`, `evm_increaseTime` and
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,9 +26,25 @@ class DevClock:
     def build_block(self, timestamp: int | None = None) -> Any:
         raise NotImplementedError
 
-    def now(self) -> int:
-        """The producer's clock, with the dev-mode offset."""
-        return int(self.clock()) + self.time_offset
+    def now(self, lead: float = 0.0) -> int:
+        """The producer's clock, with the dev-mode offset; `lead` seconds ahead."""
+        return int(self.clock() + lead) + self.time_offset
+
+    @staticmethod
+    def due(lead: float) -> float:
+        """The time.monotonic() at which a block built `lead` seconds ahead of
+        its time is due; `hold` waits for it before the block is stored, so
+        that a block ready early appears on time, not early."""
+        return time.monotonic() + lead
+
+    @staticmethod
+    def hold(due: float) -> float:
+        """Wait until `due`; the seconds waited."""
+        wait = due - time.monotonic()
+        if wait <= 0:
+            return 0.0
+        time.sleep(wait)
+        return wait
 
     def mine(self, timestamp: int | None) -> Any:
         return self.build_block(timestamp)

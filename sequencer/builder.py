@@ -110,7 +110,7 @@ class BlockBuilder(DevClock):
         self.state_edits_refused: str | None = None
         self._lock = threading.Lock()
 
-    def next_env(self, timestamp: int | None = None) -> BlockEnv:
+    def next_env(self, timestamp: int | None = None, lead: float = 0.0) -> BlockEnv:
         """The environment of the next block on the unsafe head: at `timestamp`
         (default: the requested next timestamp, else now, and always after the
         parent), with the L1 origin the L1 source chooses."""
@@ -118,7 +118,7 @@ class BlockBuilder(DevClock):
         if timestamp is None:
             timestamp = self.next_timestamp
         if timestamp is None:
-            timestamp = self.now()
+            timestamp = self.now(lead)
         timestamp = max(timestamp, int(parent.header.timestamp) + 1)
         if timestamp > MAX_TIMESTAMP:
             raise InvalidBlock(f"block timestamp {timestamp} exceeds the 64-bit limit {MAX_TIMESTAMP}")
@@ -136,12 +136,17 @@ class BlockBuilder(DevClock):
     def fork_name(self) -> str:
         return OpenLedgerVM.fork
 
-    def build_block(self, timestamp: int | None = None, deadline: float | None = None) -> BuildResult:
+    def build_block(
+        self, timestamp: int | None = None, deadline: float | None = None, lead: float = 0.0
+    ) -> BuildResult:
         """Build, seal and store the next block on the unsafe head. With a
         `deadline` (time.monotonic()), the block stops taking transactions from
         the pool once it has passed, so that blocks stay on schedule however
-        full the pool is (op-geth's sealing deadline); the rest wait."""
-        return self._build(timestamp, deadline, ())
+        full the pool is (op-geth's sealing deadline); the rest wait. `lead`:
+        the block is the one of the time that many seconds from now, and is
+        stored no earlier (the driver starts building before the block is
+        due, as op-node asks op-geth for a payload ahead of its slot)."""
+        return self._build(timestamp, deadline, (), lead)
 
     def patch_state(self, patches: tuple[AccountPatch, ...]) -> BuildResult:
         """Dev networks: seal the edits at once in a block of their own (its
@@ -150,11 +155,14 @@ class BlockBuilder(DevClock):
             raise StateEditsRefused(self.state_edits_refused)
         return self._build(None, None, patches)
 
-    def _build(self, timestamp: int | None, deadline: float | None, patches: tuple[AccountPatch, ...]) -> BuildResult:
+    def _build(
+        self, timestamp: int | None, deadline: float | None, patches: tuple[AccountPatch, ...], lead: float = 0.0
+    ) -> BuildResult:
         with self._lock:
             started = time.perf_counter()
+            due = self.due(lead)
             self._follow_l1_reorgs()
-            env = self.next_env(timestamp)
+            env = self.next_env(timestamp, lead)
             overlay = OverlayDB(self.store.state_db)
             executor = begin_block(env, overlay)
             for deposit in self.deposits.due_deposits(env.l1_origin, env.sequence_number == 0):
@@ -166,8 +174,9 @@ class BlockBuilder(DevClock):
                 skipped = self._fill(executor, env.base_fee, deadline)
             block = executor.seal()
             self.next_timestamp = None
+            held = self.hold(due)
             self.store.write_output(block, overlay)
-            result = BuildResult(block, tuple(skipped), time.perf_counter() - started)
+            result = BuildResult(block, tuple(skipped), time.perf_counter() - started - held)
         log.info(
             "sealed block number=%d hash=0x%s txs=%d gas=%d skipped=%d ms=%.1f",
             env.number,

@@ -2,9 +2,14 @@
 producer): when to build a block.
 
 `interval` mode builds one block every `block_time` seconds (empty or not), on a
-fixed schedule. A build that overruns its tick (sealing a full block while the
-node serves heavy RPC traffic) is followed at once by the next one, whose tick
-has passed; the ticks missed beyond that one are skipped, not built in a burst,
+fixed schedule of ticks, each the time a block is due: its build starts early
+enough to take transactions for `build_time` and seal by the tick (the block
+carries the tick's timestamp), as op-node asks op-geth for a payload ahead of
+its slot, so that a full block appears on time rather than a sealing time
+late. The sealing time is learned from the builds that filled up to their
+deadline. A build that overruns its tick (sealing a full block while the node
+serves heavy RPC traffic) is followed at once by the next one, whose tick has
+passed; the ticks missed beyond that one are skipped, not built in a burst,
 and the schedule continues from there. `instant`
 mode (anvil's automine) builds a block as soon as a transaction becomes pending,
 and `submit` answers only once that block is sealed, so a client that asks for
@@ -12,7 +17,9 @@ the receipt right after sending finds it. `manual` builds nothing on its own
 (blocks come from `evm_mine`). On a dev network the mode changes at run time
 (`evm_setAutomine`, `evm_setIntervalMining`).
 A block takes transactions for at most `build_time_fraction` of the block time,
-so that a full pool does not make blocks late: what does not fit waits.
+so that a full pool does not make blocks late: what does not fit waits; a
+build that starts late (its tick is close or past) still takes them for at
+least `MIN_FILL` of that time.
 Each build runs through the core's `StepRunner`: a temporary error is retried
 (with backoff, at most until the next tick), a reset error re-reads the chain
 head, a critical one (storage) stops the loop and is kept in `failure` for the
@@ -36,10 +43,22 @@ MODES = ("interval", "instant", "manual")
 # The longest `submit` waits for the block of a transaction before it answers
 # anyway (the transaction stays pooled): a stuck build must not hang clients.
 SEAL_WAIT = 30.0
+# The least share of `build_time` a build takes transactions for, however late it starts.
+MIN_FILL = 0.25
+# The sealing time a schedule assumes before it has seen one, as a share of the
+# block time; and the head room kept above the sealing times seen.
+FIRST_SEAL_SHARE = 0.1
+SEAL_HEADROOM = 1.25
 
 
 class Producer(Protocol):
-    def build_block(self, timestamp: int | None = None, deadline: float | None = None) -> object: ...
+    """Builds and stores the next block; what it returns may carry `seconds`,
+    the build's own time (without waiting for the block's time), which the
+    schedule learns the sealing time from."""
+
+    def build_block(
+        self, timestamp: int | None = None, deadline: float | None = None, lead: float = 0.0
+    ) -> object: ...
 
 
 class SequencerDriver:
@@ -49,7 +68,7 @@ class SequencerDriver:
         mode: str,
         block_time: float,
         subscribe_pending: Callable[[Callable[[bytes], None]], Callable[[], None]] | None = None,
-        build_time_fraction: float = 0.5,
+        build_time_fraction: float = 0.7,
         name: str = "sequencer",
     ) -> None:
         if mode not in MODES:
@@ -64,6 +83,7 @@ class SequencerDriver:
         self._wake = threading.Event()  # a transaction arrived, the mode changed, or stop
         self._arrived = False
         self._next_tick: float | None = None
+        self._seal_time: float | None = None  # learned: seconds from the fill deadline to the block stored
         self._thread: threading.Thread | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._subscribe = subscribe_pending
@@ -178,31 +198,61 @@ class SequencerDriver:
             with self._sealed:
                 self._sealed.notify_all()
 
-    def _build(self) -> float:
+    @property
+    def seal_time(self) -> float:
+        """The seconds kept between the fill deadline and the tick."""
+        if self._seal_time is None:
+            return FIRST_SEAL_SHARE * self.block_time
+        return min(self._seal_time * SEAL_HEADROOM, self.block_time / 2)
+
+    def _build(self, tick: float | None = None) -> float:
         """Build one block, taking transactions for at most its share of the
-        block time; the delay before a retry when it failed, else 0."""
-        deadline = time.monotonic() + self.build_time
+        block time; with its `tick` (time.monotonic()), the block due then,
+        done taking transactions in time to be sealed by it. The delay before
+        a retry when it failed, else 0."""
+        now = time.monotonic()
+        lead = 0.0
+        deadline = now + self.build_time
+        if tick is not None:
+            lead = max(0.0, tick - now)
+            deadline = max(tick - self.seal_time, now + MIN_FILL * self.build_time)
         with self._sealed:
             self._started += 1
+        built: list[object] = []
         try:
-            return self.runner.run(lambda: self.builder.build_block(deadline=deadline))
+            return self.runner.run(lambda: built.append(self.builder.build_block(deadline=deadline, lead=lead)))
         finally:
+            # The build's own time, without the wait for its tick once it was ready.
+            seconds = getattr(built[0], "seconds", None) if built else None
+            if tick is not None and seconds is not None:
+                self._learn_seal_time(now + seconds - deadline)
             with self._sealed:
                 self._finished = self._started
                 self._sealed.notify_all()
+
+    def _learn_seal_time(self, after_deadline: float) -> None:
+        """A build that ended after its fill deadline took that long to seal
+        (one that ended before it filled its gas early, and says nothing):
+        longer sealing times are taken at once, shorter ones slowly."""
+        if after_deadline <= 0:
+            return
+        if self._seal_time is None or after_deadline > self._seal_time:
+            self._seal_time = after_deadline
+        else:
+            self._seal_time = 0.8 * self._seal_time + 0.2 * after_deadline
 
     def _interval_step(self) -> None:
         now = time.monotonic()
         if self._next_tick is None:
             self._next_tick = now + self.block_time
-        delay = self._next_tick - now
+        delay = self._next_tick - self.build_time - self.seal_time - now
         if delay > 0:
             if self._wake.wait(delay):
                 self._wake.clear()
                 return  # stop or a mode change: look again
             if self._stop.is_set():
                 return
-        retry = self._build()
+        retry = self._build(self._next_tick)
         if self._next_tick is None:  # the mode changed during the build
             return
         next_tick = self._next_tick + self.block_time

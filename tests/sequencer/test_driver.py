@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
 from openledger_node.exceptions import StorageError, TemporaryError
@@ -20,7 +21,7 @@ class ScriptedBuilder:
         self.built = 0
         self.done = threading.Event()
 
-    def build_block(self, deadline: float | None = None) -> None:
+    def build_block(self, deadline: float | None = None, lead: float = 0.0) -> None:
         self.calls += 1
         outcome = self.script.pop(0) if self.script else None
         if outcome is not None:
@@ -77,10 +78,12 @@ class SlowFirstBuilder:
     def __init__(self, first_build: float) -> None:
         self.first_build = first_build
         self.spans: list[tuple[float, float]] = []
+        self.due: list[float] = []  # when each block was due (start + lead)
         self.done = threading.Event()
 
-    def build_block(self, deadline: float | None = None) -> None:
+    def build_block(self, deadline: float | None = None, lead: float = 0.0) -> None:
         started = time.monotonic()
+        self.due.append(started + lead)
         if not self.spans:
             time.sleep(self.first_build)
         self.spans.append((started, time.monotonic()))
@@ -89,16 +92,61 @@ class SlowFirstBuilder:
 
 
 def test_a_build_that_overruns_its_tick_is_followed_at_once() -> None:
-    builder = SlowFirstBuilder(first_build=1.5)
+    builder = SlowFirstBuilder(first_build=2.5)
     driver = SequencerDriver(builder, "interval", 1.0)  # type: ignore[arg-type]
     driver.start()
     try:
         assert builder.done.wait(10)
     finally:
         driver.stop()
-    (_, first_end), (second_start, second_end), (third_start, _) = builder.spans[:3]
-    # The second block's tick passed during the first build: it starts at once,
-    # not a whole block time after the overrun.
+    (_, first_end), (second_start, _), _ = builder.spans[:3]
+    # The first build ran past the next block's tick: the build after it
+    # starts at once, due at once, not a whole block time after the overrun...
     assert second_start - first_end < 0.5
-    # Then the schedule goes on from there: no burst for the ticks missed.
-    assert third_start - second_end > 0.5
+    assert builder.due[1] - second_start < 0.05
+    # ... and the schedule goes on from there, a block time apart: the ticks
+    # missed are not built in a burst.
+    assert 0.9 < builder.due[2] - builder.due[1] < 1.1
+
+
+class TimedBuilder:
+    """Takes transactions until the deadline (a full pool), then seals for
+    `seal` seconds; records when each block was stored and the lead it got."""
+
+    def __init__(self, seal: float, blocks: int) -> None:
+        self.seal = seal
+        self.blocks = blocks
+        self.stored: list[float] = []
+        self.leads: list[float] = []
+        self.done = threading.Event()
+
+    def build_block(self, deadline: float | None = None, lead: float = 0.0) -> SimpleNamespace:
+        assert deadline is not None
+        started = time.monotonic()
+        due = started + lead
+        self.leads.append(lead)
+        time.sleep(max(0.0, deadline - time.monotonic()) + self.seal)
+        seconds = time.monotonic() - started
+        time.sleep(max(0.0, due - time.monotonic()))  # a block ready early is stored at its time
+        self.stored.append(time.monotonic())
+        if len(self.stored) >= self.blocks:
+            self.done.set()
+        return SimpleNamespace(seconds=seconds)
+
+
+def test_full_blocks_are_stored_on_their_ticks_not_a_sealing_time_late() -> None:
+    """A full pool: every build fills up to its deadline, then seals. The
+    driver starts each build ahead of its tick and learns the sealing time, so
+    blocks come a block time apart, each at its tick, with the tick's time."""
+    builder = TimedBuilder(seal=0.15, blocks=8)
+    driver = SequencerDriver(builder, "interval", 0.5, build_time_fraction=0.6)  # type: ignore[arg-type]
+    driver.start()
+    try:
+        assert builder.done.wait(15)
+    finally:
+        driver.stop()
+    intervals = [b - a for a, b in zip(builder.stored[2:], builder.stored[3:])]
+    assert all(abs(i - 0.5) < 0.08 for i in intervals), intervals
+    # Each build started ahead of its tick by the fill time and the sealing time.
+    assert all(lead > 0.3 + 0.15 * 0.9 for lead in builder.leads[2:]), builder.leads
+    assert 0.15 <= driver.seal_time <= 0.15 * 1.5
