@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from eth._utils.address import generate_contract_address
 from eth.abc import ComputationAPI, MessageAPI, SignedTransactionAPI
+from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.vm.forks.cancun.state import get_total_blob_gas
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.constants import (
@@ -26,6 +28,8 @@ from eth.vm.forks.prague.constants import (
 )
 from eth.vm.forks.prague.state import PragueTransactionExecutor
 from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
+from eth.vm.message import Message
+from eth_typing import Address
 
 from openledger_node.exceptions import (
     FeeCapTooLow,
@@ -40,7 +44,11 @@ from openledger_node.exceptions import (
 from openledger_node.execution import evm
 from openledger_node.execution.accountdb import OpenLedgerAccountDB
 from openledger_node.execution.console import console_logging
-from openledger_node.primitives import BASE_FEE_VAULT_ADDRESS, BLOB_TX_TYPE, DEPOSIT_TX_TYPE
+from openledger_node.primitives import (
+    BASE_FEE_VAULT_ADDRESS,
+    BLOB_TX_TYPE,
+    DEPOSIT_TX_TYPE,
+)
 
 GAS_TX = 21_000
 
@@ -61,10 +69,36 @@ class OpenLedgerTransactionExecutor(PragueTransactionExecutor):
     base_fee_vault = BASE_FEE_VAULT_ADDRESS
 
     def build_evm_message(self, transaction: SignedTransactionAPI) -> MessageAPI:
+        """py-evm's Prague message (gas bought, nonce raised, EIP-7702
+        delegation followed; no blob fee, blob transactions never get here)
+        without its debug line, which hex-encodes the target's whole code on
+        every transaction whether or not it is logged. A deposit's mint comes
+        first, outside the message's snapshot, so a reverting call keeps it."""
+        state = self.vm_state
+        sender = transaction.sender
         if transaction.type_id == DEPOSIT_TX_TYPE:
-            # The mint happens outside the message's snapshot, so a reverting call keeps it.
-            self.vm_state.delta_balance(transaction.sender, cast(Any, transaction).mint)
-        return super().build_evm_message(transaction)
+            state.delta_balance(sender, cast(Any, transaction).mint)
+        state.delta_balance(sender, -transaction.gas * state.get_gas_price(transaction))
+        state.increment_nonce(sender)
+        refund = self.calc_message_refund(transaction)  # EIP-7702 authorizations, before the code is read
+        if transaction.to == CREATE_CONTRACT_ADDRESS:
+            create_address = generate_contract_address(sender, state.get_nonce(sender) - 1)
+            data, code, delegation = b"", transaction.data, None
+        else:
+            create_address = None
+            data = transaction.data
+            code, delegation = self.get_code_at_address(transaction.to)
+        return Message(
+            gas=transaction.gas - transaction.intrinsic_gas,
+            to=transaction.to,
+            sender=sender,
+            value=transaction.value,
+            data=data,
+            code=code,
+            create_address=cast(Address, create_address),  # None for a call, as py-evm passes it
+            refund=refund,
+            is_delegation=delegation is not None,
+        )
 
     def finalize_computation(
         self, transaction: SignedTransactionAPI, computation: ComputationAPI

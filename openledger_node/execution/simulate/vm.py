@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, cast
 
-from eth._utils.address import generate_contract_address
 from eth.abc import (
     BlockHeaderAPI,
     ComputationAPI,
@@ -29,10 +28,8 @@ from eth.abc import (
     StateAPI,
     TransactionContextAPI,
 )
-from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.vm.forks.berlin.transactions import calculate_txn_intrinsic_gas_berlin
 from eth.vm.forks.prague.computation import PragueComputation
-from eth.vm.message import Message
 from eth_typing import Address
 from lru import LRU
 
@@ -139,34 +136,6 @@ class SimulationVM(OpenLedgerVM):
 class CallExecutor(SimulationExecutor):
     """The executor of a one-transaction simulation whose state is then thrown
     away (`CallState`)."""
-
-    def build_evm_message(self, transaction: SignedTransactionAPI) -> MessageAPI:
-        """py-evm's Prague message (gas bought, nonce raised, EIP-7702
-        delegation followed) without its debug line, which hex-encodes the
-        target's whole code on every call whether or not it is logged."""
-        state = self.vm_state
-        sender = transaction.sender
-        state.delta_balance(sender, -transaction.gas * state.get_gas_price(transaction))
-        state.increment_nonce(sender)
-        refund = self.calc_message_refund(transaction)  # EIP-7702 authorizations, before the code is read
-        if transaction.to == CREATE_CONTRACT_ADDRESS:
-            create_address = generate_contract_address(sender, state.get_nonce(sender) - 1)
-            data, code, delegation = b"", transaction.data, None
-        else:
-            create_address = None
-            data = transaction.data
-            code, delegation = self.get_code_at_address(transaction.to)
-        return Message(
-            gas=transaction.gas - transaction.intrinsic_gas,
-            to=transaction.to,
-            sender=sender,
-            value=transaction.value,
-            data=data,
-            code=code,
-            create_address=cast(Address, create_address),  # None for a call, as py-evm passes it
-            refund=refund,
-            is_delegation=delegation is not None,
-        )
 
     def finalize_computation(
         self, transaction: SignedTransactionAPI, computation: ComputationAPI
