@@ -229,7 +229,7 @@ def sign_token_transfers(keys: list[bytes], count: int) -> list[str]:
         data = selector + abi_encode(["address", "uint256"], ["0x" + os.urandom(20).hex(), 1 + i])
         tx = {"type": 2, "chainId": CHAIN_ID, "nonce": 1 + i // len(keys), "gas": 60_000,
               "maxFeePerGas": SUSTAINED_FEE_CAP, "maxPriorityFeePerGas": 10**9,
-              "to": token_address(account.address), "value": 0, "data": data}
+              "to": bytes.fromhex(token_address(account.address)[2:]), "value": 0, "data": data}
         txs.append("0x" + bytes(account.sign_transaction(tx).raw_transaction).hex())
     return txs
 
