@@ -31,12 +31,8 @@ from eth_typing import Address, Hash32
 from lru import LRU
 from trie.exceptions import MissingTrieNode
 
-from openledger_node.execution.mpt import (
-    decode_node,
-    encode_node,
-    get_value,
-    update_trie,
-)
+from openledger_node.execution.mpt import decode_node, get_value, update_trie
+from openledger_node.execution.rlp_encode import encode_rlp
 
 
 class BatchedStorageLookup(StorageLookup):
@@ -151,14 +147,9 @@ class _Account(NamedTuple):
         return self._replace(**changes)
 
 
-def _int_bytes(value: int) -> bytes:
-    return value.to_bytes((value.bit_length() + 7) // 8, "big")
-
-
 def encode_account(account: _Account) -> bytes:
     """The account's RLP, as `rlp.encode(account, sedes=Account)` gives it."""
-    return encode_node([_int_bytes(account.nonce), _int_bytes(account.balance), account.storage_root,
-                        account.code_hash])
+    return encode_rlp(account)
 
 
 def decode_account(encoded: bytes) -> _Account:
@@ -194,7 +185,8 @@ class OpenLedgerAccountDB(AccountDB):
 
     def __init__(self, db: AtomicDatabaseAPI, state_root: Hash32 = BLANK_ROOT_HASH) -> None:
         super().__init__(db, state_root)
-        self._trie_cache = CacheDB(_AccountTrieReader(self._batchtrie, self._trie))  # type: ignore[arg-type]
+        self._account_reader = _AccountTrieReader(self._batchtrie, self._trie)
+        self._trie_cache = CacheDB(self._account_reader)  # type: ignore[arg-type]
         self._journaltrie = JournalDB(self._trie_cache)
 
     def _get_account(self, address: Address, from_journal: bool = True) -> _Account:  # type: ignore[override]
@@ -329,5 +321,7 @@ class SharedReadAccountDB(OpenLedgerAccountDB):
 
     def __init__(self, db: AtomicDatabaseAPI, state_root: Hash32 = BLANK_ROOT_HASH) -> None:
         super().__init__(db, state_root)
-        self._trie_cache = SharedReadCacheDB(self._trie_cache._db, state_root, SHARED_ACCOUNT_READS)
+        self._trie_cache = SharedReadCacheDB(
+            self._account_reader, state_root, SHARED_ACCOUNT_READS  # type: ignore[arg-type]
+        )
         self._journaltrie = JournalDB(self._trie_cache)

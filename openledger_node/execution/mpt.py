@@ -23,6 +23,8 @@ from eth_typing import Hash32
 from trie.exceptions import MissingTrieNode
 from trie.typing import Nibbles
 
+from openledger_node.execution.rlp_encode import length_prefix
+
 BLANK_NODE = b""
 BLANK_ROOT = keccak(b"\x80")  # keccak(rlp(b""))
 
@@ -47,13 +49,6 @@ class _MissingNode(Exception):
 # --- RLP, just what trie nodes need -------------------------------------------------
 
 
-def _length_prefix(length: int, short_base: int) -> bytes:
-    if length < 56:
-        return bytes((short_base + length,))
-    encoded_length = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes((short_base + 55 + len(encoded_length),)) + encoded_length
-
-
 def _encode(node: list[Any]) -> bytes:
     """RLP of a (non-blank) node: a list of byte strings and inlined child nodes."""
     parts = []
@@ -69,9 +64,9 @@ def _encode(node: list[Any]) -> bytes:
         elif length == 1 and item[0] < 0x80:
             parts.append(bytes(item))
         else:
-            parts.append(_length_prefix(length, 0x80) + item)
+            parts.append(length_prefix(length, 0x80) + item)
     payload = b"".join(parts)
-    return _length_prefix(len(payload), 0xC0) + payload
+    return length_prefix(len(payload), 0xC0) + payload
 
 
 def _decode_list(data: bytes, start: int, end: int) -> list[Any]:
@@ -131,8 +126,7 @@ def _decode(data: bytes) -> Node:
     return _decode_list(data, start, start + length)
 
 
-# The node codec serves other RLP lists of byte strings too (accounts).
-encode_node = _encode
+# The node decoder serves other RLP lists of byte strings too (accounts).
 decode_node = _decode
 
 

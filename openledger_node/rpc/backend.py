@@ -21,11 +21,7 @@ from lru import LRU
 from openledger_node.devstate import AccountPatch
 from openledger_node.exceptions import BlockNotFound
 from openledger_node.execution.env import ChainRules, base_fee_after
-from openledger_node.execution.impersonation import (
-    as_impersonated,
-    is_bypass_signature,
-    stored_tx_hash,
-)
+from openledger_node.execution.impersonation import as_impersonated, is_bypass_signature
 from openledger_node.execution.state import StateView
 from openledger_node.execution.transactions import (
     DepositTransaction,
@@ -284,14 +280,12 @@ class Backend:
         shared[1] += 1
         return cast(StateView, shared[0])
 
-    def transaction_hashes(self, header: PragueBlockHeader) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
-        """A block's transactions as stored, undecoded, and their hashes."""
-        stored = self.chain.block_by_hash(bytes(header.hash))
-        raw = tuple(stored.transactions)
-        return raw, tuple(bytes(stored_tx_hash(r, s)) for r, s in zip(raw, stored.senders))
+    def stored_block(self, header: PragueBlockHeader) -> StoredBlock:
+        """A block's transactions and senders as stored, undecoded."""
+        return self.chain.block_by_hash(bytes(header.hash))
 
     def full_block(self, header: PragueBlockHeader) -> FullBlock:
-        stored = self.chain.block_by_hash(bytes(header.hash))
+        stored = self.stored_block(header)
         txs = tuple(_with_sender(raw, sender) for raw, sender in zip(stored.transactions, stored.senders))
         return FullBlock(header, txs, stored.transactions, self.chain.receipts(bytes(header.hash)))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from openledger_node.execution.impersonation import stored_tx_hash
 from openledger_node.execution.transactions import encode_transaction
 from openledger_node.rpc import params as p
 from openledger_node.rpc.backend import Backend, FullBlock
@@ -70,8 +71,9 @@ class EthApi:
             header = self.b.header(block)
             if header is None:
                 return None
-            raw, hashes = self.b.transaction_hashes(header)
-            return format_block(header, None, raw, None, False, hashes)
+            stored = self.b.stored_block(header)
+            hashes = [stored_tx_hash(raw, sender) for raw, sender in zip(stored.transactions, stored.senders)]
+            return format_block(header, None, stored.transactions, None, False, hashes)
         fb = self._full(block)
         if fb is None:
             return None
@@ -80,7 +82,7 @@ class EthApi:
     @rpc("eth_getBlockTransactionCountByNumber", Param("block", p.block_number_or_tag))
     def tx_count_by_number(self, block: BlockId) -> str | None:
         header = self.b.header(block)
-        return None if header is None else q(len(self.b.transaction_hashes(header)[0]))
+        return None if header is None else q(len(self.b.stored_block(header).transactions))
 
     @rpc("eth_getBlockTransactionCountByHash", Param("hash", p.hash32))
     def tx_count_by_hash(self, block_hash: bytes) -> str | None:
