@@ -32,7 +32,7 @@ from lru import LRU
 from trie.exceptions import MissingTrieNode
 
 from openledger_node.execution.mpt import decode_node, get_value, update_trie
-from openledger_node.execution.rlp_encode import encode_rlp
+from openledger_node.execution.rlp_codec import encode_rlp
 
 
 class BatchedStorageLookup(StorageLookup):

