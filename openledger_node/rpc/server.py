@@ -3,8 +3,9 @@
 Requests are JSON-RPC 2.0 objects or batches. Each is checked for shape, its
 method looked up, its parameters parsed, and its handler called; handlers marked
 `blocking` run in a worker pool of their kind ("evm" for execution, "scan" for
-log scans and filters, "tx" for transaction admission) so that slow or
-numerous calls neither stall the event loop nor starve each other. Every exception becomes an error object through the one table
+log scans and filters) or, for transaction admission ("tx"), in one serial
+lane (`lane.py`), so that slow or numerous calls neither stall the event loop
+nor starve each other. Every exception becomes an error object through the one table
 in `errors.py`; an unexpected one is logged with its traceback and answered
 -32603. WebSocket connections also carry subscriptions (`eth_subscribe`).
 
@@ -51,6 +52,7 @@ from openledger_node.rpc.errors import (
     RpcError,
     to_error_object,
 )
+from openledger_node.rpc.lane import SerialLane
 from openledger_node.rpc.registry import Registry
 
 log = logging.getLogger("openledger.rpc")
@@ -604,10 +606,10 @@ class RpcServer:
         self._pools = {
             "evm": ThreadPoolExecutor(max_workers=evm_workers, thread_name_prefix="rpc-evm"),
             "scan": ThreadPoolExecutor(max_workers=scan_workers, thread_name_prefix="rpc-scan"),
-            # Transaction admission (decode, sender recovery, journal): off the
-            # event loop, so a flood of submissions does not hold up reads.
-            "tx": ThreadPoolExecutor(max_workers=1, thread_name_prefix="rpc-tx"),
         }
+        # Transaction admission (decode, sender recovery, pool, journal): off the
+        # event loop, in arrival order (see lane.py).
+        self._tx_lane = SerialLane("rpc-tx")
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
         self.port: int | None = None
@@ -694,6 +696,7 @@ class RpcServer:
             transport.abort()
         for pool in self._pools.values():
             pool.shutdown(wait=False, cancel_futures=True)
+        self._tx_lane.shutdown()
         for callback in self._on_stop:
             callback()
 
@@ -992,6 +995,9 @@ class RpcServer:
             spec = method.spec
             if spec.connection:
                 args.insert(0, connection)
+            if spec.blocking == "tx":
+                future = self._tx_lane.submit(method.func, *args)
+                return self._settle(request_id, is_notification, method_name, future)
             if spec.blocking:
                 kind = spec.blocking
                 pool = self._pools[kind if isinstance(kind, str) and kind in self._pools else "scan"]
