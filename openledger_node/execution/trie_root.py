@@ -3,7 +3,8 @@
 Blocks commit to their transactions and receipts as the trie keyed by
 rlp(index). Building it with insertions into a HexaryTrie re-hashes the path on
 every insert; here the keys are known up front, so the trie is built bottom-up
-once, each node encoded and hashed a single time.
+once, each node encoded and hashed a single time, and a parent takes its
+children's encodings as they are.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 
 import rlp
 from eth_hash.auto import keccak
+
+from openledger_node.execution.rlp_codec import encode_rlp, length_prefix
 
 BLANK_ROOT = keccak(rlp.encode(b""))
 
@@ -33,16 +36,31 @@ def _hex_prefix(nibbles: Sequence[int], leaf: bool) -> bytes:
     return bytes(prefixed[i] * 16 + prefixed[i + 1] for i in range(0, len(prefixed), 2))
 
 
-def _reference(node: object) -> object:
-    """A child as its parent holds it: inline when its encoding is under 32 bytes."""
-    encoded = rlp.encode(node)
-    return node if len(encoded) < 32 else keccak(encoded)
+def _string(value: bytes) -> bytes:
+    """RLP of a byte string."""
+    if len(value) == 1 and value[0] < 0x80:
+        return value
+    return length_prefix(len(value), 0x80) + value
 
 
-def _build(items: Sequence[tuple[tuple[int, ...], bytes]], depth: int) -> object:
+def _node(parts: list[bytes]) -> bytes:
+    """RLP of a node from its items, each already encoded."""
+    payload = b"".join(parts)
+    return length_prefix(len(payload), 0xC0) + payload
+
+
+def _reference(encoded: bytes) -> bytes:
+    """A child as its parent holds it (encoded): inline when its encoding is
+    under 32 bytes, else its hash."""
+    return encoded if len(encoded) < 32 else b"\xa0" + keccak(encoded)
+
+
+def _build(items: Sequence[tuple[tuple[int, ...], bytes]], depth: int) -> bytes:
+    """The encoded node over `items` (sorted by key) below `depth` nibbles: each
+    node is encoded once, and its parent takes those bytes as they are."""
     if len(items) == 1:
         key, value = items[0]
-        return [_hex_prefix(key[depth:], True), value]
+        return _node([_string(_hex_prefix(key[depth:], True)), _string(value)])
     # Longest common prefix beyond `depth` becomes an extension node.
     first, last = items[0][0], items[-1][0]  # items are sorted, so these bound the prefix
     common = depth
@@ -50,11 +68,11 @@ def _build(items: Sequence[tuple[tuple[int, ...], bytes]], depth: int) -> object
         common += 1
     if common > depth:
         child = _build(items, common)
-        return [_hex_prefix(first[depth:common], False), _reference(child)]
-    branch: list[object] = [b""] * 17
+        return _node([_string(_hex_prefix(first[depth:common], False)), _reference(child)])
+    branch = [b"\x80"] * 17
     start = 0
     if len(items[0][0]) == depth:  # a key ends here: its value sits in the branch
-        branch[16] = items[0][1]
+        branch[16] = _string(items[0][1])
         start = 1
     group_start = start
     for i in range(start, len(items) + 1):
@@ -62,12 +80,12 @@ def _build(items: Sequence[tuple[tuple[int, ...], bytes]], depth: int) -> object
             nibble = items[group_start][0][depth]
             branch[nibble] = _reference(_build(items[group_start:i], depth + 1))
             group_start = i
-    return branch
+    return _node(branch)
 
 
 def ordered_trie_root(values: Sequence[bytes]) -> bytes:
     """Root of the trie {rlp(i): values[i]}."""
     if not values:
         return BLANK_ROOT
-    items = sorted((_nibbles(rlp.encode(i)), bytes(v)) for i, v in enumerate(values))
-    return keccak(rlp.encode(_build(items, 0)))
+    items = sorted((_nibbles(encode_rlp(i)), bytes(v)) for i, v in enumerate(values))
+    return keccak(_build(items, 0))
