@@ -31,8 +31,12 @@ from eth_typing import Address, Hash32
 from lru import LRU
 from trie.exceptions import MissingTrieNode
 
-from openledger_node.execution.mpt import decode_node, get_value, update_trie
+from openledger_node.execution.mpt import UpperNodes, decode_node, get_value, update_trie
 from openledger_node.execution.rlp_codec import encode_rlp
+
+# The top levels of the account and storage tries, decoded, for every reader
+# in the process (the builder, RPC state views, the pool's checks).
+UPPER_NODES = UpperNodes()
 
 
 class BatchedStorageLookup(StorageLookup):
@@ -84,7 +88,7 @@ class BatchedStorageLookup(StorageLookup):
         else:
             db, root = self._db, self._starting_root_hash
         try:
-            return get_value(db, root, hashed_slot)
+            return get_value(db, root, hashed_slot, UPPER_NODES)
         except MissingTrieNode as exc:
             raise self._missing(exc) from exc
 
@@ -147,9 +151,25 @@ class _Account(NamedTuple):
         return self._replace(**changes)
 
 
+def _quantity(value: int) -> bytes:
+    """RLP of a non-negative integer below 2**256."""
+    if value == 0:
+        return b"\x80"
+    if value < 0x80:
+        return bytes((value,))
+    encoded = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    return bytes((0x80 + len(encoded),)) + encoded
+
+
 def encode_account(account: _Account) -> bytes:
-    """The account's RLP, as `rlp.encode(account, sedes=Account)` gives it."""
-    return encode_rlp(account)
+    """The account's RLP, as `rlp.encode(account, sedes=Account)` gives it. Every
+    balance and nonce change encodes the account again, so the common shape (two
+    32-byte hashes, a payload of 56 to 255 bytes) is written out directly."""
+    nonce, balance, storage_root, code_hash = account
+    if len(storage_root) != 32 or len(code_hash) != 32 or balance >> 256 or nonce >> 256:
+        return encode_rlp(account)
+    payload = b"".join((_quantity(nonce), _quantity(balance), b"\xa0", storage_root, b"\xa0", code_hash))
+    return b"\xf8" + bytes((len(payload),)) + payload
 
 
 def decode_account(encoded: bytes) -> _Account:
@@ -173,7 +193,7 @@ class _AccountTrieReader:
     def __getitem__(self, address: bytes) -> bytes:
         # b"" for an absent account, as HexaryTrie answers (and so, as there,
         # every address is "in" the trie and deleting an absent one is allowed).
-        return get_value(self._nodes, self._trie.root_hash, keccak(address))
+        return get_value(self._nodes, self._trie.root_hash, keccak(address), UPPER_NODES)
 
 
 class OpenLedgerAccountDB(AccountDB):

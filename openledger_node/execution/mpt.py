@@ -402,9 +402,31 @@ def update_trie(
     return new_root
 
 
-def get_value(db: Mapping[bytes, bytes], root: bytes, key: bytes) -> bytes:
+class UpperNodes:
+    """Decoded nodes of the top levels of tries, by hash, shared by every read.
+
+    Every lookup in a trie walks its root and the nodes under it; the top three
+    levels (at most 273 nodes a trie) are read by every lookup, each time from
+    the database and decoded again. A node is named by its hash, so a cached
+    node is right for as long as anything refers to it; when the cache reaches
+    `limit` nodes it starts again empty (the nodes of old roots go with it)."""
+
+    DEPTH = 3  # levels cached: the root, its children and theirs
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self.limit = limit
+        self.nodes: dict[bytes, list[Any]] = {}
+
+    def add(self, node_hash: bytes, node: list[Any]) -> None:
+        if len(self.nodes) >= self.limit:
+            self.nodes = {}
+        self.nodes[node_hash] = node
+
+
+def get_value(db: Mapping[bytes, bytes], root: bytes, key: bytes, upper: UpperNodes | None = None) -> bytes:
     """The value at `key` in the trie at `root`, or b"" when absent, as
-    HexaryTrie.get answers; a node missing from `db` raises MissingTrieNode."""
+    HexaryTrie.get answers; a node missing from `db` raises MissingTrieNode.
+    With `upper`, the top levels' nodes come from (and go to) that cache."""
     if root == BLANK_ROOT:
         return b""
     nibbles = bytes(key).hex()
@@ -415,6 +437,8 @@ def get_value(db: Mapping[bytes, bytes], root: bytes, key: bytes) -> bytes:
             node = ref
         elif ref == BLANK_NODE:
             return b""
+        elif upper is not None and depth < UpperNodes.DEPTH and ref in upper.nodes:
+            node = upper.nodes[ref]
         else:
             try:
                 encoded = db[ref]
@@ -424,6 +448,8 @@ def get_value(db: Mapping[bytes, bytes], root: bytes, key: bytes) -> bytes:
                     Hash32(ref), Hash32(root), key, cast(Nibbles, prefix)
                 ) from None
             node = cast(list[Any], _decode(encoded))
+            if upper is not None and depth < UpperNodes.DEPTH:
+                upper.add(ref, node)
         if len(node) == 17:
             if depth == len(nibbles):
                 return bytes(node[16])

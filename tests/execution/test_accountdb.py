@@ -1,10 +1,12 @@
 from typing import Any
 
+import rlp
 from eth.constants import BLANK_ROOT_HASH
 from eth.db.account import AccountDB
 from eth.db.atomic import AtomicDB
 from eth.db.journal import get_next_checkpoint
 from eth.db.storage import AccountStorageDB
+from eth.rlp.accounts import Account
 from eth_hash.auto import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,6 +14,9 @@ from trie import HexaryTrie
 
 from openledger_node.execution.accountdb import (
     OpenLedgerAccountDB,
+    _Account,
+    decode_account,
+    encode_account,
     OpenLedgerAccountStorageDB,
 )
 from openledger_node.execution.vm import OpenLedgerState
@@ -246,3 +251,12 @@ def test_storage_db_revert_past_a_wipe_drops_queued_writes() -> None:
         db.discard(checkpoint)
     assert [dbs[1].get(s) for s in (1, 2)] == [dbs[0].get(s) for s in (1, 2)]
     assert dbs[1].get_changed_root() == dbs[0].get_changed_root()
+
+
+@given(st.integers(0, 2**256 - 1), st.integers(0, 2**256 - 1), st.binary(min_size=32, max_size=32),
+       st.binary(min_size=32, max_size=32))
+def test_encode_account_matches_the_rlp_package(nonce: int, balance: int, storage_root: bytes,
+                                                code_hash: bytes) -> None:
+    account = _Account(nonce, balance, storage_root, code_hash)
+    assert encode_account(account) == rlp.encode(Account(nonce, balance, storage_root, code_hash))
+    assert decode_account(encode_account(account)) == account

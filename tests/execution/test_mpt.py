@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from trie import HexaryTrie
 from trie.exceptions import MissingTrieNode
 
-from openledger_node.execution.mpt import BLANK_ROOT, get_value, update_trie
+from openledger_node.execution.mpt import BLANK_ROOT, UpperNodes, get_value, update_trie
 
 # Keys that share long prefixes make deep extensions, splits inside them and, near
 # the bottom, leaves short enough to be inlined in their parent.
@@ -39,6 +39,7 @@ def rounds_of(keys: st.SearchStrategy[bytes]) -> st.SearchStrategy[list[dict[byt
 
 
 def check_rounds(rounds: list[dict[bytes, bytes | None]], data: st.DataObject, read_absent: bool) -> None:
+    upper = UpperNodes(limit=data.draw(st.sampled_from([1, 5, 10_000])))  # shared by every round's reads
     reference = HexaryTrie({})
     db: dict[bytes, bytes] = {}
     root = BLANK_ROOT
@@ -61,12 +62,14 @@ def check_rounds(rounds: list[dict[bytes, bytes | None]], data: st.DataObject, r
         for key, value in model.items():
             assert readback[key] == value
             assert get_value(db, root, key) == value
+            assert get_value(db, root, key, upper) == value
         if read_absent:
             for changes_seen in rounds:
                 for key in changes_seen:
                     if key not in model:
                         assert readback[key] == b""
                         assert get_value(db, root, key) == b""
+                        assert get_value(db, root, key, upper) == b""
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -159,6 +162,11 @@ def test_update_trie_missing_node_raises_and_leaves_db_unchanged() -> None:
     with pytest.raises(MissingTrieNode) as raised_on_read:
         get_value(partial, root, keys[0])
     assert raised_on_read.value.requested_key == keys[0]
+    upper = UpperNodes()
+    for _ in range(2):  # the root comes from the cache the second time; the missing child is still missing
+        with pytest.raises(MissingTrieNode) as cached_root:
+            get_value(partial, root, keys[0], upper)
+        assert cached_root.value.missing_node_hash == raised_on_read.value.missing_node_hash
     with pytest.raises(MissingTrieNode) as from_hexary_trie:
         HexaryTrie(partial, root).get(keys[0])
     assert raised_on_read.value.missing_node_hash == from_hexary_trie.value.missing_node_hash
