@@ -5,7 +5,9 @@ id. (a) N pre-signed EIP-1559 transfers from the dev accounts, sent with 8
 concurrent clients: time to send them all (accepted tx/s) and time from the first
 send until every one has a receipt; (b) `eth_call` (an ERC-20 `balanceOf`) and
 `eth_getBalance` requests per second with 8 concurrent clients, with the server's
-CPU time per request.
+CPU time per request; (c) acceptance alone: N more transfers sent with interval
+mining off (`evm_setIntervalMining 0`), so that no block is built while they
+arrive, with the server's CPU time per transaction.
 
 Sustained mode (`--sustained SECONDS`): both nodes at the same block time
 (default 2 s) and the chain's 30M gas limit; 8 clients offer pre-signed transfers
@@ -163,6 +165,8 @@ class Result:
     balance_rps: float
     call_cpu_ms: float
     balance_cpu_ms: float
+    alone_send_seconds: float  # the same count sent again with interval mining off
+    alone_cpu_ms: float  # server CPU per transaction of that send
 
 
 async def rpc(session: aiohttp.ClientSession, url: str, method: str, params: list[object]) -> object:
@@ -239,7 +243,7 @@ async def wait_for_code(session: aiohttp.ClientSession, url: str, address: str) 
         await asyncio.sleep(0.1)
 
 
-async def measure(server: Server, keys: list[bytes], transfers: list[str], requests: int) -> Result:
+async def measure(server: Server, keys: list[bytes], transfers: list[str], more: list[str], requests: int) -> Result:
     url = server.url
     connector = aiohttp.TCPConnector(limit=CLIENTS)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -265,7 +269,16 @@ async def measure(server: Server, keys: list[bytes], transfers: list[str], reque
                                                requests)
         balance_rps, balance_cpu = await timed_reads(server, session, ("eth_getBalance", [senders[0], "latest"]),
                                                      requests)
-    return Result(send_seconds, mined_seconds, call_rps, balance_rps, call_cpu, balance_cpu)
+
+        # Acceptance alone: the next transfers of the same senders with interval
+        # mining off (anvil's evm_setIntervalMining 0), so no block is built while
+        # they arrive; then mining goes back on.
+        await rpc(session, url, "evm_setIntervalMining", [0])
+        cpu = server.cpu_seconds()
+        alone_seconds = await run_clients([("eth_sendRawTransaction", [raw]) for raw in more], url, session)
+        alone_cpu = (server.cpu_seconds() - cpu) / len(more) * 1000
+        await rpc(session, url, "evm_setIntervalMining", [1])
+    return Result(send_seconds, mined_seconds, call_rps, balance_rps, call_cpu, balance_cpu, alone_seconds, alone_cpu)
 
 
 def burst(args: argparse.Namespace) -> None:
@@ -273,13 +286,14 @@ def burst(args: argparse.Namespace) -> None:
     count = args.txs - args.txs % (len(keys) - 1)
     # The last key deploys the token; transfers come from the other nine.
     transfers = sign_transfers(keys[:-1], count, 0)
+    more = sign_transfers(keys[:-1], count, count // (len(keys) - 1))
     print(f"{count} pre-signed transfers, {CLIENTS} concurrent clients, 1 s blocks; "
           f"{args.requests} read requests each\n")
     results: dict[str, Result] = {}
     with run_anvil() as server:
-        results["anvil"] = asyncio.run(measure(server, keys, transfers, args.requests))
+        results["anvil"] = asyncio.run(measure(server, keys, transfers, more, args.requests))
     with run_ours() as server:
-        results["ours"] = asyncio.run(measure(server, keys, transfers, args.requests))
+        results["ours"] = asyncio.run(measure(server, keys, transfers, more, args.requests))
     header = (f"{'system':<8}{'send s':>9}{'sent tx/s':>11}{'all mined s':>13}{'mined tx/s':>12}{'eth_call/s':>12}"
               f"{'cpu ms':>8}{'getBalance/s':>14}{'cpu ms':>8}")
     print(header)
@@ -294,6 +308,12 @@ def burst(args: argparse.Namespace) -> None:
           f"{ours.call_rps / anvil.call_rps:>11.2f}x{anvil.call_cpu_ms / ours.call_cpu_ms:>7.2f}x"
           f"{ours.balance_rps / anvil.balance_rps:>13.2f}x{anvil.balance_cpu_ms / ours.balance_cpu_ms:>7.2f}x")
     print("(ratio: ours relative to anvil, higher is better for ours; cpu: server CPU per request)")
+    print(f"\nacceptance alone ({count} more transfers, interval mining off while they arrive):")
+    for name, r in results.items():
+        print(f"  {name:<6} sent in {r.alone_send_seconds:.2f} s = {count / r.alone_send_seconds:.0f} tx/s; "
+              f"server CPU {r.alone_cpu_ms:.3f} ms/tx")
+    print(f"  ratio ours/anvil: {anvil.alone_send_seconds / ours.alone_send_seconds:.2f}x rate, "
+          f"{anvil.alone_cpu_ms / ours.alone_cpu_ms:.2f}x CPU per transaction (anvil's over ours)")
 
 
 # --- sustained load -------------------------------------------------------------------------
