@@ -27,12 +27,14 @@ from eth.db.journal import JournalDB
 from eth.db.storage import AccountStorageDB, StorageLookup
 from eth.vm.interrupt import MissingAccountTrieNode, MissingStorageTrieNode
 from eth_hash.auto import keccak
+from eth_utils import int_to_big_endian
 from eth_typing import Address, Hash32
 from lru import LRU
+from rlp.exceptions import DeserializationError
 from trie.exceptions import MissingTrieNode
 
 from openledger_node.execution.mpt import UpperNodes, decode_node, get_value, update_trie
-from openledger_node.execution.rlp_codec import encode_rlp
+from openledger_node.execution.rlp_codec import decode_rlp, encode_rlp
 
 # The top levels of the account and storage tries, decoded, for every reader
 # in the process (the builder, RPC state views, the pool's checks).
@@ -123,7 +125,8 @@ class BatchedStorageLookup(StorageLookup):
 
 
 class OpenLedgerAccountStorageDB(AccountStorageDB):
-    """AccountStorageDB over a BatchedStorageLookup; otherwise py-evm's."""
+    """AccountStorageDB over a BatchedStorageLookup, whose slot values are read
+    and written with our RLP codec; otherwise py-evm's."""
 
     def __init__(self, db: AtomicDatabaseAPI, storage_root: Hash32, address: Address) -> None:
         super().__init__(db, storage_root, address)
@@ -133,6 +136,32 @@ class OpenLedgerAccountStorageDB(AccountStorageDB):
         self._storage_cache = CacheDB(self._storage_lookup)
         self._locked_changes = JournalDB(self._storage_cache)
         self._journal_storage = JournalDB(self._locked_changes)
+
+    def get(self, slot: int, from_journal: bool = True) -> int:
+        # py-evm's, with the value decoded by `decode_storage_value`: the rlp
+        # package's decode with a sedes was most of an SLOAD's and an
+        # eth_getStorageAt's cost.
+        self._accessed_slots.add(slot)
+        lookup_db = self._journal_storage if from_journal else self._locked_changes
+        try:
+            encoded_value = lookup_db[int_to_big_endian(slot)]
+        except KeyError:  # MissingStorageTrieNode is not a KeyError: it goes up
+            return 0
+        return decode_storage_value(encoded_value) if encoded_value else 0
+
+    def set(self, slot: int, value: int) -> None:
+        if value:
+            self._journal_storage[int_to_big_endian(slot)] = encode_rlp(value)
+        else:
+            super().set(slot, value)
+
+
+def decode_storage_value(encoded: bytes) -> int:
+    """A storage slot's value from its RLP, as `rlp.decode(encoded, sedes=big_endian_int)`."""
+    item = decode_rlp(encoded)
+    if not isinstance(item, bytes) or item[:1] == b"\x00":
+        raise DeserializationError(f"storage value is not a minimal RLP integer: 0x{bytes(encoded).hex()}", encoded)
+    return int.from_bytes(item, "big")
 
 
 class _Account(NamedTuple):

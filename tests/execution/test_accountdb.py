@@ -1,5 +1,6 @@
 from typing import Any
 
+import pytest
 import rlp
 from eth.constants import BLANK_ROOT_HASH
 from eth.db.account import AccountDB
@@ -16,6 +17,7 @@ from openledger_node.execution.accountdb import (
     OpenLedgerAccountDB,
     _Account,
     decode_account,
+    decode_storage_value,
     encode_account,
     OpenLedgerAccountStorageDB,
 )
@@ -260,3 +262,15 @@ def test_encode_account_matches_the_rlp_package(nonce: int, balance: int, storag
     account = _Account(nonce, balance, storage_root, code_hash)
     assert encode_account(account) == rlp.encode(Account(nonce, balance, storage_root, code_hash))
     assert decode_account(encode_account(account)) == account
+
+
+@given(st.integers(1, 2**256 - 1))
+def test_storage_values_decode_as_the_rlp_package_decodes_them(value: int) -> None:
+    encoded = rlp.encode(value)
+    assert decode_storage_value(encoded) == rlp.decode(encoded, sedes=rlp.sedes.big_endian_int) == value
+
+
+def test_a_storage_value_that_is_not_a_minimal_integer_is_refused() -> None:
+    for encoded in (b"\x82\x00\x01", b"\xc1\x01", b"\x81"):
+        with pytest.raises((rlp.DeserializationError, ValueError)):
+            decode_storage_value(encoded)
