@@ -29,4 +29,8 @@ class StateView:
         return Hash32(self._accounts._get_storage_root(Address(address)))
 
     def get_storage(self, address: bytes, slot: int) -> int:
-        return int(self._accounts.get_storage(Address(address), slot, from_journal=False))
+        # AccountDB.get_storage's own checks are the RPC parameters' (a 20-byte
+        # address, a slot of at most 32 bytes): straight to the account's store.
+        if len(address) != 20 or not 0 <= slot < 2**256:
+            return int(self._accounts.get_storage(Address(address), slot, from_journal=False))
+        return int(self._accounts._get_address_store(Address(address)).get(slot, from_journal=False))

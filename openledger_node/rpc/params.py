@@ -103,7 +103,14 @@ def data(value: Any) -> bytes:
     body = _hex_body(value, "hex data")
     if len(body) % 2:
         raise ParamError("hex string of odd length")
-    return bytes.fromhex(_strict_hex(body))
+    try:
+        raw = bytes.fromhex(body)
+    except ValueError:
+        raw = None
+    # fromhex also skips whitespace between bytes, which then come out short.
+    if raw is None or len(raw) * 2 != len(body):
+        raise ParamError("invalid hex string")
+    return raw
 
 
 def block_number(value: Any) -> int:
@@ -131,6 +138,16 @@ _hash = fixed(32, "common.Hash")
 
 
 def address(value: Any) -> Address:
+    # The common case, a well-formed address, in one step; anything else takes
+    # the general path, which says what is wrong.
+    if type(value) is str and len(value) == 42 and value[1] in "xX" and value[0] == "0":
+        try:
+            raw = bytes.fromhex(value[2:])
+        except ValueError:
+            pass
+        else:
+            if len(raw) == 20:
+                return Address(raw)
     return Address(_address(value))
 
 
@@ -175,8 +192,8 @@ LATEST = BlockId(tag="latest")
 
 def block_id(value: Any) -> BlockId:
     if isinstance(value, str):
-        if value in BLOCK_TAGS:
-            return BlockId(tag=value)
+        if value in _TAG_IDS:
+            return _TAG_IDS[value]
         if value.startswith(("0x", "0X")) and len(value) == 66:
             return BlockId(block_hash=hash32(value))
         return BlockId(number=block_number(value))
@@ -195,9 +212,12 @@ def block_id(value: Any) -> BlockId:
     raise ParamError(f"cannot unmarshal {_json_type(value)} into block number or hash")
 
 
+_TAG_IDS = {tag: BlockId(tag=tag) for tag in BLOCK_TAGS}  # frozen, so one of each serves every call
+
+
 def block_number_or_tag(value: Any) -> BlockId:
-    if isinstance(value, str) and value in BLOCK_TAGS:
-        return BlockId(tag=value)
+    if isinstance(value, str) and value in _TAG_IDS:
+        return _TAG_IDS[value]
     return BlockId(number=block_number(value))
 
 

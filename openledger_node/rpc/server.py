@@ -515,9 +515,16 @@ def _loads(body: bytes) -> Any:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
         return json.loads(body, parse_constant=_reject_constant)
-    if _has_float(value):
+    if _FLOAT_TOKEN.search(body) is not None and _has_float(value):
         return json.loads(body, parse_constant=_reject_constant)
     return value
+
+
+# Where a float can come from: a number with a fraction or an exponent, or one
+# of 19 digits or more (orjson reads integers past 64 bits as floats). A JSON
+# number follows `[`, `:` or `,` (or starts the text); the search can also hit
+# inside a string, and then the parsed value is walked to be sure.
+_FLOAT_TOKEN = re.compile(rb"(?:^|[\[:,])\s*-?(?:\d+[.eE]|\d{19})")
 
 
 def _has_float(value: Any) -> bool:
@@ -572,6 +579,10 @@ def _origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
     if allowed:
         return origin.lower() in {o.lower().rstrip("/") for o in allowed}
     return (urlsplit(origin).hostname or "") in LOCAL_HOSTS
+
+
+# What handlers that answer at once return: no need to ask whether it is a coroutine.
+_PLAIN_RESULTS = frozenset({str, dict, list, bool, int, type(None)})
 
 
 def _valid_id(value: Any) -> bool:
@@ -1004,7 +1015,7 @@ class RpcServer:
                 future = asyncio.get_running_loop().run_in_executor(pool, method.func, *args)
                 return self._settle(request_id, is_notification, method_name, future)
             result = method.func(*args)
-            if asyncio.iscoroutine(result):
+            if type(result) not in _PLAIN_RESULTS and asyncio.iscoroutine(result):
                 return self._settle(request_id, is_notification, method_name, result)
         except (RpcError, OpenLedgerError) as exc:
             return None if is_notification else _error_response(request_id, exc)
