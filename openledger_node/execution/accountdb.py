@@ -27,7 +27,6 @@ from eth.db.journal import JournalDB
 from eth.db.storage import AccountStorageDB, StorageLookup
 from eth.vm.interrupt import MissingAccountTrieNode, MissingStorageTrieNode
 from eth_hash.auto import keccak
-from eth_utils import int_to_big_endian
 from eth_typing import Address, Hash32
 from lru import LRU
 from rlp.exceptions import DeserializationError
@@ -144,16 +143,21 @@ class OpenLedgerAccountStorageDB(AccountStorageDB):
         self._accessed_slots.add(slot)
         lookup_db = self._journal_storage if from_journal else self._locked_changes
         try:
-            encoded_value = lookup_db[int_to_big_endian(slot)]
+            encoded_value = lookup_db[_slot_key(slot)]
         except KeyError:  # MissingStorageTrieNode is not a KeyError: it goes up
             return 0
         return decode_storage_value(encoded_value) if encoded_value else 0
 
     def set(self, slot: int, value: int) -> None:
         if value:
-            self._journal_storage[int_to_big_endian(slot)] = encode_rlp(value)
+            self._journal_storage[_slot_key(slot)] = encode_rlp(value)
         else:
             super().set(slot, value)
+
+
+def _slot_key(slot: int) -> bytes:
+    """The key py-evm's storage keeps a slot under (eth_utils' int_to_big_endian)."""
+    return slot.to_bytes((slot.bit_length() + 7) // 8 or 1, "big")
 
 
 def decode_storage_value(encoded: bytes) -> int:

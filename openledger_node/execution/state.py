@@ -15,11 +15,18 @@ class StateView:
         self.state_root = state_root
         self._accounts = SharedReadAccountDB(db, Hash32(state_root))
 
+    # Addresses come checked (20 bytes) from the RPC parameters and the pool;
+    # AccountDB's getters would check them again on every read.
+
     def get_nonce(self, address: bytes) -> int:
-        return int(self._accounts.get_nonce(Address(address)))
+        if len(address) != 20:
+            return int(self._accounts.get_nonce(Address(address)))
+        return int(self._accounts._get_account(Address(address)).nonce)
 
     def get_balance(self, address: bytes) -> int:
-        return int(self._accounts.get_balance(Address(address)))
+        if len(address) != 20:
+            return int(self._accounts.get_balance(Address(address)))
+        return int(self._accounts._get_account(Address(address)).balance)
 
     def get_code(self, address: bytes) -> bytes:
         return bytes(self._accounts.get_code(Address(address)))
@@ -29,8 +36,6 @@ class StateView:
         return Hash32(self._accounts._get_storage_root(Address(address)))
 
     def get_storage(self, address: bytes, slot: int) -> int:
-        # AccountDB.get_storage's own checks are the RPC parameters' (a 20-byte
-        # address, a slot of at most 32 bytes): straight to the account's store.
         if len(address) != 20 or not 0 <= slot < 2**256:
             return int(self._accounts.get_storage(Address(address), slot, from_journal=False))
         return int(self._accounts._get_address_store(Address(address)).get(slot, from_journal=False))

@@ -515,16 +515,9 @@ def _loads(body: bytes) -> Any:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
         return json.loads(body, parse_constant=_reject_constant)
-    if _FLOAT_TOKEN.search(body) is not None and _has_float(value):
+    if _has_float(value):
         return json.loads(body, parse_constant=_reject_constant)
     return value
-
-
-# Where a float can come from: a number with a fraction or an exponent, or one
-# of 19 digits or more (orjson reads integers past 64 bits as floats). A JSON
-# number follows `[`, `:` or `,` (or starts the text); the search can also hit
-# inside a string, and then the parsed value is walked to be sure.
-_FLOAT_TOKEN = re.compile(rb"(?:^|[\[:,])\s*-?(?:\d+[.eE]|\d{19})")
 
 
 def _has_float(value: Any) -> bool:
@@ -532,6 +525,8 @@ def _has_float(value: Any) -> bool:
     while pending:
         item = pending.pop()
         kind = type(item)
+        if kind is str:  # most of a request: skip it first
+            continue
         if kind is dict:
             pending.extend(item.values())
         elif kind is list:
@@ -586,7 +581,10 @@ _PLAIN_RESULTS = frozenset({str, dict, list, bool, int, type(None)})
 
 
 def _valid_id(value: Any) -> bool:
-    return isinstance(value, (str, int, float, type(None))) and not isinstance(value, bool)
+    return type(value) in _ID_TYPES or (isinstance(value, (str, int, float)) and not isinstance(value, bool))
+
+
+_ID_TYPES = frozenset({int, str, type(None), float})
 
 
 def _is_call(item: Any) -> bool:

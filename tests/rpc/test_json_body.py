@@ -1,7 +1,6 @@
 """Request bodies are read as the standard library's json reads them: orjson
 first, json where orjson would differ (floats, integers past 64 bits, what
-orjson refuses). The float check skips bodies with no number token that can be
-a float; these tests hold the result to json.loads either way."""
+orjson refuses); these tests hold the result to json.loads."""
 
 from __future__ import annotations
 
