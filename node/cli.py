@@ -23,6 +23,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,18 @@ def cmd_accounts(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_loop(main: Coroutine[Any, Any, int]) -> int:
+    """Run the node's coroutine on uvloop's event loop where it is installed
+    (libuv's loop costs every JSON-RPC request 20-30% less server CPU than
+    asyncio's own, docs/benchmarks.md), else on asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
 def cmd_sequencer(args: argparse.Namespace) -> int:
     from node.builder import Node
 
@@ -112,7 +125,7 @@ def cmd_sequencer(args: argparse.Namespace) -> int:
     setup_logging(config.log)
     node = Node.open(config)
     try:
-        return asyncio.run(_serve(node, config, args.stop_after_blocks))
+        return run_loop(_serve(node, config, args.stop_after_blocks))
     finally:
         node.stop()
 
@@ -124,7 +137,7 @@ def cmd_validator(args: argparse.Namespace) -> int:
     setup_logging(config.log)
     node = NodeBuilder(config).build("validator")
     try:
-        return asyncio.run(_serve(node, config, args.stop_after_blocks))
+        return run_loop(_serve(node, config, args.stop_after_blocks))
     finally:
         node.stop()
 

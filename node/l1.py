@@ -20,7 +20,6 @@ checking every imported block with `apply_l1_block`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import threading
 import time
@@ -481,13 +480,13 @@ def l1_options(args: argparse.Namespace) -> L1Options:
 
 
 def cmd_l1(args: argparse.Namespace) -> int:
-    from node.cli import cmd_accounts, setup_logging
+    from node.cli import cmd_accounts, run_loop, setup_logging
 
     config = l1_config(args)
     setup_logging(config.log)
     node = build_l1(config, l1_options(args))
     try:
-        return asyncio.run(serve_l1(node, args.stop_after_blocks, lambda: cmd_accounts(argparse.Namespace())))
+        return run_loop(serve_l1(node, args.stop_after_blocks, lambda: cmd_accounts(argparse.Namespace())))
     finally:
         node.stop()
 

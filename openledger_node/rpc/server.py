@@ -292,7 +292,8 @@ class _Guard(asyncio.Protocol):
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # A stream transport (asyncio's, or uvloop's, which does not subclass it).
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         server = self.server
         if len(server.open_connections) >= server.max_connections:
