@@ -84,13 +84,20 @@ class Registry:
 
     @staticmethod
     def parse_params(method: Method, params: Any) -> list[Any]:
+        spec = method.spec.params
+        if type(params) is list and len(params) == len(spec) and None not in params:
+            # Every argument given: parse them in one pass; on an error the
+            # general path below parses them again and names the argument.
+            try:
+                return [param.parse(value) for param, value in zip(spec, params)]
+            except ParamError:
+                pass
         if params is None:
             params = []
         if isinstance(params, dict):
             raise InvalidParams("named parameters are not supported; pass an array")
         if not isinstance(params, list):
             raise InvalidParams("params must be an array")
-        spec = method.spec.params
         if len(params) > len(spec):
             raise InvalidParams(f"too many arguments, want at most {len(spec)}")
         values: list[Any] = []

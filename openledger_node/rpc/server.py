@@ -511,14 +511,21 @@ def _loads(body: bytes) -> Any:
     """A request body parsed as the standard library parses it, by orjson
     (ten times faster) wherever the two agree: orjson refuses what json takes
     (UTF-16 bodies, lone surrogates) and reads integers over 64 bits as floats,
-    so a body it refuses, or one with a float in it, is parsed by json."""
+    so a body it refuses, or one with a float in it and a run of 19 digits, is
+    parsed by json."""
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
         return json.loads(body, parse_constant=_reject_constant)
-    if _has_float(value):
+    # Floats themselves come out of both parsers alike; an integer past 64 bits
+    # is what orjson turns into a float, and it takes 19 digits in a row.
+    if _NINETEEN_DIGITS in body.translate(_DIGITS_AS_NINE) and _has_float(value):
         return json.loads(body, parse_constant=_reject_constant)
     return value
+
+
+_DIGITS_AS_NINE = bytes.maketrans(b"012345678", b"999999999")
+_NINETEEN_DIGITS = b"9" * 19
 
 
 def _has_float(value: Any) -> bool:
