@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -39,16 +40,24 @@ def test_calls_run_in_order_one_at_a_time_and_answer_their_own_caller() -> None:
             assert result == i * i
 
 
-def test_a_cancelled_caller_s_call_is_skipped_and_others_still_answer() -> None:
+def _gated(blocking: str) -> tuple[SerialLane, threading.Event, list[str], Callable[[str], str]]:
+    """A lane, a gate, the names of the calls run, and a call that records its
+    name; the call named `blocking` waits for the gate first."""
     lane = SerialLane("test-lane")
     gate = threading.Event()
     ran: list[str] = []
 
     def call(name: str) -> str:
-        if name == "first":
+        if name == blocking:
             gate.wait(5)
         ran.append(name)
         return name
+
+    return lane, gate, ran, call
+
+
+def test_a_cancelled_caller_s_call_is_skipped_and_others_still_answer() -> None:
+    lane, gate, ran, call = _gated("first")
 
     async def main() -> tuple[str, str]:
         first = lane.submit(call, "first")
@@ -65,15 +74,7 @@ def test_a_cancelled_caller_s_call_is_skipped_and_others_still_answer() -> None:
 
 
 def test_calls_queued_behind_shutdown_are_cancelled_not_run() -> None:
-    lane = SerialLane("test-lane")
-    gate = threading.Event()
-    ran: list[str] = []
-
-    def call(name: str) -> str:
-        if name == "running":
-            gate.wait(5)
-        ran.append(name)
-        return name
+    lane, gate, ran, call = _gated("running")
 
     async def main() -> None:
         running = lane.submit(call, "running")
