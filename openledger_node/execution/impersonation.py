@@ -25,6 +25,7 @@ from eth.abc import SignedTransactionAPI
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_hash.auto import keccak
 
+from openledger_node.execution.transactions import decode_transaction
 from openledger_node.primitives import Address, Hash32
 
 LEGACY = 0
@@ -145,7 +146,7 @@ def stored_tx_hash(raw: bytes, sender: bytes) -> Hash32:
     (0x80 0x80); anything else skips the decoding."""
     if raw[-2:] == b"\x80\x80" and (raw[0] in (0x01, 0x02) or raw[0] >= 0xC0):
         try:
-            tx = PragueTransactionBuilder.decode(raw)
+            tx = decode_transaction(raw, recover_sender=False)
         except Exception:  # noqa: BLE001 - not ours to judge here; hashed as it is
             return Hash32(keccak(raw))
         if is_bypass_signature(tx):

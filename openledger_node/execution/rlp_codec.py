@@ -25,18 +25,27 @@ def length_prefix(length: int, base: int) -> bytes:
     return bytes((base + 55 + len(encoded),)) + encoded
 
 
+def encode_string(value: bytes | bytearray) -> bytes:
+    """RLP of a byte string."""
+    if len(value) == 1 and value[0] < 0x80:
+        return bytes(value)
+    return length_prefix(len(value), 0x80) + bytes(value)
+
+
+def encode_list(parts: Sequence[bytes]) -> bytes:
+    """RLP of a list whose items are already encoded."""
+    payload = b"".join(parts)
+    return length_prefix(len(payload), 0xC0) + payload
+
+
 def encode_rlp(item: Item) -> bytes:
     if isinstance(item, (bytes, bytearray)):
-        if len(item) == 1 and item[0] < 0x80:
-            return bytes(item)
-        return length_prefix(len(item), 0x80) + bytes(item)
+        return encode_string(item)
     if isinstance(item, int):
         if item < 0:
             raise ValueError(f"RLP cannot encode the negative integer {item}")
-        return encode_rlp(item.to_bytes((item.bit_length() + 7) // 8, "big"))
-    payload = b"".join([encode_rlp(part) for part in item])
-    return length_prefix(len(payload), 0xC0) + payload
-
+        return encode_string(item.to_bytes((item.bit_length() + 7) // 8, "big"))
+    return encode_list([encode_rlp(part) for part in item])
 
 class RlpDecodeError(ValueError):
     """Bytes that are not the canonical RLP of one item."""

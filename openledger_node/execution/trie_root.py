@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import rlp
 from eth_hash.auto import keccak
 
-from openledger_node.execution.rlp_codec import encode_rlp, length_prefix
+from openledger_node.execution.rlp_codec import encode_list, encode_rlp, encode_string
 
 BLANK_ROOT = keccak(rlp.encode(b""))
 
@@ -36,19 +36,6 @@ def _hex_prefix(nibbles: Sequence[int], leaf: bool) -> bytes:
     return bytes(prefixed[i] * 16 + prefixed[i + 1] for i in range(0, len(prefixed), 2))
 
 
-def _string(value: bytes) -> bytes:
-    """RLP of a byte string."""
-    if len(value) == 1 and value[0] < 0x80:
-        return value
-    return length_prefix(len(value), 0x80) + value
-
-
-def _node(parts: list[bytes]) -> bytes:
-    """RLP of a node from its items, each already encoded."""
-    payload = b"".join(parts)
-    return length_prefix(len(payload), 0xC0) + payload
-
-
 def _reference(encoded: bytes) -> bytes:
     """A child as its parent holds it (encoded): inline when its encoding is
     under 32 bytes, else its hash."""
@@ -60,7 +47,7 @@ def _build(items: Sequence[tuple[tuple[int, ...], bytes]], depth: int) -> bytes:
     node is encoded once, and its parent takes those bytes as they are."""
     if len(items) == 1:
         key, value = items[0]
-        return _node([_string(_hex_prefix(key[depth:], True)), _string(value)])
+        return encode_list([encode_string(_hex_prefix(key[depth:], True)), encode_string(value)])
     # Longest common prefix beyond `depth` becomes an extension node.
     first, last = items[0][0], items[-1][0]  # items are sorted, so these bound the prefix
     common = depth
@@ -68,11 +55,11 @@ def _build(items: Sequence[tuple[tuple[int, ...], bytes]], depth: int) -> bytes:
         common += 1
     if common > depth:
         child = _build(items, common)
-        return _node([_string(_hex_prefix(first[depth:common], False)), _reference(child)])
+        return encode_list([encode_string(_hex_prefix(first[depth:common], False)), _reference(child)])
     branch = [b"\x80"] * 17
     start = 0
     if len(items[0][0]) == depth:  # a key ends here: its value sits in the branch
-        branch[16] = _string(items[0][1])
+        branch[16] = encode_string(items[0][1])
         start = 1
     group_start = start
     for i in range(start, len(items) + 1):
@@ -80,7 +67,7 @@ def _build(items: Sequence[tuple[tuple[int, ...], bytes]], depth: int) -> bytes:
             nibble = items[group_start][0][depth]
             branch[nibble] = _reference(_build(items[group_start:i], depth + 1))
             group_start = i
-    return _node(branch)
+    return encode_list(branch)
 
 
 def ordered_trie_root(values: Sequence[bytes]) -> bytes:
