@@ -32,12 +32,12 @@ from lru import LRU
 from rlp.exceptions import DeserializationError
 from trie.exceptions import MissingTrieNode
 
-from openledger_node.execution.mpt import UpperNodes, decode_node, get_value, update_trie
+from openledger_node.execution.mpt import NodeCache, decode_node, get_value, update_trie
 from openledger_node.execution.rlp_codec import decode_rlp, encode_rlp
 
-# The top levels of the account and storage tries, decoded, for every reader
-# in the process (the builder, RPC state views, the pool's checks).
-UPPER_NODES = UpperNodes()
+# Decoded nodes of the account and storage tries, for every reader and commit in
+# the process (the builder, RPC state views, the pool's checks).
+TRIE_NODES = NodeCache()
 
 
 class BatchedStorageLookup(StorageLookup):
@@ -61,7 +61,7 @@ class BatchedStorageLookup(StorageLookup):
             return
         write_trie = self._get_write_trie()
         try:
-            new_root = update_trie(self._trie_nodes_batch, write_trie.root_hash, self._pending)
+            new_root = update_trie(self._trie_nodes_batch, write_trie.root_hash, self._pending, TRIE_NODES)
         except MissingTrieNode as exc:
             raise self._missing(exc) from exc
         write_trie.root_hash = new_root
@@ -89,7 +89,7 @@ class BatchedStorageLookup(StorageLookup):
         else:
             db, root = self._db, self._starting_root_hash
         try:
-            return get_value(db, root, hashed_slot, UPPER_NODES)
+            return get_value(db, root, hashed_slot, TRIE_NODES)
         except MissingTrieNode as exc:
             raise self._missing(exc) from exc
 
@@ -226,7 +226,7 @@ class _AccountTrieReader:
     def __getitem__(self, address: bytes) -> bytes:
         # b"" for an absent account, as HexaryTrie answers (and so, as there,
         # every address is "in" the trie and deleting an absent one is allowed).
-        return get_value(self._nodes, self._trie.root_hash, keccak(address), UPPER_NODES)
+        return get_value(self._nodes, self._trie.root_hash, keccak(address), TRIE_NODES)
 
 
 class OpenLedgerAccountDB(AccountDB):
@@ -287,6 +287,7 @@ class OpenLedgerAccountDB(AccountDB):
                     self._batchtrie,
                     self.state_root,
                     {keccak(address): value for address, value in changes.items()},
+                    TRIE_NODES,
                 )
             except MissingTrieNode as exc:
                 raise MissingAccountTrieNode(

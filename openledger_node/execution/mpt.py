@@ -20,6 +20,7 @@ from typing import Any, TypeAlias, cast
 
 from eth_hash.auto import keccak
 from eth_typing import Hash32
+from lru import LRU
 from trie.exceptions import MissingTrieNode
 from trie.typing import Nibbles
 
@@ -154,18 +155,28 @@ class _Updater:
     """One batch update. New nodes are collected in `writes` and reach the db only
     once the whole batch has succeeded, so a missing node leaves the db untouched."""
 
-    def __init__(self, db: Mapping[bytes, bytes]) -> None:
+    def __init__(self, db: Mapping[bytes, bytes], cache: NodeCache | None) -> None:
         self.db = db
+        self.cache = cache
         self.writes: dict[bytes, bytes] = {}
+        self.new_nodes: dict[bytes, list[Any]] = {}  # the decoded `writes`, for the cache
 
     def resolve(self, ref: Node, key: str, depth: int) -> Node:
         if isinstance(ref, list) or ref == BLANK_NODE:
             return ref
+        cache = self.cache
+        if cache is not None:
+            node = cache.nodes.get(ref)
+            if node is not None:
+                return node
         try:
             encoded = self.db[ref]
         except KeyError:
             raise _MissingNode(ref, key, depth) from None
-        return _decode(encoded)
+        decoded = _decode(encoded)
+        if cache is not None and isinstance(decoded, list):
+            cache.add(ref, decoded)
+        return decoded
 
     def ref(self, node: list[Any]) -> Node:
         """The node as its parent holds it, stored in the db when 32 bytes or more."""
@@ -174,6 +185,7 @@ class _Updater:
             return node
         node_hash = keccak(encoded)
         self.writes[node_hash] = encoded
+        self.new_nodes[node_hash] = node
         return node_hash
 
     # Nodes built from scratch (no old node below this point).
@@ -366,7 +378,10 @@ def _groups(items: list[_Item], start: int, depth: int) -> Iterator[tuple[int, l
 
 
 def update_trie(
-    db: MutableMapping[bytes, bytes], root: bytes, changes: Mapping[bytes, bytes | None]
+    db: MutableMapping[bytes, bytes],
+    root: bytes,
+    changes: Mapping[bytes, bytes | None],
+    cache: NodeCache | None = None,
 ) -> bytes:
     """Apply `changes` (key -> new value; None or b"" deletes) to the trie at `root`
     in `db` and return the new root hash.
@@ -375,11 +390,13 @@ def update_trie(
     The root node is stored under its hash even when it is shorter than 32 bytes,
     and the blank root is not stored, both as HexaryTrie does. A node that the
     update needs but `db` lacks raises trie's MissingTrieNode, with `db` unchanged.
+    With `cache`, the nodes read come from (and go to) that cache, and so do the
+    nodes written, once the update has succeeded.
     """
     items: list[_Item] = sorted((bytes(key).hex(), value or None) for key, value in changes.items())
     if not items:
         return root
-    updater = _Updater(db)
+    updater = _Updater(db, cache)
     try:
         old = updater.resolve(root, items[0][0], 0) if root != BLANK_ROOT else BLANK_NODE
         new = updater.apply(old, 0, items)
@@ -397,59 +414,70 @@ def update_trie(
         encoded = _encode(new)
         new_root = keccak(encoded)
         updater.writes[new_root] = encoded
+        updater.new_nodes[new_root] = new
     for node_hash, encoded in updater.writes.items():
         db[node_hash] = encoded
+    if cache is not None:
+        for node_hash, node in updater.new_nodes.items():
+            cache.add(node_hash, node)
     return new_root
 
 
-class UpperNodes:
-    """Decoded nodes of the top levels of tries, by hash, shared by every read.
+class NodeCache:
+    """Decoded trie nodes by hash, the most recently used `limit` of them, shared
+    by every read and every commit of the process.
 
-    Every lookup in a trie walks its root and the nodes under it; the top three
-    levels (at most 273 nodes a trie) are read by every lookup, each time from
-    the database and decoded again. A node is named by its hash, so a cached
-    node is right for as long as anything refers to it; when the cache reaches
-    `limit` nodes it starts again empty (the nodes of old roots go with it)."""
+    A lookup walks the trie from the root and a block's commit walks the same
+    paths again; without a cache each step is a database read and a decode. A
+    node is named by its hash, so a cached node is right for as long as anything
+    refers to it. A commit adds the nodes it writes, which the next block's
+    lookups start from (the root and the levels under it change every block).
+    Cached nodes are shared lists: nothing may change one in place."""
 
-    DEPTH = 3  # levels cached: the root, its children and theirs
-
-    def __init__(self, limit: int = 20_000) -> None:
+    def __init__(self, limit: int = 100_000) -> None:
         self.limit = limit
-        self.nodes: dict[bytes, list[Any]] = {}
+        self.nodes: LRU[bytes, list[Any]] = LRU(limit)
+
+    def get(self, node_hash: bytes) -> list[Any] | None:
+        return self.nodes.get(node_hash)
 
     def add(self, node_hash: bytes, node: list[Any]) -> None:
-        if len(self.nodes) >= self.limit:
-            self.nodes = {}
         self.nodes[node_hash] = node
 
+    def __len__(self) -> int:
+        return len(self.nodes)
 
-def get_value(db: Mapping[bytes, bytes], root: bytes, key: bytes, upper: UpperNodes | None = None) -> bytes:
+
+def get_value(db: Mapping[bytes, bytes], root: bytes, key: bytes, cache: NodeCache | None = None) -> bytes:
     """The value at `key` in the trie at `root`, or b"" when absent, as
     HexaryTrie.get answers; a node missing from `db` raises MissingTrieNode.
-    With `upper`, the top levels' nodes come from (and go to) that cache."""
+    With `cache`, nodes come from (and go to) that cache."""
     if root == BLANK_ROOT:
         return b""
     nibbles = bytes(key).hex()
     depth = 0
     ref: Node = root
+    cached = cache.nodes.get if cache is not None else None
     while True:
         if isinstance(ref, list):
             node = ref
         elif ref == BLANK_NODE:
             return b""
-        elif upper is not None and depth < UpperNodes.DEPTH and ref in upper.nodes:
-            node = upper.nodes[ref]
         else:
-            try:
-                encoded = db[ref]
-            except KeyError:
-                prefix = tuple(_NIBBLE[c] for c in nibbles[:depth])
-                raise MissingTrieNode(
-                    Hash32(ref), Hash32(root), key, cast(Nibbles, prefix)
-                ) from None
-            node = cast(list[Any], _decode(encoded))
-            if upper is not None and depth < UpperNodes.DEPTH:
-                upper.add(ref, node)
+            found = cached(ref) if cached is not None else None
+            if found is not None:
+                node = found
+            else:
+                try:
+                    encoded = db[ref]
+                except KeyError:
+                    prefix = tuple(_NIBBLE[c] for c in nibbles[:depth])
+                    raise MissingTrieNode(
+                        Hash32(ref), Hash32(root), key, cast(Nibbles, prefix)
+                    ) from None
+                node = cast(list[Any], _decode(encoded))
+                if cache is not None:
+                    cache.add(ref, node)
         if len(node) == 17:
             if depth == len(nibbles):
                 return bytes(node[16])

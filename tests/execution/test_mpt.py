@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from trie import HexaryTrie
 from trie.exceptions import MissingTrieNode
 
-from openledger_node.execution.mpt import BLANK_ROOT, UpperNodes, get_value, update_trie
+from openledger_node.execution.mpt import BLANK_ROOT, NodeCache, get_value, update_trie
 
 # Keys that share long prefixes make deep extensions, splits inside them and, near
 # the bottom, leaves short enough to be inlined in their parent.
@@ -39,7 +39,9 @@ def rounds_of(keys: st.SearchStrategy[bytes]) -> st.SearchStrategy[list[dict[byt
 
 
 def check_rounds(rounds: list[dict[bytes, bytes | None]], data: st.DataObject, read_absent: bool) -> None:
-    upper = UpperNodes(limit=data.draw(st.sampled_from([1, 5, 10_000])))  # shared by every round's reads
+    # Shared by every round's reads and commits; the small ones evict all the time.
+    cache = NodeCache(limit=data.draw(st.sampled_from([1, 5, 10_000])))
+    with_cache = data.draw(st.booleans())  # the commits read through it, or only the reads do
     reference = HexaryTrie({})
     db: dict[bytes, bytes] = {}
     root = BLANK_ROOT
@@ -51,7 +53,7 @@ def check_rounds(rounds: list[dict[bytes, bytes | None]], data: st.DataObject, r
             for key in existing:
                 changes[key] = data.draw(st.one_of(values, st.just(model[key])))
         apply_reference(reference, changes)
-        root = update_trie(db, root, changes)
+        root = update_trie(db, root, changes, cache if with_cache else None)
         assert root == reference.root_hash
         for key, value in changes.items():
             if value:
@@ -62,14 +64,14 @@ def check_rounds(rounds: list[dict[bytes, bytes | None]], data: st.DataObject, r
         for key, value in model.items():
             assert readback[key] == value
             assert get_value(db, root, key) == value
-            assert get_value(db, root, key, upper) == value
+            assert get_value(db, root, key, cache) == value
         if read_absent:
             for changes_seen in rounds:
                 for key in changes_seen:
                     if key not in model:
                         assert readback[key] == b""
                         assert get_value(db, root, key) == b""
-                        assert get_value(db, root, key, upper) == b""
+                        assert get_value(db, root, key, cache) == b""
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -162,15 +164,51 @@ def test_update_trie_missing_node_raises_and_leaves_db_unchanged() -> None:
     with pytest.raises(MissingTrieNode) as raised_on_read:
         get_value(partial, root, keys[0])
     assert raised_on_read.value.requested_key == keys[0]
-    upper = UpperNodes()
+    cache = NodeCache()
     for _ in range(2):  # the root comes from the cache the second time; the missing child is still missing
         with pytest.raises(MissingTrieNode) as cached_root:
-            get_value(partial, root, keys[0], upper)
+            get_value(partial, root, keys[0], cache)
         assert cached_root.value.missing_node_hash == raised_on_read.value.missing_node_hash
+        with pytest.raises(MissingTrieNode) as cached_commit:
+            update_trie(partial, root, {keys[0]: b"changed"}, cache)
+        assert cached_commit.value.missing_node_hash == raised_on_read.value.missing_node_hash
+        assert partial == before
     with pytest.raises(MissingTrieNode) as from_hexary_trie:
         HexaryTrie(partial, root).get(keys[0])
     assert raised_on_read.value.missing_node_hash == from_hexary_trie.value.missing_node_hash
     assert raised_on_read.value.prefix == from_hexary_trie.value.prefix
+
+
+def test_commit_reads_through_the_cache_and_adds_what_it_writes() -> None:
+    # The nodes a commit writes are cached, so the next block's lookups and commit
+    # find them without the database; what they return is what the database holds.
+    db: dict[bytes, bytes] = {}
+    cache = NodeCache()
+    keys = [os.urandom(32) for _ in range(300)]
+    root = update_trie(db, BLANK_ROOT, {k: os.urandom(40) for k in keys}, cache)
+    assert set(cache.nodes.keys()) == set(db)  # every node written, the root included
+    reads = CountingReads(db)
+    changed = {k: os.urandom(40) for k in keys[:50]}
+    new_root = update_trie(reads, root, changed, cache)
+    assert reads.count == 0  # every node on the changed paths came from the cache
+    expected = {k: HexaryTrie(db, root)[k] for k in keys} | changed
+    reference = HexaryTrie({})
+    apply_reference(reference, dict(expected))
+    assert new_root == reference.root_hash
+    for key in keys:
+        assert get_value(reads, new_root, key, cache) == expected[key]
+    assert reads.count == 0
+    assert {key: HexaryTrie(dict(reads), new_root)[key] for key in keys} == expected
+
+
+class CountingReads(dict[bytes, bytes]):
+    def __init__(self, db: dict[bytes, bytes]) -> None:
+        super().__init__(db)
+        self.count = 0
+
+    def __getitem__(self, key: bytes) -> bytes:
+        self.count += 1
+        return super().__getitem__(key)
 
 
 def test_get_value_of_blank_trie_is_empty() -> None:

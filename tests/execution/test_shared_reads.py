@@ -96,6 +96,7 @@ def test_a_missing_trie_node_is_not_cached() -> None:
     root = _commit(db, BLANK_ROOT_HASH, balance=(ALICE, 5))
     nodes = dict(memory.kv_store)
     memory.kv_store.clear()
+    accountdb.TRIE_NODES.nodes.clear()  # nor does the process hold them decoded
     with pytest.raises(MissingAccountTrieNode):
         StateView(db, root).get_balance(ALICE)
     memory.kv_store.update(nodes)
