@@ -435,17 +435,10 @@ class NodeCache:
     Cached nodes are shared lists: nothing may change one in place."""
 
     def __init__(self, limit: int = 100_000) -> None:
-        self.limit = limit
-        self.nodes: LRU[bytes, list[Any]] = LRU(limit)
-
-    def get(self, node_hash: bytes) -> list[Any] | None:
-        return self.nodes.get(node_hash)
+        self.nodes: LRU[bytes, list[Any]] = LRU(limit)  # the walks read `nodes.get` directly
 
     def add(self, node_hash: bytes, node: list[Any]) -> None:
         self.nodes[node_hash] = node
-
-    def __len__(self) -> int:
-        return len(self.nodes)
 
 
 def get_value(db: Mapping[bytes, bytes], root: bytes, key: bytes, cache: NodeCache | None = None) -> bytes:
@@ -457,14 +450,13 @@ def get_value(db: Mapping[bytes, bytes], root: bytes, key: bytes, cache: NodeCac
     nibbles = bytes(key).hex()
     depth = 0
     ref: Node = root
-    cached = cache.nodes.get if cache is not None else None
     while True:
         if isinstance(ref, list):
             node = ref
         elif ref == BLANK_NODE:
             return b""
         else:
-            found = cached(ref) if cached is not None else None
+            found = cache.nodes.get(ref) if cache is not None else None
             if found is not None:
                 node = found
             else:

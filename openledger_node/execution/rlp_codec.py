@@ -47,6 +47,7 @@ def encode_rlp(item: Item) -> bytes:
         return encode_string(item.to_bytes((item.bit_length() + 7) // 8, "big"))
     return encode_list([encode_rlp(part) for part in item])
 
+
 class RlpDecodeError(ValueError):
     """Bytes that are not the canonical RLP of one item."""
 
